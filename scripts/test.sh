@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need when it is missing (strace, jq, curl;
+# apt-get, as root), then checks formatting and lints, builds, and runs every test.
+# The tests trace real processes with ptrace, so they need root or CAP_SYS_PTRACE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in strace jq curl; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: missing ${need[*]}; run as root so they can be installed" >&2
+    exit 2
+  fi
+  echo "scripts/test.sh: installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo build --all-targets
+cargo test --all-targets

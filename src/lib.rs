@@ -1,0 +1,14 @@
+//! reqtrace: why did this URL fail? A ptrace-based tracer that attaches to live processes (or
+//! launches one), decodes their file-related syscalls with errno results, and prints them as
+//! strace-like text or JSON Lines. See docs/architecture.md for how the pieces fit.
+
+pub mod app;
+pub mod arch;
+pub mod cli;
+pub mod error;
+pub mod event;
+pub mod output;
+pub mod procinfo;
+pub mod signals;
+pub mod syscalls;
+pub mod tracer;

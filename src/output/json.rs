@@ -1,0 +1,167 @@
+//! The JSON Lines printer, schema version 1 (docs/json-format.md). This file owns every JSON
+//! field name. Paths that are not valid UTF-8 are written lossily (U+FFFD) and their exact
+//! bytes are added in hex under `<field>_hex`.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::event::{Arg, SyscallEvent};
+use crate::syscalls::errno;
+
+use super::Summary;
+use super::escape;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `Some(hex)` only when the bytes are not valid UTF-8 (the lossy string lost information).
+fn hex_if_lossy(bytes: Option<&Vec<u8>>) -> Option<String> {
+    bytes
+        .filter(|b| std::str::from_utf8(b).is_err())
+        .map(|b| escape::hex(b))
+}
+
+fn arg_value(arg: &Arg) -> Value {
+    match arg {
+        Arg::Int(v) => json!(v),
+        Arg::Fd(fd, _) => json!(fd),
+        Arg::AtFdCwd => json!("AT_FDCWD"),
+        Arg::Str { bytes, .. } => json!(lossy(bytes)),
+        Arg::Unreadable(addr) => json!(format!("{addr:#x}")),
+        Arg::Null => json!("NULL"),
+        Arg::Ptr(addr) => json!(format!("{addr:#x}")),
+        Arg::Sym(s) => json!(s),
+        Arg::StrArray { items, .. } => {
+            Value::Array(items.iter().map(|i| json!(lossy(i))).collect())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SyscallLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ts: f64,
+    pid: i32,
+    tid: i32,
+    comm: &'a str,
+    syscall: &'static str,
+    args: Vec<Value>,
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_hex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path2_hex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stat_kind: Option<&'static str>,
+    ret: i64,
+    errno: Option<&'static str>,
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unfinished: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unreadable: Vec<usize>,
+}
+
+pub fn syscall_line(ev: &SyscallEvent) -> String {
+    let line = SyscallLine {
+        kind: "syscall",
+        ts: (ev.ts * 1e6).round() / 1e6,
+        pid: ev.pid,
+        tid: ev.tid,
+        comm: &ev.comm,
+        syscall: ev.name,
+        args: ev.args.iter().map(arg_value).collect(),
+        path: ev.path.as_deref().map(lossy),
+        path_hex: hex_if_lossy(ev.path.as_ref()),
+        path2: ev.path2.as_deref().map(lossy),
+        path2_hex: hex_if_lossy(ev.path2.as_ref()),
+        stat_kind: ev.stat_kind.map(|k| k.as_str()),
+        ret: ev.ret,
+        errno: ev.errno.map(|e| errno::name(e).unwrap_or("EUNKNOWN")),
+        error: ev.errno.map(errno::message),
+        unfinished: ev.unfinished,
+        unreadable: ev
+            .args
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a, Arg::Unreadable(_)))
+            .map(|(i, _)| i)
+            .collect(),
+    };
+    let mut s = serde_json::to_string(&line).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[derive(Serialize)]
+struct StartLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    version: u32,
+    tool: &'static str,
+    tool_version: &'static str,
+    ts: f64,
+    mode: &'a str,
+    targets: &'a [i32],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    command: &'a [String],
+}
+
+/// The first line: what is traced, by which version.
+pub fn start_line(mode: &str, targets: &[i32], command: &[String]) -> String {
+    let line = StartLine {
+        kind: "start",
+        version: SCHEMA_VERSION,
+        tool: "reqtrace",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        ts: crate::event::now(),
+        mode,
+        targets,
+        command,
+    };
+    let mut s = serde_json::to_string(&line).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    syscalls: u64,
+    failed: u64,
+    by_errno: serde_json::Map<String, Value>,
+    processes: u64,
+    threads: u64,
+    dropped: u64,
+    duration_s: f64,
+    reason: &'a str,
+}
+
+/// The last line: counts.
+pub fn summary_line(sum: &Summary) -> String {
+    let line = SummaryLine {
+        kind: "summary",
+        syscalls: sum.syscalls,
+        failed: sum.failed,
+        by_errno: sum
+            .by_errno
+            .iter()
+            .map(|(e, n)| (errno::name(*e).unwrap_or("EUNKNOWN").to_string(), json!(n)))
+            .collect(),
+        processes: sum.processes,
+        threads: sum.threads,
+        dropped: sum.dropped,
+        duration_s: (sum.duration_s * 1000.0).round() / 1000.0,
+        reason: &sum.reason,
+    };
+    let mut s = serde_json::to_string(&line).unwrap_or_default();
+    s.push('\n');
+    s
+}

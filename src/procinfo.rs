@@ -1,0 +1,113 @@
+//! The one place that reads /proc: process discovery, thread lists, comm, tgid, cwd, root,
+//! fd → path links, and the facts needed to explain an attach failure (TracerPid, capabilities,
+//! Yama). Everything returns plain data; callers decide what to cache.
+
+use std::os::unix::ffi::OsStringExt;
+
+/// Thread ids of a process (/proc/PID/task), sorted; empty if the process is gone.
+pub fn threads(pid: i32) -> Vec<i32> {
+    let mut tids: Vec<i32> = match std::fs::read_dir(format!("/proc/{pid}/task")) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    tids.sort_unstable();
+    tids
+}
+
+/// Whether /proc/PID exists (a process or a thread id).
+pub fn exists(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The short command name of a thread (/proc/TID/comm), without the trailing newline.
+pub fn comm(tid: i32) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/{tid}/comm")).ok()?;
+    Some(s.trim_end_matches('\n').to_string())
+}
+
+/// The parts of /proc/PID/status reqtrace uses.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub name: String,
+    pub state: String,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub tracer_pid: i32,
+    pub euid: u32,
+    pub cap_eff: u64,
+}
+
+pub fn status(pid: i32) -> Option<Status> {
+    let st = procfs::process::Process::new(pid).ok()?.status().ok()?;
+    Some(Status {
+        name: st.name,
+        state: st.state,
+        tgid: st.tgid,
+        ppid: st.ppid,
+        tracer_pid: st.tracerpid,
+        euid: st.euid,
+        cap_eff: st.capeff,
+    })
+}
+
+/// Thread group id of a thread, read from /proc/TID/status.
+pub fn tgid(tid: i32) -> Option<i32> {
+    status(tid).map(|s| s.tgid)
+}
+
+fn read_link_bytes(path: &str) -> Option<Vec<u8>> {
+    std::fs::read_link(path)
+        .ok()
+        .map(|p| p.into_os_string().into_vec())
+}
+
+/// Current directory of a process, as the kernel names it from our root.
+pub fn cwd(pid: i32) -> Option<Vec<u8>> {
+    read_link_bytes(&format!("/proc/{pid}/cwd"))
+}
+
+/// Root directory of a process (differs from "/" after chroot).
+pub fn root(pid: i32) -> Option<Vec<u8>> {
+    read_link_bytes(&format!("/proc/{pid}/root"))
+}
+
+/// What an open file descriptor refers to (a path, or `socket:[123]`, `pipe:[…]`, …).
+pub fn fd_path(pid: i32, fd: i32) -> Option<Vec<u8>> {
+    read_link_bytes(&format!("/proc/{pid}/fd/{fd}"))
+}
+
+/// Yama's /proc/sys/kernel/yama/ptrace_scope, if Yama is enabled.
+pub fn yama_ptrace_scope() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// CAP_SYS_PTRACE is capability number 19.
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// Whether this process may ptrace processes of other users (root or CAP_SYS_PTRACE).
+pub fn we_can_ptrace_others() -> bool {
+    status(std::process::id() as i32)
+        .map(|s| s.cap_eff & (1 << CAP_SYS_PTRACE) != 0)
+        .unwrap_or(false)
+}
+
+/// This process and all its ancestors: a tracer must never trace these (it would deadlock
+/// the shell or terminal that waits for it).
+pub fn self_and_ancestors() -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut pid = std::process::id() as i32;
+    while pid > 0 && out.len() < 4096 {
+        out.push(pid);
+        pid = match status(pid) {
+            Some(s) => s.ppid,
+            None => break,
+        };
+    }
+    out
+}

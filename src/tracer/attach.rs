@@ -1,0 +1,204 @@
+//! Getting tracees: PTRACE_SEIZE every thread of a live process (and the threads born while
+//! we attach), or start a command stopped and seize it before it execs. When the kernel says
+//! no, say why, as strace does: already traced, not privileged, Yama.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::error::Error;
+use crate::procinfo;
+
+use super::{Tracer, sys};
+
+/// Seize every thread of `pid` and interrupt it so the trace loop can start it on
+/// PTRACE_SYSCALL. Threads that appear while we attach are picked up by re-reading
+/// /proc/PID/task until no new ones show up (a thread cloned by an already-seized thread is
+/// auto-attached through PTRACE_O_TRACECLONE).
+pub fn attach_process(tracer: &mut Tracer, pid: i32, follow: bool) -> Result<(), Error> {
+    if pid <= 0 {
+        return Err(Error::Usage(format!(
+            "invalid PID {pid}: PIDs are positive numbers"
+        )));
+    }
+    let Some(status) = procinfo::status(pid) else {
+        return Err(Error::NoSuchProcess(pid));
+    };
+    if procinfo::self_and_ancestors().contains(&status.tgid) {
+        return Err(Error::Attach {
+            pid,
+            why: "that is reqtrace itself or one of its parents (the shell that runs it); \
+                  tracing it would deadlock"
+                .into(),
+        });
+    }
+    if status.state.starts_with('Z') {
+        return Err(Error::Attach {
+            pid,
+            why: "it is a zombie (it has exited; its parent has not reaped it)".into(),
+        });
+    }
+    let tgid = status.tgid;
+    let options = Tracer::options(follow);
+    let mut seized: Vec<i32> = Vec::new();
+    loop {
+        let new: Vec<i32> = procinfo::threads(tgid)
+            .into_iter()
+            .filter(|t| !seized.contains(t))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for tid in new {
+            match sys::seize(tid, options) {
+                Ok(()) => {
+                    seized.push(tid);
+                    tracer.add_seized(tid, tgid);
+                    let _ = sys::interrupt(tid);
+                }
+                // The thread exited between the listing and the seize.
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) && tid != tgid => seized.push(tid),
+                // Auto-attached already (cloned by a thread we had seized).
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EPERM)
+                        && tracer.tracees.contains_key(&tid) =>
+                {
+                    seized.push(tid)
+                }
+                Err(e) if seized.is_empty() => return Err(explain(pid, e)),
+                Err(_) => seized.push(tid),
+            }
+        }
+    }
+    if seized.is_empty() {
+        return Err(Error::NoSuchProcess(pid));
+    }
+    Ok(())
+}
+
+/// Why the kernel refused PTRACE_SEIZE, in words that say what to do.
+fn explain(pid: i32, e: std::io::Error) -> Error {
+    let why = match e.raw_os_error() {
+        Some(libc::ESRCH) => return Error::NoSuchProcess(pid),
+        Some(libc::EPERM) => {
+            let st = procinfo::status(pid).unwrap_or_default();
+            if st.tracer_pid != 0 {
+                let who = procinfo::comm(st.tracer_pid).unwrap_or_else(|| "?".into());
+                format!(
+                    "it is already traced by PID {} ({who}); a process can have one tracer: \
+                     stop that one (strace, gdb) first",
+                    st.tracer_pid
+                )
+            } else if !procinfo::we_can_ptrace_others() {
+                let yama = match procinfo::yama_ptrace_scope() {
+                    Some(1) => {
+                        " (and Yama's kernel.yama.ptrace_scope is 1: only a parent may trace)"
+                    }
+                    Some(2) => {
+                        " (Yama's kernel.yama.ptrace_scope is 2: only CAP_SYS_PTRACE may trace)"
+                    }
+                    _ => "",
+                };
+                format!(
+                    "permission denied: reqtrace is not root and has no CAP_SYS_PTRACE{yama}; \
+                     run it with sudo (Apache workers change uid, so they need root anyway)"
+                )
+            } else if procinfo::yama_ptrace_scope() == Some(3) {
+                "Yama's kernel.yama.ptrace_scope is 3: ptrace is disabled until reboot".into()
+            } else {
+                "permission denied although reqtrace has CAP_SYS_PTRACE: a security module \
+                 (SELinux, AppArmor) or a container boundary refused it"
+                    .into()
+            }
+        }
+        _ => format!("ptrace(PTRACE_SEIZE) failed: {e}"),
+    };
+    Error::Attach { pid, why }
+}
+
+/// Find a program the way execvp would, so "command not found" is reported before forking.
+fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if name.contains('/') {
+        let p = std::path::PathBuf::from(name);
+        return executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| executable(p))
+}
+
+/// Start `argv` under trace: fork, the child stops itself with SIGSTOP, we seize it, then
+/// SIGCONT lets it exec; so its very first syscall (the execve) is traced. This is strace's
+/// startup_child sequence for PTRACE_SEIZE.
+pub fn launch(tracer: &mut Tracer, argv: &[String], follow: bool) -> Result<i32, Error> {
+    let cmd = argv
+        .first()
+        .ok_or_else(|| Error::Usage("no command given after --".into()))?;
+    let launch_err = |why: String| Error::Launch {
+        command: cmd.clone(),
+        why,
+    };
+    let prog = find_program(cmd)
+        .ok_or_else(|| launch_err("command not found or not executable (check PATH)".into()))?;
+    let prog_c = CString::new(prog.as_os_str().as_bytes())
+        .map_err(|_| launch_err("the command contains a NUL byte".into()))?;
+    let args_c: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| launch_err("an argument contains a NUL byte".into()))?;
+    let mut arg_ptrs: Vec<*const libc::c_char> = args_c.iter().map(|a| a.as_ptr()).collect();
+    arg_ptrs.push(std::ptr::null());
+    let env_c: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    let mut env_ptrs: Vec<*const libc::c_char> = env_c.iter().map(|a| a.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+
+    // SAFETY: between fork and exec the child only calls async-signal-safe functions
+    // (sigprocmask, raise, execve, _exit) on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(launch_err(format!(
+            "fork failed: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if pid == 0 {
+        unsafe {
+            // Do not inherit our ignored SIGINT/SIGQUIT or blocked signals.
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::raise(libc::SIGSTOP);
+            libc::execve(prog_c.as_ptr(), arg_ptrs.as_ptr(), env_ptrs.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child with a valid status pointer.
+    unsafe { libc::waitpid(pid, &mut status, libc::WSTOPPED) };
+    if let Err(e) = sys::seize(pid, Tracer::options(follow)) {
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        return Err(launch_err(format!("ptrace(PTRACE_SEIZE) failed: {e}")));
+    }
+    tracer.add_seized(pid, pid);
+    tracer.set_main_child(pid);
+    let _ = sys::interrupt(pid);
+    // SAFETY: plain kill of our own child.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    Ok(pid)
+}

@@ -1,0 +1,215 @@
+//! Decoding a syscall stop into data: at entry, read and resolve every argument (paths must be
+//! read before the call runs: execve replaces the memory, chdir changes what a relative path
+//! meant); at exit, fill the out-parameters (readlink, getcwd) and keep the process's fd/cwd
+//! knowledge true. Returns data; printers do the formatting.
+
+use crate::event::{Arg, Bytes};
+use crate::syscalls::{ArgKind, Spec, flags, path};
+
+use super::memory::MemReader;
+use super::state::{Pending, Proc};
+
+/// At most this many execve argv entries are read.
+const MAX_ARGV: usize = 32;
+
+/// A syscall as PTRACE_GET_SYSCALL_INFO reported it at entry, and whether it is printed.
+pub struct Call {
+    pub nr: u64,
+    pub spec: &'static Spec,
+    pub raw: [u64; 6],
+    pub print: bool,
+}
+
+/// Decode the arguments of a syscall at its entry stop.
+pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Call) -> Pending {
+    let Call {
+        nr,
+        spec,
+        raw,
+        print,
+    } = call;
+    let mut args = Vec::with_capacity(spec.args.len());
+    let mut paths: [Option<Bytes>; 2] = [None, None];
+    let mut npaths = 0;
+    // The base the next Path resolves against: set by a DirFd argument.
+    let mut dir_base: Option<Option<Bytes>> = None;
+    let mut empty_path = false;
+    let mut first_fd_path: Option<Bytes> = None;
+
+    for (i, kind) in spec.args.iter().enumerate() {
+        let v = raw[i];
+        let arg = match kind {
+            ArgKind::Int | ArgKind::Size => Arg::Int(v as i64),
+            ArgKind::Fd => {
+                let fd = v as i32;
+                let target = proc_.fd(pid, fd).map(<[u8]>::to_vec);
+                if first_fd_path.is_none() {
+                    first_fd_path = target.clone().filter(|t| t.first() == Some(&b'/'));
+                }
+                Arg::Fd(fd, target)
+            }
+            ArgKind::DirFd => {
+                let fd = v as i32;
+                if fd == libc::AT_FDCWD {
+                    dir_base = Some(proc_.cwd(pid).map(<[u8]>::to_vec));
+                    Arg::AtFdCwd
+                } else {
+                    let target = proc_.fd(pid, fd).map(<[u8]>::to_vec);
+                    dir_base = Some(target.clone());
+                    Arg::Fd(fd, target)
+                }
+            }
+            ArgKind::Path => {
+                let base = match dir_base.take() {
+                    Some(b) => b,
+                    None => proc_.cwd(pid).map(<[u8]>::to_vec),
+                };
+                let arg = read_str(mem, tid, v);
+                if let Arg::Str { bytes, .. } = &arg {
+                    empty_path |= bytes.is_empty();
+                    if npaths < 2 {
+                        let root = proc_.root(pid).map(<[u8]>::to_vec);
+                        paths[npaths] = path::resolve(bytes, base.as_deref(), root.as_deref());
+                    }
+                }
+                npaths += 1;
+                arg
+            }
+            ArgKind::Str => read_str(mem, tid, v),
+            ArgKind::Ptr | ArgKind::OutStr => ptr(v),
+            ArgKind::OpenFlags => Arg::Sym(flags::open_flags(v)),
+            ArgKind::Mode => Arg::Sym(flags::mode(v)),
+            ArgKind::ModeType => Arg::Sym(flags::mode_type(v)),
+            ArgKind::AtFlags => Arg::Sym(flags::at_flags_for(spec.name, v)),
+            ArgKind::AccessMode => Arg::Sym(flags::access_mode(v)),
+            ArgKind::StatxMask => Arg::Sym(flags::statx_mask(v)),
+            ArgKind::RenameFlags => Arg::Sym(flags::rename_flags(v)),
+            ArgKind::FcntlCmd => Arg::Sym(flags::fcntl_cmd(v)),
+            ArgKind::Hex => Arg::Sym(flags::hex(v)),
+            ArgKind::Id => Arg::Int(if v as u32 == u32::MAX {
+                -1
+            } else {
+                v as u32 as i64
+            }),
+            ArgKind::Dev => Arg::Sym(flags::dev(v)),
+            ArgKind::OpenHow => open_how(mem, tid, v),
+            ArgKind::StrArray => str_array(mem, tid, v),
+        };
+        args.push(arg);
+    }
+    // Like strace, show open's mode only when the kernel reads it (O_CREAT, O_TMPFILE).
+    if matches!(spec.name, "open" | "openat") {
+        let flags = raw[if spec.name == "open" { 1 } else { 2 }] as i32;
+        if flags & (libc::O_CREAT | libc::O_TMPFILE) == 0 {
+            args.pop();
+        }
+    }
+    let [path, path2] = paths;
+    let path = path.or(first_fd_path);
+    Pending {
+        nr,
+        spec,
+        raw,
+        args,
+        stat_kind: flags::stat_kind(spec.name, &raw, empty_path),
+        path,
+        path2,
+        print,
+    }
+}
+
+/// Complete a pending call at its exit stop: out-parameters, and what the call changed in the
+/// process's fd table or cwd. Only successful calls change anything.
+pub fn exit(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, p: &mut Pending, ret: i64) {
+    let ok = ret >= 0;
+    if ok && ret > 0 {
+        for (i, kind) in p.spec.args.iter().enumerate() {
+            if *kind == ArgKind::OutStr {
+                let mut len = ret as usize;
+                if p.spec.name == "getcwd" {
+                    len -= 1; // getcwd's return counts the NUL.
+                }
+                if let Some(bytes) = mem.read_bytes(tid, p.raw[i], len) {
+                    p.args[i] = Arg::Str {
+                        bytes,
+                        truncated: false,
+                    };
+                }
+            }
+        }
+    }
+    let a = p.raw;
+    match p.spec.name {
+        "open" | "openat" | "openat2" | "creat" if ok => proc_.set_fd(ret as i32, p.path.clone()),
+        // The fd is gone even when close reports EINTR/EIO: close(2) "the file descriptor is
+        // released early". Only EBADF means there was nothing to release.
+        "close" => proc_.set_fd(a[0] as i32, None),
+        "close_range" if ok => proc_.close_range(a[0] as u32 as u64, a[1] as u32 as u64),
+        "dup" if ok => proc_.dup_fd(pid, a[0] as i32, ret as i32),
+        "dup2" | "dup3" if ok => proc_.dup_fd(pid, a[0] as i32, a[1] as i32),
+        "fcntl" if ok && matches!(a[1] as i32, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) => {
+            proc_.dup_fd(pid, a[0] as i32, ret as i32)
+        }
+        "chdir" if ok => proc_.set_cwd(p.path.clone()),
+        "fchdir" if ok => {
+            let target = proc_.fd(pid, a[0] as i32).map(<[u8]>::to_vec);
+            proc_.set_cwd(target.filter(|t| t.first() == Some(&b'/')))
+        }
+        "chroot" if ok => proc_.forget_root(),
+        // Any other call that makes an fd (socket, accept, pipe via dup...) reuses a number we
+        // may hold a stale name for; it was closed first, so the close above dropped it.
+        _ => {}
+    }
+}
+
+fn ptr(v: u64) -> Arg {
+    if v == 0 { Arg::Null } else { Arg::Ptr(v) }
+}
+
+fn read_str(mem: &mut MemReader, tid: i32, addr: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Null;
+    }
+    match mem.read_cstr(tid, addr) {
+        Some((bytes, truncated)) => Arg::Str { bytes, truncated },
+        None => Arg::Unreadable(addr),
+    }
+}
+
+fn str_array(mem: &mut MemReader, tid: i32, addr: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Null;
+    }
+    let Some(ptrs) = mem.read_words(tid, addr, MAX_ARGV + 1) else {
+        return Arg::Unreadable(addr);
+    };
+    let mut items = Vec::new();
+    let mut more = true;
+    for &p in &ptrs {
+        if p == 0 {
+            more = false;
+            break;
+        }
+        if items.len() == MAX_ARGV {
+            break;
+        }
+        match mem.read_cstr(tid, p) {
+            Some((s, _)) => items.push(s),
+            None => items.push(format!("{p:#x}").into_bytes()),
+        }
+    }
+    Arg::StrArray { items, more }
+}
+
+fn open_how(mem: &mut MemReader, tid: i32, addr: u64) -> Arg {
+    match mem.read_words(tid, addr, 3) {
+        Some(w) => Arg::Sym(format!(
+            "{{flags={}, mode={}, resolve={}}}",
+            flags::open_flags(w[0]),
+            flags::mode(w[1]),
+            flags::resolve_flags(w[2])
+        )),
+        None if addr == 0 => Arg::Null,
+        None => Arg::Unreadable(addr),
+    }
+}

@@ -1,0 +1,108 @@
+//! Reading the tracee's memory: one process_vm_readv per string or buffer, falling back to
+//! /proc/TID/mem when process_vm_readv is refused (some hardened kernels or seccomp policies).
+//! A pointer that cannot be read is reported as such, never a crash.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+/// Longest string read from a tracee: PATH_MAX, the longest path the kernel accepts.
+pub const MAX_STR: usize = 4096;
+const PAGE: u64 = 4096;
+
+/// A reusable reader: owns the scratch buffer so reading a string allocates only the result.
+pub struct MemReader {
+    buf: Vec<u8>,
+}
+
+impl Default for MemReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemReader {
+    pub fn new() -> Self {
+        MemReader {
+            buf: vec![0; MAX_STR],
+        }
+    }
+
+    /// Read up to `len` bytes at `addr`; returns how many bytes were readable (0 if none).
+    /// The remote range is split at page boundaries so a partial read stops at the first
+    /// unmapped page instead of failing whole: process_vm_readv(2) "won't perform a partial
+    /// transfer that splits a single iovec element".
+    fn read_into(&mut self, tid: i32, addr: u64, len: usize) -> usize {
+        let len = len.min(self.buf.len());
+        if len == 0 || addr == 0 {
+            return 0;
+        }
+        let mut remote = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; 3];
+        let mut n = 0;
+        let mut cur = addr;
+        let end = addr.saturating_add(len as u64);
+        while cur < end && n < remote.len() {
+            let page_end = (cur / PAGE + 1) * PAGE;
+            let stop = page_end.min(end);
+            remote[n] = libc::iovec {
+                iov_base: cur as *mut libc::c_void,
+                iov_len: (stop - cur) as usize,
+            };
+            n += 1;
+            cur = stop;
+        }
+        let local = libc::iovec {
+            iov_base: self.buf.as_mut_ptr() as *mut libc::c_void,
+            iov_len: len,
+        };
+        // SAFETY: local iovec points into our own buffer of at least `len` bytes; the
+        // remote addresses are only read by the kernel on the tracee's behalf.
+        let got = unsafe { libc::process_vm_readv(tid, &local, 1, remote.as_ptr(), n as u64, 0) };
+        if got >= 0 {
+            return got as usize;
+        }
+        let err = std::io::Error::last_os_error().raw_os_error();
+        if err == Some(libc::EFAULT) || err == Some(libc::ESRCH) {
+            return 0;
+        }
+        // ENOSYS / EPERM: the slower /proc/TID/mem route.
+        match File::open(format!("/proc/{tid}/mem")) {
+            Ok(f) => f.read_at(&mut self.buf[..len], addr).unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+
+    /// Read a NUL-terminated string. `None` when the pointer cannot be read at all; the bool
+    /// is true when no NUL was found within MAX_STR bytes (the string is cut there).
+    pub fn read_cstr(&mut self, tid: i32, addr: u64) -> Option<(Vec<u8>, bool)> {
+        let got = self.read_into(tid, addr, MAX_STR);
+        if got == 0 {
+            return None;
+        }
+        let data = &self.buf[..got];
+        match data.iter().position(|&b| b == 0) {
+            Some(nul) => Some((data[..nul].to_vec(), false)),
+            None => Some((data.to_vec(), true)),
+        }
+    }
+
+    /// Read exactly `len` bytes (bounded by MAX_STR): `None` when not all were readable.
+    pub fn read_bytes(&mut self, tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
+        let want = len.min(MAX_STR);
+        let got = self.read_into(tid, addr, want);
+        (got == want).then(|| self.buf[..got].to_vec())
+    }
+
+    /// Read `count` native-endian u64 words (pointer arrays, struct fields).
+    pub fn read_words(&mut self, tid: i32, addr: u64, count: usize) -> Option<Vec<u64>> {
+        let bytes = self.read_bytes(tid, addr, count * 8)?;
+        Some(
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        )
+    }
+}

@@ -1,0 +1,416 @@
+//! The ptrace engine: one loop that waits for stops of every traced thread, classifies each
+//! (syscall entry/exit, fork/clone/exec event, group-stop, signal delivery, exit), decodes the
+//! syscalls that were asked for, and hands `Event`s to a sink. It knows nothing of HTTP,
+//! colours or JSON. It never leaves a tracee stopped: every stop is resumed before the next
+//! wait, signals are passed on unchanged, and `detach_all` lets everything go.
+
+pub mod attach;
+pub mod decode;
+pub mod memory;
+pub mod state;
+pub mod sys;
+
+use std::collections::HashMap;
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::arch;
+use crate::event::{Event, ExitKind, SyscallEvent, now};
+use crate::signals;
+use crate::syscalls::table::Catalogue;
+
+use memory::MemReader;
+use state::{Proc, Tracee};
+use sys::Stop;
+
+/// Per syscall number: ignore it, follow it silently (fd/cwd bookkeeping), or print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    Ignore,
+    Track,
+    Print,
+}
+
+/// Where decoded events go (the output writer, later the correlator).
+pub trait EventSink {
+    fn send(&mut self, ev: Event);
+}
+
+/// What the tracer was told to do.
+pub struct TracerConfig {
+    pub follow: bool,
+    /// Indexed by syscall number.
+    pub select: Vec<Select>,
+    pub failed_only: bool,
+}
+
+/// How the trace loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every tracee exited; for `run`, how the launched command ended.
+    AllGone(Option<ExitKind>),
+    /// Asked to stop (a signal number or a `signals::REASON_*`); everything was detached.
+    Detached(i32),
+}
+
+pub struct Tracer<'a> {
+    cfg: TracerConfig,
+    cat: &'a Catalogue,
+    tracees: HashMap<i32, Tracee>,
+    procs: HashMap<i32, Proc>,
+    mem: MemReader,
+    sink: &'a mut dyn EventSink,
+    /// The launched command (run mode), whose exit status becomes ours.
+    main_child: Option<i32>,
+    main_exit: Option<ExitKind>,
+    /// Distinct thread groups and threads ever traced.
+    pub processes_seen: u64,
+    pub threads_seen: u64,
+}
+
+impl<'a> Tracer<'a> {
+    pub fn new(cfg: TracerConfig, cat: &'a Catalogue, sink: &'a mut dyn EventSink) -> Self {
+        Tracer {
+            cfg,
+            cat,
+            tracees: HashMap::new(),
+            procs: HashMap::new(),
+            mem: MemReader::new(),
+            sink,
+            main_child: None,
+            main_exit: None,
+            processes_seen: 0,
+            threads_seen: 0,
+        }
+    }
+
+    /// ptrace options for every tracee. No PTRACE_O_EXITKILL: a traced server must outlive us.
+    pub fn options(follow: bool) -> i32 {
+        let mut o = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACEEXEC;
+        if follow {
+            o |= libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK | libc::PTRACE_O_TRACECLONE;
+        }
+        o
+    }
+
+    /// Register a thread we seized ourselves (attach or launch).
+    pub fn add_seized(&mut self, tid: i32, tgid: i32) {
+        self.adopt(tid, tgid, None);
+    }
+
+    pub fn set_main_child(&mut self, pid: i32) {
+        self.main_child = Some(pid);
+    }
+
+    pub fn tracee_count(&self) -> usize {
+        self.tracees.len()
+    }
+
+    /// The trace loop: runs until every tracee is gone or a stop is requested.
+    pub fn run(&mut self) -> io::Result<Outcome> {
+        loop {
+            let reason = signals::stop_reason();
+            if reason != 0 {
+                self.detach_all();
+                return Ok(Outcome::Detached(reason));
+            }
+            if self.tracees.is_empty() {
+                return Ok(Outcome::AllGone(self.main_exit));
+            }
+            match sys::wait_any(false) {
+                Ok(Some((tid, stop))) => self.handle(tid, stop),
+                Ok(None) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
+                    return Ok(Outcome::AllGone(self.main_exit));
+                }
+                Err(e) => {
+                    self.detach_all();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn resume(tid: i32, sig: i32) {
+        // ESRCH: the tracee was killed meanwhile; its exit status arrives with the next wait.
+        let _ = sys::syscall(tid, sig);
+    }
+
+    fn handle(&mut self, tid: i32, stop: Stop) {
+        if !self.tracees.contains_key(&tid) {
+            match stop {
+                Stop::Exited(c) => return self.note_main_exit(tid, ExitKind::Code(c)),
+                Stop::Signaled(s) => return self.note_main_exit(tid, ExitKind::Signal(s)),
+                // A new child whose first stop came before its parent's fork event.
+                _ => {
+                    let tgid = crate::procinfo::tgid(tid).unwrap_or(tid);
+                    self.adopt(tid, tgid, None);
+                }
+            }
+        }
+        match stop {
+            Stop::Exited(c) => self.gone(tid, ExitKind::Code(c)),
+            Stop::Signaled(s) => self.gone(tid, ExitKind::Signal(s)),
+            Stop::Syscall => {
+                self.on_syscall(tid);
+                Self::resume(tid, 0);
+            }
+            Stop::Event(ev, sig) => match ev {
+                sys::PTRACE_EVENT_FORK | sys::PTRACE_EVENT_VFORK | sys::PTRACE_EVENT_CLONE => {
+                    if let Ok(child) = sys::geteventmsg(tid) {
+                        self.on_child(tid, child as i32, ev);
+                    }
+                    Self::resume(tid, 0);
+                }
+                sys::PTRACE_EVENT_EXEC => {
+                    let former = sys::geteventmsg(tid).map(|m| m as i32).unwrap_or(tid);
+                    self.on_exec(tid, former);
+                    Self::resume(tid, 0);
+                }
+                sys::PTRACE_EVENT_STOP if sys::is_group_stop_signal(sig) => {
+                    // A group-stop (SIGSTOP/SIGTSTP...): let it stay stopped, as it would
+                    // untraced, but keep being told when SIGCONT arrives.
+                    if let Some(t) = self.tracees.get_mut(&tid) {
+                        t.group_stopped = true;
+                    }
+                    let _ = sys::listen(tid);
+                }
+                _ => {
+                    // PTRACE_EVENT_STOP from our PTRACE_INTERRUPT, a new child's first stop,
+                    // or the end of a group-stop.
+                    if let Some(t) = self.tracees.get_mut(&tid) {
+                        t.group_stopped = false;
+                    }
+                    Self::resume(tid, 0);
+                }
+            },
+            // Signal-delivery stop: pass the signal on unchanged.
+            Stop::Signal(sig) => Self::resume(tid, sig),
+        }
+    }
+
+    fn note_main_exit(&mut self, pid: i32, how: ExitKind) {
+        if self.main_child == Some(pid) {
+            self.main_exit = Some(how);
+        }
+    }
+
+    fn adopt(&mut self, tid: i32, tgid: i32, parent: Option<i32>) {
+        let inherited = parent
+            .and_then(|p| self.tracees.get(&p))
+            .map(|t| t.tgid)
+            .filter(|&ptgid| ptgid != tgid)
+            .and_then(|ptgid| self.procs.get(&ptgid))
+            .map(Proc::fork_copy);
+        let procs = &mut self.procs;
+        let proc_ = procs.entry(tgid).or_insert_with(|| {
+            self.processes_seen += 1;
+            inherited.unwrap_or_default()
+        });
+        proc_.threads += 1;
+        self.threads_seen += 1;
+        self.tracees.insert(tid, Tracee::new(tgid));
+        self.sink.send(Event::Started {
+            ts: now(),
+            pid: tgid,
+            tid,
+            parent,
+        });
+    }
+
+    fn on_child(&mut self, parent: i32, child: i32, ev: i32) {
+        if self.tracees.contains_key(&child) {
+            return; // its own first stop was reported first
+        }
+        let tgid = if ev == sys::PTRACE_EVENT_CLONE {
+            crate::procinfo::tgid(child).unwrap_or(child)
+        } else {
+            child
+        };
+        self.adopt(child, tgid, Some(parent));
+    }
+
+    fn gone(&mut self, tid: i32, how: ExitKind) {
+        let Some(t) = self.tracees.remove(&tid) else {
+            return;
+        };
+        self.drop_thread(t.tgid);
+        self.note_main_exit(tid, how);
+        self.sink.send(Event::Exited {
+            ts: now(),
+            pid: t.tgid,
+            tid,
+            how,
+        });
+    }
+
+    fn drop_thread(&mut self, tgid: i32) {
+        if let Some(p) = self.procs.get_mut(&tgid) {
+            p.threads = p.threads.saturating_sub(1);
+            if p.threads == 0 {
+                self.procs.remove(&tgid);
+            }
+        }
+    }
+
+    fn on_exec(&mut self, tid: i32, former: i32) {
+        // ptrace(2), "execve(2) under ptrace": a non-leader thread that execs takes the
+        // leader's tid; the old tid vanishes without an exit report. Move its state.
+        if former != tid
+            && let Some(t) = self.tracees.remove(&former)
+            && let Some(old) = self.tracees.insert(tid, t)
+        {
+            self.drop_thread(old.tgid);
+        }
+        let Some(t) = self.tracees.get_mut(&tid) else {
+            return;
+        };
+        t.forget_comm();
+        let tgid = t.tgid;
+        if let Some(p) = self.procs.get_mut(&tgid) {
+            p.forget_fds();
+        }
+        self.sink.send(Event::Exec {
+            ts: now(),
+            pid: tgid,
+            tid,
+            former_tid: former,
+        });
+    }
+
+    fn on_syscall(&mut self, tid: i32) {
+        let Ok(info) = sys::syscall_info(tid) else {
+            return;
+        };
+        let Some(t) = self.tracees.get_mut(&tid) else {
+            return;
+        };
+        match info {
+            sys::SyscallInfo::Entry { arch, nr, args } => {
+                t.pending = None;
+                // A 32-bit (compat) process uses another numbering: not decoded.
+                if arch != arch::AUDIT_ARCH {
+                    return;
+                }
+                let select = self
+                    .cfg
+                    .select
+                    .get(nr as usize)
+                    .copied()
+                    .unwrap_or(Select::Ignore);
+                if select == Select::Ignore {
+                    return;
+                }
+                let Some(spec) = self.cat.get(nr) else {
+                    return;
+                };
+                let tgid = t.tgid;
+                let proc_ = self.procs.entry(tgid).or_default();
+                let call = decode::Call {
+                    nr,
+                    spec,
+                    raw: args,
+                    print: select == Select::Print,
+                };
+                let p = decode::entry(&mut self.mem, proc_, tgid, tid, call);
+                t.pending = Some(Box::new(p));
+            }
+            sys::SyscallInfo::Exit { rval, is_error } => {
+                let Some(mut p) = t.pending.take() else {
+                    return;
+                };
+                let tgid = t.tgid;
+                let proc_ = self.procs.entry(tgid).or_default();
+                decode::exit(&mut self.mem, proc_, tgid, tid, &mut p, rval);
+                // is_error is the kernel's own IS_ERR_VALUE test: rval in [-4095, -1].
+                let errno = is_error.then_some((-rval) as i32);
+                if !p.print || (self.cfg.failed_only && errno.is_none()) {
+                    return;
+                }
+                let comm = t.comm(tid);
+                let p = *p;
+                self.sink.send(Event::Syscall(Box::new(SyscallEvent {
+                    ts: now(),
+                    pid: tgid,
+                    tid,
+                    comm,
+                    nr: p.nr,
+                    name: p.spec.name,
+                    class: p.spec.class,
+                    args: p.args,
+                    path: p.path,
+                    path2: p.path2,
+                    stat_kind: p.stat_kind,
+                    ret: rval,
+                    errno,
+                    unfinished: false,
+                })));
+            }
+            sys::SyscallInfo::Other => {}
+        }
+    }
+
+    /// Let every tracee go: PTRACE_INTERRUPT each (they are all running: every stop is
+    /// resumed at once), wait for each to stop, and PTRACE_DETACH it, delivering the signal
+    /// of a signal-delivery stop so nothing is swallowed. A child forked meanwhile is traced
+    /// already and is detached too. Bounded in time: if a tracee never reports, our own exit
+    /// detaches it (the kernel detaches all tracees of an exiting tracer).
+    pub fn detach_all(&mut self) {
+        for &tid in self.tracees.keys() {
+            let _ = sys::interrupt(tid);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !self.tracees.is_empty() && Instant::now() < deadline {
+            let (tid, stop) = match sys::wait_any(true) {
+                Ok(Some(x)) => x,
+                Ok(None) => {
+                    std::thread::sleep(Duration::from_millis(2));
+                    continue;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(_) => break,
+            };
+            match stop {
+                Stop::Exited(c) => self.gone(tid, ExitKind::Code(c)),
+                Stop::Signaled(s) => self.gone(tid, ExitKind::Signal(s)),
+                Stop::Signal(sig) => {
+                    let _ = sys::detach(tid, sig);
+                    self.forget(tid);
+                }
+                Stop::Event(ev, _) => {
+                    if matches!(
+                        ev,
+                        sys::PTRACE_EVENT_FORK | sys::PTRACE_EVENT_VFORK | sys::PTRACE_EVENT_CLONE
+                    ) {
+                        // The new child is attached already and will report; wait for it.
+                        if let Ok(child) = sys::geteventmsg(tid) {
+                            let child = child as i32;
+                            self.tracees
+                                .entry(child)
+                                .or_insert_with(|| Tracee::new(child));
+                        }
+                    }
+                    let _ = sys::detach(tid, 0);
+                    self.forget(tid);
+                }
+                Stop::Syscall => {
+                    let _ = sys::detach(tid, 0);
+                    self.forget(tid);
+                }
+            }
+        }
+        // Whatever did not report in time: try once more; tracer exit covers the rest.
+        for &tid in self.tracees.keys() {
+            let _ = sys::detach(tid, 0);
+        }
+        self.tracees.clear();
+        self.procs.clear();
+    }
+
+    fn forget(&mut self, tid: i32) {
+        if let Some(t) = self.tracees.remove(&tid) {
+            self.drop_thread(t.tgid);
+        }
+    }
+}
