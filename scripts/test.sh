@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what the tests need when it is missing (strace, jq, curl;
-# apt-get, as root), then checks formatting and lints, builds, and runs every test.
+# The whole test suite: installs what the tests need when it is missing (strace, jq, curl,
+# apache2; apt-get, as root), then checks formatting and lints, builds, and runs every test.
 # The tests trace real processes with ptrace, so they need root or CAP_SYS_PTRACE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ need=()
 for tool in strace jq curl; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+[ -x /usr/sbin/apache2 ] || need+=(apache2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "scripts/test.sh: missing ${need[*]}; run as root so they can be installed" >&2

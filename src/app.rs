@@ -1,36 +1,71 @@
 //! Wiring: turn the parsed command line into a tracer, a writer and an exit code.
 
-use crate::cli::{ColorChoice, Command, Common};
-use crate::error::{EXIT_OK, Error};
+use crate::cli::{ColorChoice, Command};
+use std::time::Duration;
+
+use crate::diagnose::ServerConfig;
+use crate::error::{EXIT_OK, EXIT_REQUEST_FAILED, Error};
 use crate::event::{ExitKind, now};
-use crate::output::{self, Format, Summary, Writer, json};
+use crate::http::urlmatch::UrlFilter;
+use crate::output::{self, Format, Pipeline, Summary, Writer, json};
+use crate::probe::{self, ProbeUrl};
 use crate::signals;
 use crate::syscalls::{class, table};
-use crate::tracer::{Outcome, Select, Tracer, TracerConfig, attach};
+use crate::tracer::{
+    Outcome, STAT_ALL, STAT_FSTAT, STAT_LSTAT, STAT_STAT, Select, Tracer, TracerConfig, attach,
+};
 
 /// Resolve `--trace LIST` into a per-syscall-number selection. Bookkeeping calls (close, dup,
-/// chdir, exec...) are always tracked so fd and cwd knowledge stays true.
-pub fn selection(list: &str, cat: &table::Catalogue) -> Result<Vec<Select>, Error> {
+/// chdir, exec...) are always tracked so fd and cwd knowledge stays true; with `correlate`,
+/// so is the socket I/O the HTTP correlator watches.
+pub fn selection(
+    list: &str,
+    cat: &table::Catalogue,
+    correlate: bool,
+) -> Result<Vec<Select>, Error> {
     let max = cat.iter().map(|(nr, _)| nr).max().unwrap_or(0) as usize;
     let mut sel = vec![Select::Ignore; max + 1];
+    let mut track = class::TRACK;
+    if correlate {
+        // The correlator needs a request's socket I/O and file calls whatever is printed.
+        track |= class::HTTP | class::FILE | class::STAT | class::LSTAT | class::FSTAT;
+    }
     for (nr, spec) in cat.iter() {
-        if spec.class & class::TRACK != 0 {
+        if spec.class & track != 0 {
             sel[nr as usize] = Select::Track;
         }
     }
+    let mut print = |nr: u64, flavours: u8| {
+        let slot = &mut sel[nr as usize];
+        *slot = match *slot {
+            Select::Print(m) => Select::Print(m | flavours),
+            _ => Select::Print(flavours),
+        };
+    };
     for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
         if word == "all" {
             for (nr, _) in cat.iter() {
-                sel[nr as usize] = Select::Print;
+                print(nr, STAT_ALL);
             }
         } else if let Some(bits) = table::class_by_name(word) {
+            // A flavour class (stat, lstat, fstat) prints only its flavour of the calls
+            // that serve all three (newfstatat, statx).
+            let flavours = [
+                (class::STAT, STAT_STAT),
+                (class::LSTAT, STAT_LSTAT),
+                (class::FSTAT, STAT_FSTAT),
+            ]
+            .iter()
+            .filter(|(c, _)| bits & c != 0)
+            .fold(0, |m, (_, f)| m | f);
+            let flavour_only = bits & !(class::STAT | class::LSTAT | class::FSTAT) == 0;
             for (nr, spec) in cat.iter() {
                 if spec.class & bits != 0 {
-                    sel[nr as usize] = Select::Print;
+                    print(nr, if flavour_only { flavours } else { STAT_ALL });
                 }
             }
         } else if let Some(nr) = cat.number(word) {
-            sel[nr as usize] = Select::Print;
+            print(nr, STAT_ALL);
         } else {
             return Err(Error::Usage(format!(
                 "--trace: unknown class or syscall '{word}': use file, stat, lstat, fstat, \
@@ -53,18 +88,93 @@ fn reason_text(reason: i32) -> String {
     match reason {
         signals::REASON_DURATION => "duration reached, detached".into(),
         signals::REASON_OUTPUT_CLOSED => "output closed, detached".into(),
+        signals::REASON_DONE => "probes done, detached".into(),
+        signals::REASON_COUNT => "--count reached, detached".into(),
         sig if sig > 0 => format!("signal {sig} received, detached"),
         _ => "all traced processes exited".into(),
     }
 }
 
+/// What to attach to, from the command line.
+struct Targets {
+    pids: Vec<i32>,
+    /// Found by name (--apache, --name): tolerate ones that vanish or are traced by others.
+    discovered: Vec<i32>,
+    names: Vec<String>,
+}
+
+fn discover(pids: Vec<i32>, apache: bool, mut names: Vec<String>) -> Result<Targets, Error> {
+    if apache {
+        names.extend(["apache2".to_string(), "httpd".to_string()]);
+    }
+    let ours = crate::procinfo::self_and_ancestors();
+    let discovered: Vec<i32> = crate::procinfo::find_by_comm(&names)
+        .into_iter()
+        .filter(|p| !pids.contains(p) && !ours.contains(p))
+        .collect();
+    if pids.is_empty() && discovered.is_empty() {
+        return Err(if names.is_empty() {
+            Error::Usage("give PIDs to attach to, or --apache, or --name COMM".into())
+        } else {
+            Error::Usage(format!(
+                "no running process named {}: is the server running? (pgrep -l {})",
+                names.join(" or "),
+                names[0]
+            ))
+        });
+    }
+    Ok(Targets {
+        pids,
+        discovered,
+        names,
+    })
+}
+
+/// The configuration of the traced server, for the references search: from an Apache
+/// master's command line when the targets are Apache processes.
+fn server_config(pids: &[i32]) -> ServerConfig {
+    for &pid in pids {
+        let master = crate::procinfo::server_master(pid);
+        let comm = crate::procinfo::comm(master).unwrap_or_default();
+        if comm == "apache2" || comm == "httpd" {
+            return crate::diagnose::refs::apache_config(&crate::procinfo::cmdline(master));
+        }
+    }
+    ServerConfig::default()
+}
+
 /// Run a parsed command; returns the process exit code.
 pub fn run(command: Command) -> Result<i32, Error> {
-    let (common, pids, argv): (Common, Vec<i32>, Vec<String>) = match command {
-        Command::Attach { pids, common } => (common, pids, Vec::new()),
-        Command::Run { command, common } => (common, Vec::new(), command),
+    let (common, targets, argv, probes, probe_timeout) = match command {
+        Command::Attach {
+            pids,
+            apache,
+            names,
+            probes,
+            probe_timeout,
+            common,
+        } => {
+            let probes = probes
+                .iter()
+                .map(|u| ProbeUrl::parse(u))
+                .collect::<Result<Vec<_>, _>>()?;
+            if !(probe_timeout > 0.0 && probe_timeout.is_finite()) {
+                return Err(Error::Usage(
+                    "--probe-timeout: give a positive number of seconds".into(),
+                ));
+            }
+            let report = apache || !names.is_empty();
+            (
+                common,
+                Some((pids, apache, names, report)),
+                Vec::new(),
+                probes,
+                probe_timeout,
+            )
+        }
+        Command::Run { command, common } => (common, None, command, Vec::new(), 10.0),
     };
-    let launch = !argv.is_empty();
+    let launch = targets.is_none();
     if let Some(d) = common.duration
         && !(d > 0.0 && d.is_finite())
     {
@@ -72,8 +182,14 @@ pub fn run(command: Command) -> Result<i32, Error> {
             "--duration {d}: give a positive number of seconds"
         )));
     }
+    let report_mode =
+        common.url.is_some() || !probes.is_empty() || targets.as_ref().is_some_and(|t| t.3);
+    let targets = match targets {
+        Some((pids, apache, names, _)) => Some(discover(pids, apache, names)?),
+        None => None,
+    };
     let cat = table::Catalogue::new();
-    let select = selection(&common.trace, &cat)?;
+    let select = selection(&common.trace, &cat, true)?;
     let (out, tty) = output::open_output(common.output.as_deref())?;
     let format = if common.json {
         Format::Json
@@ -83,47 +199,63 @@ pub fn run(command: Command) -> Result<i32, Error> {
     let color = format == Format::Human && use_color(common.color, tty);
 
     signals::install_handlers(launch);
-    let mut writer = Writer::start(out, format, color);
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let config = targets
+        .as_ref()
+        .map(|t| server_config(&[t.pids.as_slice(), t.discovered.as_slice()].concat()))
+        .unwrap_or_default();
+    let pipeline = Pipeline {
+        correlate: true,
+        show_syscalls: !report_mode || common.syscalls,
+        url: common.url.as_deref().map(UrlFilter::new),
+        config,
+        show_noise: common.all,
+        count: common.count,
+        seen: (!probes.is_empty()).then_some(seen_tx),
+    };
+    let mut writer = Writer::start(out, format, color, pipeline);
     let started = now();
     let cfg = TracerConfig {
         follow: !common.no_follow,
         select,
         failed_only: common.failed,
+        correlate: true,
     };
     let follow = cfg.follow;
     let lines = writer.line_sender();
     // The tracer borrows the writer; keep its results before giving the writer back.
-    let (outcome, processes, threads) = {
+    let (outcome, processes, threads, probe) = {
         let mut tracer = Tracer::new(cfg, &cat, &mut writer);
-        let mut targets = Vec::new();
-        let attached: Result<(), Error> = if launch {
-            attach::launch(&mut tracer, &argv, follow).map(|pid| targets.push(pid))
-        } else {
-            let mut dedup = pids.clone();
-            dedup.sort_unstable();
-            dedup.dedup();
-            dedup
-                .iter()
-                .try_for_each(|&pid| attach::attach_process(&mut tracer, pid, follow))
-                .map(|_| targets = dedup.clone())
+        let mut attached_to = Vec::new();
+        let attached: Result<(), Error> = match &targets {
+            None => attach::launch(&mut tracer, &argv, follow).map(|pid| attached_to.push(pid)),
+            Some(t) => attach_all(&mut tracer, t, follow, &mut attached_to),
         };
         if let Err(e) = attached {
             // Let go of whatever was attached before the failure.
             tracer.detach_all();
             drop(tracer);
             signals::disarm();
-            writer.finish(Summary::default());
+            writer.abort();
             return Err(e);
         }
         if format == Format::Json {
             let mode = if launch { "run" } else { "attach" };
-            lines.send_line(json::start_line(mode, &targets, &argv));
+            lines.send_line(json::start_line(mode, &attached_to, &argv));
         }
         if let Some(d) = common.duration {
             signals::arm_duration(d);
         }
+        let probe = (!probes.is_empty()).then(|| {
+            let timeout = Duration::from_secs_f64(probe_timeout);
+            std::thread::spawn(move || {
+                // Only the tracer thread may take the stop signals.
+                let _ = signals::stop_signals().thread_block();
+                probe::run(probes, seen_rx, timeout)
+            })
+        });
         let outcome = tracer.run();
-        (outcome, tracer.processes_seen, tracer.threads_seen)
+        (outcome, tracer.processes_seen, tracer.threads_seen, probe)
     };
     signals::disarm();
     let outcome = outcome.map_err(|e| Error::Sys(format!("waiting for tracees failed: {e}")))?;
@@ -138,9 +270,76 @@ pub fn run(command: Command) -> Result<i32, Error> {
         reason,
         ..Summary::default()
     });
+    if let Some(handle) = probe {
+        let results = handle.join().unwrap_or_default();
+        for r in &results {
+            let verdict = if r.ok() { "ok" } else { "FAILED" };
+            let what = match (&r.client, &r.seen) {
+                (Err(e), _) => e.clone(),
+                (Ok(s), Some(seen)) => format!("{s}, {} suspect(s)", seen.suspects),
+                (Ok(s), None) => format!(
+                    "{s}, but its request was not seen in the traced processes (is it the \
+                     server behind that URL?)"
+                ),
+            };
+            eprintln!("reqtrace: probe {}: {what}: {verdict}", r.url);
+        }
+        return Ok(if !results.is_empty() && results.iter().all(|r| r.ok()) {
+            EXIT_OK
+        } else {
+            EXIT_REQUEST_FAILED
+        });
+    }
     Ok(match outcome {
         Outcome::AllGone(Some(ExitKind::Code(c))) if launch => c,
         Outcome::AllGone(Some(ExitKind::Signal(s))) if launch => 128 + s,
         _ => EXIT_OK,
     })
+}
+
+/// Attach to the explicit PIDs (any failure is fatal) and the discovered ones (those that
+/// vanished or that another tracer holds are skipped with a warning).
+fn attach_all(
+    tracer: &mut Tracer,
+    t: &Targets,
+    follow: bool,
+    attached_to: &mut Vec<i32>,
+) -> Result<(), Error> {
+    let mut pids = t.pids.clone();
+    pids.sort_unstable();
+    pids.dedup();
+    for &pid in &pids {
+        attach::attach_process(tracer, pid, follow)?;
+        attached_to.push(pid);
+    }
+    let mut first_err = None;
+    // Following forks covers children born from now on; the ones that exist already (an
+    // Apache master's workers) are attached too.
+    let mut others = t.discovered.clone();
+    if follow {
+        for &pid in &pids {
+            others.extend(crate::procinfo::descendants(pid));
+        }
+    }
+    for &pid in &others {
+        // Forked by a process we attached a moment ago: followed already.
+        if tracer.is_traced(pid) {
+            attached_to.push(pid);
+            continue;
+        }
+        match attach::attach_process(tracer, pid, follow) {
+            Ok(()) => attached_to.push(pid),
+            Err(Error::NoSuchProcess(_)) => {}
+            Err(e) => {
+                eprintln!("reqtrace: warning: {e}");
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if attached_to.is_empty() {
+        return Err(first_err.unwrap_or_else(|| {
+            Error::Usage(format!("no running process named {}", t.names.join(" or ")))
+        }));
+    }
+    Ok(())
 }

@@ -19,14 +19,31 @@ pub struct Cli {
 pub enum Command {
     /// Attach to running processes (every thread, following forks) and trace them.
     #[command(after_help = "Examples:\n  \
+        reqtrace attach --apache --probe http://127.0.0.1/home\n      \
+            why does /home fail? (the .phpp postmortem: suspect, did-you-mean, config line)\n  \
+        reqtrace attach --apache --url '/home*'   report requests to /home... as they come\n  \
         reqtrace attach 1234                 trace PID 1234 and its children\n  \
         reqtrace attach --failed 1234        only the calls that failed\n  \
         reqtrace attach --json 1234 | jq 'select(.errno==\"ENOENT\") | .path'\n  \
         reqtrace attach --duration 10 $(pgrep -d' ' apache2)")]
     Attach {
         /// Process IDs to attach to (all their threads).
-        #[arg(required = true, value_name = "PID")]
+        #[arg(value_name = "PID")]
         pids: Vec<i32>,
+        /// Attach to every apache2 / httpd process (master, workers, threads).
+        #[arg(long)]
+        apache: bool,
+        /// Attach to every process with this command name (repeatable), e.g. nginx.
+        #[arg(long = "name", value_name = "COMM")]
+        names: Vec<String>,
+        /// After attaching, send GET URL (http://host:port/path), wait for its record, print
+        /// the report, detach; exit 0 when every probe got a status below 400 and no suspects,
+        /// 1 otherwise. Repeatable.
+        #[arg(long = "probe", value_name = "URL")]
+        probes: Vec<String>,
+        /// How long to wait for each probe's response and record.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        probe_timeout: f64,
         #[command(flatten)]
         common: Common,
     },
@@ -72,6 +89,18 @@ pub struct Common {
     /// Do not follow forks, vforks and new threads.
     #[arg(long)]
     pub no_follow: bool,
+    /// Only report requests whose URL path matches: a prefix, or a glob with * and ?.
+    #[arg(long, value_name = "PATTERN")]
+    pub url: Option<String>,
+    /// List noise (.htaccess probes, recovered lookups) with the suspects.
+    #[arg(long)]
+    pub all: bool,
+    /// Print syscall lines too when reporting requests (--apache, --name, --url, --probe).
+    #[arg(long)]
+    pub syscalls: bool,
+    /// Detach and exit 0 after N reported requests.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// Exit codes: 0 done, 1 reserved for "the traced request failed", 2 usage or attach error.
 pub const EXIT_OK: i32 = 0;
+pub const EXIT_REQUEST_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Debug)]

@@ -58,6 +58,14 @@ pub struct SyscallEvent {
     pub errno: Option<i32>,
     /// The thread's syscall exit was never seen (it exited, exec'd or we detached).
     pub unfinished: bool,
+    /// Selected for printing by `--trace` / `--failed`; other events are only for the
+    /// correlator.
+    pub shown: bool,
+    /// Socket I/O: the fd is a socket (reads and writes the correlator watches).
+    pub socket: bool,
+    /// The first bytes moved by a socket read/write (a request line, a status line) or an
+    /// access-log write. Never printed: it may hold what a client sent.
+    pub data: Option<Bytes>,
 }
 
 impl SyscallEvent {

@@ -5,9 +5,12 @@
 pub mod app;
 pub mod arch;
 pub mod cli;
+pub mod diagnose;
 pub mod error;
 pub mod event;
+pub mod http;
 pub mod output;
+pub mod probe;
 pub mod procinfo;
 pub mod signals;
 pub mod syscalls;

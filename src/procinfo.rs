@@ -111,3 +111,76 @@ pub fn self_and_ancestors() -> Vec<i32> {
     }
     out
 }
+
+/// Live processes (thread-group leaders) whose comm is one of `names`; zombies skipped.
+pub fn find_by_comm(names: &[String]) -> Vec<i32> {
+    let mut out: Vec<i32> = match std::fs::read_dir("/proc") {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&pid| {
+                comm(pid).is_some_and(|c| names.contains(&c))
+                    && status(pid).is_some_and(|s| !s.state.starts_with('Z') && s.tgid == pid)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.sort_unstable();
+    out
+}
+
+/// The command line of a process (/proc/PID/cmdline), arguments split.
+pub fn cmdline(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The top of the chain of ancestors sharing `pid`'s comm (an Apache master for a worker).
+pub fn server_master(pid: i32) -> i32 {
+    let Some(name) = comm(pid) else {
+        return pid;
+    };
+    let mut cur = pid;
+    for _ in 0..64 {
+        let Some(parent) = status(cur).map(|s| s.ppid).filter(|&p| p > 1) else {
+            break;
+        };
+        if comm(parent).as_deref() != Some(name.as_str()) {
+            break;
+        }
+        cur = parent;
+    }
+    cur
+}
+
+/// Existing descendants of `pid` (children, grandchildren...), found through each process's
+/// PPid; live ones only.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(i32, i32)> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|p| {
+            let s = status(p)?;
+            (!s.state.starts_with('Z')).then_some((p, s.ppid))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for &(child, parent) in &parents {
+            if parent == p && !out.contains(&child) && out.len() < 100_000 {
+                out.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}

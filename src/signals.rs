@@ -17,6 +17,7 @@ static TRACER_TID: AtomicI32 = AtomicI32::new(0);
 pub const REASON_DURATION: i32 = -1;
 pub const REASON_OUTPUT_CLOSED: i32 = -2;
 pub const REASON_DONE: i32 = -3;
+pub const REASON_COUNT: i32 = -4;
 
 extern "C" fn on_terminate(sig: libc::c_int) {
     let _ = STOP.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);

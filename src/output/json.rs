@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::diagnose::{Reference, Report};
 use crate::event::{Arg, SyscallEvent};
 use crate::syscalls::errno;
 
@@ -66,9 +67,10 @@ struct SyscallLine<'a> {
     unfinished: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     unreadable: Vec<usize>,
+    request: Option<u64>,
 }
 
-pub fn syscall_line(ev: &SyscallEvent) -> String {
+pub fn syscall_line(ev: &SyscallEvent, request: Option<u64>) -> String {
     let line = SyscallLine {
         kind: "syscall",
         ts: (ev.ts * 1e6).round() / 1e6,
@@ -93,6 +95,7 @@ pub fn syscall_line(ev: &SyscallEvent) -> String {
             .filter(|(_, a)| matches!(a, Arg::Unreadable(_)))
             .map(|(i, _)| i)
             .collect(),
+        request,
     };
     let mut s = serde_json::to_string(&line).unwrap_or_default();
     s.push('\n');
@@ -142,6 +145,8 @@ struct SummaryLine<'a> {
     dropped: u64,
     duration_s: f64,
     reason: &'a str,
+    requests: u64,
+    requests_failed: u64,
 }
 
 /// The last line: counts.
@@ -153,13 +158,97 @@ pub fn summary_line(sum: &Summary) -> String {
         by_errno: sum
             .by_errno
             .iter()
-            .map(|(e, n)| (errno::name(*e).unwrap_or("EUNKNOWN").to_string(), json!(n)))
+            .map(|(e, n)| {
+                let name = errno::name(*e).map_or_else(|| format!("E{e}"), str::to_string);
+                (name, json!(n))
+            })
             .collect(),
         processes: sum.processes,
         threads: sum.threads,
         dropped: sum.dropped,
         duration_s: (sum.duration_s * 1000.0).round() / 1000.0,
         reason: &sum.reason,
+        requests: sum.requests,
+        requests_failed: sum.requests_failed,
+    };
+    let mut s = serde_json::to_string(&line).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[derive(Serialize)]
+struct SuspectOut<'a> {
+    syscall: &'static str,
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_hex: Option<String>,
+    errno: &'static str,
+    error: &'static str,
+    count: u64,
+    score: i32,
+    reason: &'a str,
+    did_you_mean: Option<String>,
+    hints: &'a [String],
+    references: &'a [Reference],
+}
+
+#[derive(Serialize)]
+struct RequestLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: u64,
+    pid: i32,
+    tid: i32,
+    method: Option<&'a str>,
+    target: Option<String>,
+    host: Option<String>,
+    status: Option<u16>,
+    partial: bool,
+    start_ts: f64,
+    duration_ms: f64,
+    syscalls: u64,
+    failed: u64,
+    noise: u64,
+    end: &'static str,
+    suspects: Vec<SuspectOut<'a>>,
+}
+
+/// A finished request and its suspects.
+pub fn request_line(r: &Report) -> String {
+    let req = &r.request;
+    let line = RequestLine {
+        kind: "request",
+        id: req.id,
+        pid: req.pid,
+        tid: req.tid,
+        method: req.method.as_deref(),
+        target: req.target.as_deref().map(lossy),
+        host: req.host.as_deref().map(lossy),
+        status: req.status,
+        partial: req.partial,
+        start_ts: (req.start_ts * 1e6).round() / 1e6,
+        duration_ms: (req.duration_ms() * 1000.0).round() / 1000.0,
+        syscalls: req.syscalls,
+        failed: req.failed,
+        noise: r.noise,
+        end: req.end_reason,
+        suspects: r
+            .suspects
+            .iter()
+            .map(|s| SuspectOut {
+                syscall: s.syscall,
+                path: lossy(&s.path),
+                path_hex: hex_if_lossy(Some(&s.path)),
+                errno: errno::name(s.errno).unwrap_or("EUNKNOWN"),
+                error: errno::message(s.errno),
+                count: s.count,
+                score: s.score,
+                reason: &s.reason,
+                did_you_mean: s.did_you_mean.as_deref().map(lossy),
+                hints: &s.hints,
+                references: &s.references,
+            })
+            .collect(),
     };
     let mut s = serde_json::to_string(&line).unwrap_or_default();
     s.push('\n');

@@ -1,11 +1,13 @@
-//! Output: a writer thread that formats events (human text or JSON Lines) and writes them
-//! buffered, off the tracer's critical path. The tracer hands events over a bounded queue and
-//! never blocks on a slow reader: when the queue is full the event is dropped and counted.
-//! A closed pipe (`| head`) asks the tracer to detach and stop.
+//! Output: a writer thread that correlates events into HTTP requests, diagnoses finished
+//! requests, formats everything (human text or JSON Lines) and writes it buffered, off the
+//! tracer's critical path. The tracer hands events over a bounded queue and never blocks on a
+//! slow reader: when the queue is full the event is dropped and counted. A closed pipe
+//! (`| head`) asks the tracer to detach and stop.
 
 pub mod escape;
 pub mod human;
 pub mod json;
+pub mod report;
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -14,8 +16,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
+use crate::diagnose::{Diagnoser, Report, ServerConfig, rank};
 use crate::error::Error;
 use crate::event::Event;
+use crate::http::correlate::Correlator;
+use crate::http::urlmatch::UrlFilter;
 use crate::signals;
 use crate::tracer::EventSink;
 
@@ -39,12 +44,42 @@ pub struct Summary {
     pub dropped: u64,
     pub duration_s: f64,
     pub reason: String,
+    /// Requests reported, and how many of those needed attention.
+    pub requests: u64,
+    pub requests_failed: u64,
+}
+
+/// What a finished request looked like, for `--probe`.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: Option<String>,
+    pub target: Option<Vec<u8>>,
+    pub status: Option<u16>,
+    pub suspects: usize,
+}
+
+/// What the writer thread does besides printing syscalls.
+pub struct Pipeline {
+    /// Tie syscalls to HTTP requests and report finished requests.
+    pub correlate: bool,
+    /// Print syscall lines (false in report mode: --apache, --name, --url, --probe).
+    pub show_syscalls: bool,
+    pub url: Option<UrlFilter>,
+    pub config: ServerConfig,
+    /// `--all`: noise is listed with the suspects.
+    pub show_noise: bool,
+    /// `--count N`: stop after N reported requests.
+    pub count: Option<u64>,
+    /// Where `--probe` learns about finished requests.
+    pub seen: Option<mpsc::Sender<Seen>>,
 }
 
 enum Msg {
     Event(Event),
     Raw(String),
     Finish(Box<Summary>),
+    /// Stop without a summary.
+    Abort,
 }
 
 /// Open the output: stdout, or FILE created 0600 and never through a symlink planted there.
@@ -93,10 +128,6 @@ pub struct Writer {
 
 impl EventSink for Writer {
     fn send(&mut self, ev: Event) {
-        // Only syscalls are printed; process events are for the correlator.
-        if !matches!(ev, Event::Syscall(_)) {
-            return;
-        }
         match self.tx.try_send(Msg::Event(ev)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.dropped += 1,
@@ -106,13 +137,18 @@ impl EventSink for Writer {
 }
 
 impl Writer {
-    pub fn start(out: Box<dyn Write + Send>, format: Format, color: bool) -> Writer {
+    pub fn start(
+        out: Box<dyn Write + Send>,
+        format: Format,
+        color: bool,
+        pipeline: Pipeline,
+    ) -> Writer {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let handle = std::thread::Builder::new()
             .name("reqtrace-writer".into())
             .spawn(move || {
                 block_stop_signals();
-                write_loop(rx, out, format, color)
+                write_loop(rx, out, format, color, pipeline)
             })
             .expect("spawning the writer thread");
         Writer {
@@ -126,6 +162,14 @@ impl Writer {
     /// tracer holds the writer.
     pub fn line_sender(&self) -> LineSender {
         LineSender(self.tx.clone())
+    }
+
+    /// Stop without a summary (nothing was traced: attaching failed).
+    pub fn abort(mut self) {
+        let _ = self.tx.send(Msg::Abort);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
     }
 
     /// Finish: write the summary, flush, and wait for the writer thread.
@@ -144,31 +188,130 @@ fn block_stop_signals() {
     let _ = signals::stop_signals().thread_block();
 }
 
+struct Sink {
+    out: io::BufWriter<Box<dyn Write + Send>>,
+    broken: bool,
+}
+
+impl Sink {
+    fn write(&mut self, s: &str) {
+        if self.broken {
+            return;
+        }
+        if let Err(e) = self.out.write_all(s.as_bytes()) {
+            on_write_error(&e, &mut self.broken);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.broken
+            && let Err(e) = self.out.flush()
+        {
+            on_write_error(&e, &mut self.broken);
+        }
+    }
+}
+
+struct State {
+    format: Format,
+    color: bool,
+    pipe: Pipeline,
+    correlator: Correlator,
+    diag: Diagnoser,
+    sum: Summary,
+    done: Vec<crate::http::correlate::Request>,
+}
+
+impl State {
+    fn event(&mut self, sink: &mut Sink, ev: Event) {
+        let request = if self.pipe.correlate {
+            self.correlator.feed(&ev, &mut self.done)
+        } else {
+            None
+        };
+        if let Event::Syscall(ev) = &ev
+            && ev.shown
+            && self.pipe.show_syscalls
+        {
+            self.sum.syscalls += 1;
+            if let Some(e) = ev.errno {
+                self.sum.failed += 1;
+                *self.sum.by_errno.entry(e).or_default() += 1;
+            }
+            let line = match self.format {
+                Format::Human => human::format_syscall(ev, self.color),
+                Format::Json => json::syscall_line(ev, request),
+            };
+            sink.write(&line);
+        }
+        self.reports(sink);
+    }
+
+    /// Diagnose and print the requests finished so far.
+    fn reports(&mut self, sink: &mut Sink) {
+        for req in std::mem::take(&mut self.done) {
+            // A request we know nothing of (no start seen, no status) is not worth a line.
+            if req.method.is_none() && req.status.is_none() {
+                continue;
+            }
+            if let Some(f) = &self.pipe.url {
+                match &req.target {
+                    Some(t) if f.matches(&rank::url_path(t)) => {}
+                    _ => continue,
+                }
+            }
+            let r: Report = self.diag.diagnose(req);
+            self.sum.requests += 1;
+            if report::needs_attention(&r) {
+                self.sum.requests_failed += 1;
+            }
+            let text = match self.format {
+                Format::Human => report::format_report(&r, self.color),
+                Format::Json => json::request_line(&r),
+            };
+            sink.write(&text);
+            if let Some(tx) = &self.pipe.seen {
+                let _ = tx.send(Seen {
+                    method: r.request.method.clone(),
+                    target: r.request.target.clone(),
+                    status: r.request.status,
+                    suspects: r.suspects.len(),
+                });
+            }
+            if self.pipe.count.is_some_and(|n| self.sum.requests >= n) {
+                signals::request_stop(signals::REASON_COUNT);
+            }
+        }
+    }
+}
+
 fn write_loop(
     rx: Receiver<Msg>,
     out: Box<dyn Write + Send>,
     format: Format,
     color: bool,
+    pipe: Pipeline,
 ) -> Summary {
-    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
-    let mut sum = Summary::default();
-    let mut broken = false;
-    let write = |out: &mut io::BufWriter<_>, s: &str, broken: &mut bool| {
-        if *broken {
-            return;
-        }
-        if let Err(e) = out.write_all(s.as_bytes()) {
-            on_write_error(&e, broken);
-        }
+    let mut sink = Sink {
+        out: io::BufWriter::with_capacity(64 * 1024, out),
+        broken: false,
+    };
+    let diag = Diagnoser::new(pipe.config.clone(), pipe.show_noise);
+    let mut st = State {
+        format,
+        color,
+        pipe,
+        correlator: Correlator::new(),
+        diag,
+        sum: Summary::default(),
+        done: Vec::new(),
     };
     loop {
         // Flush whenever the queue runs dry: lines appear live, yet a busy trace is batched.
         let msg = match rx.try_recv() {
             Ok(m) => m,
             Err(mpsc::TryRecvError::Empty) => {
-                if !broken && let Err(e) = out.flush() {
-                    on_write_error(&e, &mut broken);
-                }
+                sink.flush();
                 match rx.recv() {
                     Ok(m) => m,
                     Err(_) => break,
@@ -177,33 +320,33 @@ fn write_loop(
             Err(mpsc::TryRecvError::Disconnected) => break,
         };
         match msg {
-            Msg::Raw(s) => write(&mut out, &s, &mut broken),
-            Msg::Event(Event::Syscall(ev)) => {
-                sum.syscalls += 1;
-                if let Some(e) = ev.errno {
-                    sum.failed += 1;
-                    *sum.by_errno.entry(e).or_default() += 1;
-                }
-                let line = match format {
-                    Format::Human => human::format_syscall(&ev, color),
-                    Format::Json => json::syscall_line(&ev),
-                };
-                write(&mut out, &line, &mut broken);
-            }
-            Msg::Event(_) => {}
+            Msg::Raw(s) => sink.write(&s),
+            Msg::Abort => break,
+            Msg::Event(ev) => st.event(&mut sink, ev),
             Msg::Finish(s) => {
+                if st.pipe.correlate {
+                    st.correlator.finish_all(crate::event::now(), &mut st.done);
+                    st.reports(&mut sink);
+                }
+                let sum = &mut st.sum;
                 sum.processes = s.processes;
                 sum.threads = s.threads;
                 sum.dropped = s.dropped;
                 sum.duration_s = s.duration_s;
                 sum.reason = s.reason;
                 match format {
-                    Format::Json => write(&mut out, &json::summary_line(&sum), &mut broken),
+                    Format::Json => sink.write(&json::summary_line(sum)),
                     Format::Human => {
-                        if sum.dropped > 0 || !broken {
+                        if !sink.broken {
                             eprintln!(
-                                "reqtrace: {} syscalls shown ({} failed), {} processes, {} threads; {}",
-                                sum.syscalls, sum.failed, sum.processes, sum.threads, sum.reason
+                                "reqtrace: {} requests ({} needing attention), {} syscalls shown ({} failed), {} processes, {} threads; {}",
+                                sum.requests,
+                                sum.requests_failed,
+                                sum.syscalls,
+                                sum.failed,
+                                sum.processes,
+                                sum.threads,
+                                sum.reason
                             );
                         }
                     }
@@ -214,14 +357,12 @@ fn write_loop(
                         sum.dropped
                     );
                 }
-                if !broken {
-                    let _ = out.flush();
-                }
+                sink.flush();
                 break;
             }
         }
     }
-    sum
+    st.sum
 }
 
 fn on_write_error(e: &io::Error, broken: &mut bool) {

@@ -30,6 +30,9 @@ pub mod class {
     /// Changes what a path or fd means for later calls (close, dup, chdir, fcntl F_DUPFD, ...):
     /// always stopped on by the tracer, printed only when another class selects it.
     pub const TRACK: u32 = 1 << 9;
+    /// Socket I/O the HTTP correlator watches (accept, read/recv, write/send, close):
+    /// stopped on when correlating, printed only when another class selects it.
+    pub const HTTP: u32 = 1 << 10;
 }
 
 /// How one argument of a syscall is decoded. Paired kinds (`DirFd` then `Path`) are resolved

@@ -9,7 +9,7 @@
 
 use super::ArgKind::{self, *};
 use super::Spec;
-use super::class::{DESC, EXEC, FILE, FSTAT, LSTAT, NET, PROCESS, STAT, STATFS, TRACK};
+use super::class::{DESC, EXEC, FILE, FSTAT, HTTP, LSTAT, NET, PROCESS, STAT, STATFS, TRACK};
 
 const fn row(name: &'static str, class: u32, args: &'static [ArgKind]) -> Spec {
     Spec { name, class, args }
@@ -118,27 +118,27 @@ pub static SPECS: &[Spec] = &[
     row("inotify_add_watch", DESC | FILE, &[Fd, Path, Hex]),
     row("fanotify_mark", DESC | FILE, &[Fd, Hex, Hex, DirFd, Path]),
     // Descriptor table changes: the tracer must see these to keep fd -> path knowledge right.
-    row("close", DESC | TRACK, &[Fd]),
+    row("close", DESC | TRACK | HTTP, &[Fd]),
     row("close_range", DESC | TRACK, &[Fd, Fd, Hex]),
     row("dup", DESC | TRACK, &[Fd]),
     row("dup2", DESC | TRACK, &[Fd, Fd]),
     row("dup3", DESC | TRACK, &[Fd, Fd, OpenFlags]),
     row("fcntl", DESC | TRACK, &[Fd, FcntlCmd, Int]),
     // Plain I/O: kept for request/response correlation, not in any path class.
-    row("read", DESC, &[Fd, Ptr, Size]),
-    row("write", DESC, &[Fd, Ptr, Size]),
-    row("readv", DESC, &[Fd, Ptr, Size]),
-    row("writev", DESC, &[Fd, Ptr, Size]),
+    row("read", DESC | HTTP, &[Fd, Ptr, Size]),
+    row("write", DESC | HTTP, &[Fd, Ptr, Size]),
+    row("readv", DESC | HTTP, &[Fd, Ptr, Size]),
+    row("writev", DESC | HTTP, &[Fd, Ptr, Size]),
     // Network.
     row("socket", NET | DESC, &[Int, Int, Int]),
     row("connect", NET | DESC, &[Fd, Ptr, Size]),
-    row("accept", NET | DESC, &[Fd, Ptr, Ptr]),
-    row("accept4", NET | DESC, &[Fd, Ptr, Ptr, Hex]),
-    row("sendto", NET | DESC, &[Fd, Ptr, Size, Hex, Ptr, Size]),
-    row("recvfrom", NET | DESC, &[Fd, Ptr, Size, Hex, Ptr, Ptr]),
-    row("sendmsg", NET | DESC, &[Fd, Ptr, Hex]),
-    row("recvmsg", NET | DESC, &[Fd, Ptr, Hex]),
-    row("sendfile", NET | DESC, &[Fd, Fd, Ptr, Size]),
+    row("accept", NET | DESC | HTTP, &[Fd, Ptr, Ptr]),
+    row("accept4", NET | DESC | HTTP, &[Fd, Ptr, Ptr, Hex]),
+    row("sendto", NET | DESC | HTTP, &[Fd, Ptr, Size, Hex, Ptr, Size]),
+    row("recvfrom", NET | DESC | HTTP, &[Fd, Ptr, Size, Hex, Ptr, Ptr]),
+    row("sendmsg", NET | DESC | HTTP, &[Fd, Ptr, Hex]),
+    row("recvmsg", NET | DESC | HTTP, &[Fd, Ptr, Hex]),
+    row("sendfile", NET | DESC | HTTP, &[Fd, Fd, Ptr, Size]),
     // Process life cycle. clone's last two arguments are swapped between x86_64 (child_tid,
     // tls) and aarch64 (tls, child_tid); both are addresses, so Ptr fits either order.
     row("clone", PROCESS, &[Hex, Ptr, Ptr, Ptr, Ptr]),
@@ -398,6 +398,7 @@ mod tests {
                 "execveat",
                 "chdir",
                 "fchdir",
+                "chroot",
                 "close",
                 "close_range",
                 "dup",
@@ -406,7 +407,7 @@ mod tests {
                 "fcntl"
             ]
         );
-        assert!(by_name("read").unwrap().class == DESC);
+        assert!(by_name("read").unwrap().class == DESC | HTTP);
         assert!(by_name("newfstatat").unwrap().class & STAT != 0);
     }
 }

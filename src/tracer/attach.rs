@@ -64,6 +64,15 @@ pub fn attach_process(tracer: &mut Tracer, pid: i32, follow: bool) -> Result<(),
                 {
                     seized.push(tid)
                 }
+                // Auto-attached already, its first stop not yet seen (the master forked
+                // while we attached): it is ours.
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EPERM)
+                        && procinfo::status(tid)
+                            .is_some_and(|s| s.tracer_pid == std::process::id() as i32) =>
+                {
+                    seized.push(tid)
+                }
                 Err(e) if seized.is_empty() => return Err(explain(pid, e)),
                 Err(_) => seized.push(tid),
             }

@@ -4,7 +4,7 @@
 //! knowledge true. Returns data; printers do the formatting.
 
 use crate::event::{Arg, Bytes};
-use crate::syscalls::{ArgKind, Spec, flags, path};
+use crate::syscalls::{ArgKind, Spec, class, flags, path};
 
 use super::memory::MemReader;
 use super::state::{Pending, Proc};
@@ -100,7 +100,8 @@ pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Ca
     // Like strace, show open's mode only when the kernel reads it (O_CREAT, O_TMPFILE).
     if matches!(spec.name, "open" | "openat") {
         let flags = raw[if spec.name == "open" { 1 } else { 2 }] as i32;
-        if flags & (libc::O_CREAT | libc::O_TMPFILE) == 0 {
+        // O_TMPFILE includes the O_DIRECTORY bit: compare the whole value.
+        if flags & libc::O_CREAT == 0 && flags & libc::O_TMPFILE != libc::O_TMPFILE {
             args.pop();
         }
     }
@@ -115,13 +116,26 @@ pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Ca
         path,
         path2,
         print,
+        socket: false,
+        data: None,
     }
 }
 
 /// Complete a pending call at its exit stop: out-parameters, and what the call changed in the
 /// process's fd table or cwd. Only successful calls change anything.
-pub fn exit(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, p: &mut Pending, ret: i64) {
+pub fn exit(
+    mem: &mut MemReader,
+    proc_: &mut Proc,
+    pid: i32,
+    tid: i32,
+    p: &mut Pending,
+    ret: i64,
+    capture_io: bool,
+) {
     let ok = ret >= 0;
+    if capture_io && p.spec.class & class::HTTP != 0 {
+        capture(mem, proc_, pid, tid, p, ret);
+    }
     if ok && ret > 0 {
         for (i, kind) in p.spec.args.iter().enumerate() {
             if *kind == ArgKind::OutStr {
@@ -156,10 +170,63 @@ pub fn exit(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, p: &mut P
             proc_.set_cwd(target.filter(|t| t.first() == Some(&b'/')))
         }
         "chroot" if ok => proc_.forget_root(),
+        // Remember that the new fd is a socket without asking /proc when it is read.
+        "accept" | "accept4" if ok => proc_.set_fd(ret as i32, Some(b"socket:[accepted]".to_vec())),
         // Any other call that makes an fd (socket, accept, pipe via dup...) reuses a number we
         // may hold a stale name for; it was closed first, so the close above dropped it.
         _ => {}
     }
+}
+
+/// Bytes kept of a socket read: enough for a request line and the Host header.
+const READ_CAP: usize = 1024;
+/// Bytes kept of a socket write: a status line ("HTTP/1.1 404 Not Found").
+const WRITE_CAP: usize = 64;
+/// Bytes kept of an access-log write (the status fallback when the socket carries TLS).
+const LOG_CAP: usize = 512;
+
+/// Whether a file looks like an access log, whose lines carry `"GET /x HTTP/1.1" 404`.
+fn looks_like_log(target: &[u8]) -> bool {
+    target.first() == Some(&b'/')
+        && (target.ends_with(b".log") || target.windows(6).any(|w| w == b"access"))
+}
+
+/// For socket reads and writes, keep only the first bytes the correlator needs: the start of
+/// a request, or a status line; never bodies. Reads of regular files are not kept at all.
+fn capture(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, p: &mut Pending, ret: i64) {
+    let name = p.spec.name;
+    let is_read = matches!(name, "read" | "recvfrom" | "readv" | "recvmsg");
+    let is_write = matches!(name, "write" | "sendto" | "writev" | "sendmsg");
+    if !is_read && !is_write {
+        return;
+    }
+    let Some(target) = proc_.fd(pid, p.raw[0] as i32) else {
+        return;
+    };
+    p.socket = target.starts_with(b"socket:");
+    let cap = match (p.socket, is_read) {
+        (true, true) => READ_CAP,
+        (true, false) => WRITE_CAP,
+        (false, false) if looks_like_log(target) => LOG_CAP,
+        _ => return,
+    };
+    if ret <= 0 {
+        return;
+    }
+    let want = (ret as usize).min(cap);
+    // Where the first bytes are: the buffer, or the first iovec (of a msghdr).
+    let first = match name {
+        "readv" | "writev" => mem.read_words(tid, p.raw[1], 2),
+        // struct msghdr { name, namelen, iov, iovlen, ... }: iov is the third word.
+        "recvmsg" | "sendmsg" => mem
+            .read_words(tid, p.raw[1], 4)
+            .and_then(|h| mem.read_words(tid, h[2], 2)),
+        _ => Some(vec![p.raw[1], want as u64]),
+    };
+    let Some(iov) = first else {
+        return;
+    };
+    p.data = mem.read_bytes(tid, iov[0], want.min(iov[1] as usize));
 }
 
 fn ptr(v: u64) -> Arg {

@@ -17,18 +17,42 @@ use std::time::{Duration, Instant};
 use crate::arch;
 use crate::event::{Event, ExitKind, SyscallEvent, now};
 use crate::signals;
+use crate::syscalls::class;
 use crate::syscalls::table::Catalogue;
 
 use memory::MemReader;
 use state::{Proc, Tracee};
 use sys::Stop;
 
+/// Classes whose calls belong to a request when made while it is served.
+const FILE_CLASSES: u32 = class::FILE | class::STAT | class::LSTAT | class::FSTAT;
+
+fn is_socket_arg(arg: Option<&crate::event::Arg>) -> bool {
+    matches!(arg, Some(crate::event::Arg::Fd(_, Some(t))) if t.starts_with(b"socket:"))
+}
+
 /// Per syscall number: ignore it, follow it silently (fd/cwd bookkeeping), or print it.
+/// `Print` carries the stat flavours to print (`STAT_ALL` for every call): `--trace lstat`
+/// selects newfstatat but prints only its lstat-flavoured calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Select {
     Ignore,
     Track,
-    Print,
+    Print(u8),
+}
+
+/// Flavour bits of `Select::Print`.
+pub const STAT_STAT: u8 = 1;
+pub const STAT_LSTAT: u8 = 2;
+pub const STAT_FSTAT: u8 = 4;
+pub const STAT_ALL: u8 = 7;
+
+fn flavour_bit(kind: crate::syscalls::StatKind) -> u8 {
+    match kind {
+        crate::syscalls::StatKind::Stat => STAT_STAT,
+        crate::syscalls::StatKind::Lstat => STAT_LSTAT,
+        crate::syscalls::StatKind::Fstat => STAT_FSTAT,
+    }
 }
 
 /// Where decoded events go (the output writer, later the correlator).
@@ -42,6 +66,9 @@ pub struct TracerConfig {
     /// Indexed by syscall number.
     pub select: Vec<Select>,
     pub failed_only: bool,
+    /// Feed the HTTP correlator: emit file and socket events even when not printed, and keep
+    /// the first bytes of socket I/O.
+    pub correlate: bool,
 }
 
 /// How the trace loop ended.
@@ -100,6 +127,10 @@ impl<'a> Tracer<'a> {
 
     pub fn set_main_child(&mut self, pid: i32) {
         self.main_child = Some(pid);
+    }
+
+    pub fn is_traced(&self, tid: i32) -> bool {
+        self.tracees.contains_key(&tid)
     }
 
     pub fn tracee_count(&self) -> usize {
@@ -311,9 +342,12 @@ impl<'a> Tracer<'a> {
                     nr,
                     spec,
                     raw: args,
-                    print: select == Select::Print,
+                    print: matches!(select, Select::Print(_)),
                 };
-                let p = decode::entry(&mut self.mem, proc_, tgid, tid, call);
+                let mut p = decode::entry(&mut self.mem, proc_, tgid, tid, call);
+                if let (Select::Print(mask), Some(kind)) = (select, p.stat_kind) {
+                    p.print = mask & flavour_bit(kind) != 0;
+                }
                 t.pending = Some(Box::new(p));
             }
             sys::SyscallInfo::Exit { rval, is_error } => {
@@ -322,10 +356,18 @@ impl<'a> Tracer<'a> {
                 };
                 let tgid = t.tgid;
                 let proc_ = self.procs.entry(tgid).or_default();
-                decode::exit(&mut self.mem, proc_, tgid, tid, &mut p, rval);
+                let correlate = self.cfg.correlate;
+                decode::exit(&mut self.mem, proc_, tgid, tid, &mut p, rval, correlate);
                 // is_error is the kernel's own IS_ERR_VALUE test: rval in [-4095, -1].
                 let errno = is_error.then_some((-rval) as i32);
-                if !p.print || (self.cfg.failed_only && errno.is_none()) {
+                let shown = p.print && !(self.cfg.failed_only && errno.is_none());
+                let for_correlator = correlate
+                    && (p.spec.class & FILE_CLASSES != 0
+                        || p.socket
+                        || p.data.is_some()
+                        || matches!(p.spec.name, "accept" | "accept4")
+                        || (p.spec.name == "close" && is_socket_arg(p.args.first())));
+                if !shown && !for_correlator {
                     return;
                 }
                 let comm = t.comm(tid);
@@ -345,6 +387,9 @@ impl<'a> Tracer<'a> {
                     ret: rval,
                     errno,
                     unfinished: false,
+                    shown,
+                    socket: p.socket,
+                    data: p.data,
                 })));
             }
             sys::SyscallInfo::Other => {}

@@ -21,6 +21,9 @@ pub struct Pending {
     pub stat_kind: Option<StatKind>,
     /// Whether this call is printed (its class was asked for) or only tracked.
     pub print: bool,
+    /// Filled at exit for socket I/O: see `decode::capture`.
+    pub socket: bool,
+    pub data: Option<Bytes>,
 }
 
 /// One traced thread.

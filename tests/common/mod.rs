@@ -193,3 +193,30 @@ pub fn send_signal(pid: i32, sig: i32) {
     // SAFETY: kill(2) on a process the test started.
     unsafe { libc::kill(pid, sig) };
 }
+pub mod apache;
+
+/// Wait until `pid` and every child it has are traced (attach finished for all of them).
+pub fn wait_traced_tree(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let children: Vec<i32> =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect();
+        let all_traced = std::iter::once(pid)
+            .chain(children.iter().copied())
+            .all(|p| {
+                std::fs::metadata(format!("/proc/{p}")).is_err() || state_and_tracer(p).1 != 0
+            });
+        if all_traced && !children.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pid} and its children never all traced"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

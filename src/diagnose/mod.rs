@@ -1,0 +1,142 @@
+//! Explaining a finished request: rank its failures (rank.rs), then for each suspect find the
+//! near miss that was meant (nearmiss.rs), what denies access to whom (perms.rs), and where the
+//! wrong name appears in the server's configuration and DocumentRoot (refs.rs). Runs on the
+//! output thread, never on the tracer's: it reads the filesystem, bounded in time.
+
+pub mod nearmiss;
+pub mod perms;
+pub mod rank;
+pub mod refs;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::http::correlate::Request;
+
+pub use refs::{Reference, ServerConfig};
+
+/// At most this many suspects are explained per request.
+const MAX_SUSPECTS: usize = 10;
+/// References are searched for the first few suspects only, each within this budget.
+const REF_SUSPECTS: usize = 3;
+const REF_BUDGET: Duration = Duration::from_millis(300);
+/// A search result is reused this long (a failing URL under load repeats the same name).
+const REF_TTL: Duration = Duration::from_secs(10);
+
+/// A likely cause of a request's failure, explained.
+#[derive(Debug, Clone)]
+pub struct Suspect {
+    pub syscall: &'static str,
+    pub path: Vec<u8>,
+    pub errno: i32,
+    pub count: u64,
+    pub score: i32,
+    pub reason: String,
+    pub did_you_mean: Option<Vec<u8>>,
+    pub hints: Vec<String>,
+    pub references: Vec<Reference>,
+}
+
+/// A finished request with its diagnosis.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub request: Request,
+    pub suspects: Vec<Suspect>,
+    /// Failures that are normal (.htaccess probes, recovered lookups): counted, not shown.
+    pub noise: u64,
+}
+
+pub struct Diagnoser {
+    config: ServerConfig,
+    show_noise: bool,
+    refs_cache: HashMap<Vec<u8>, (Instant, Vec<Reference>)>,
+}
+
+impl Diagnoser {
+    /// `config`: the traced server's configuration files and DocumentRoots (may be empty);
+    /// `show_noise`: list noise as suspects too (`--all`).
+    pub fn new(config: ServerConfig, show_noise: bool) -> Self {
+        Diagnoser {
+            config,
+            show_noise,
+            refs_cache: HashMap::new(),
+        }
+    }
+
+    pub fn diagnose(&mut self, request: Request) -> Report {
+        let groups = rank::rank(&request);
+        let noise = groups
+            .iter()
+            .filter(|g| g.noise.is_some())
+            .map(|g| g.count)
+            .sum();
+        let creds = perms::creds_of(request.pid);
+        let mut suspects = Vec::new();
+        let show_noise = self.show_noise;
+        for g in groups
+            .into_iter()
+            .filter(|g| show_noise || g.noise.is_none())
+            .take(MAX_SUSPECTS)
+        {
+            let reason = match g.noise {
+                Some(why) => format!("noise: {why}"),
+                None => g.reasons.join("; "),
+            };
+            let mut s = Suspect {
+                syscall: g.syscall,
+                path: g.path,
+                errno: g.errno,
+                count: g.count,
+                score: g.score,
+                reason,
+                did_you_mean: None,
+                hints: Vec::new(),
+                references: Vec::new(),
+            };
+            if g.noise.is_none() {
+                if s.errno == libc::ENOENT {
+                    s.did_you_mean = nearmiss::did_you_mean(&s.path);
+                }
+                let want = match s.syscall {
+                    "execve" | "execveat" => perms::Want::Exec,
+                    "open" | "openat" | "openat2" | "creat" if g.write => perms::Want::Write,
+                    "open" | "openat" | "openat2" | "access" | "faccessat" | "faccessat2" => {
+                        perms::Want::Read
+                    }
+                    _ => perms::Want::Search,
+                };
+                let obvious = format!("{} does not exist", String::from_utf8_lossy(&s.path));
+                s.hints = perms::explain(&s.path, s.errno, creds.as_ref(), want, Some(request.pid))
+                    .into_iter()
+                    .filter(|h| *h != obvious)
+                    .collect();
+                if suspects.len() < REF_SUSPECTS {
+                    s.references = self.references(rank::basename(&s.path));
+                }
+            }
+            suspects.push(s);
+        }
+        Report {
+            request,
+            suspects,
+            noise,
+        }
+    }
+
+    fn references(&mut self, name: &[u8]) -> Vec<Reference> {
+        // Very short names ("a", "js") would match everywhere.
+        if name.len() < 3 || (self.config.files.is_empty() && self.config.document_roots.is_empty())
+        {
+            return Vec::new();
+        }
+        if let Some((at, refs)) = self.refs_cache.get(name)
+            && at.elapsed() < REF_TTL
+        {
+            return refs.clone();
+        }
+        let refs = refs::find_references(&self.config, name, REF_BUDGET);
+        self.refs_cache
+            .insert(name.to_vec(), (Instant::now(), refs.clone()));
+        refs
+    }
+}

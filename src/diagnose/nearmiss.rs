@@ -1,0 +1,468 @@
+//! Near misses: for a path that failed with ENOENT, the existing path that was most likely meant
+//! (`index.phpp` → `index.php`, `logo.PNG` → `logo.png`, `/srv/www/imgs/a.png` → `/srv/www/img/a.png`),
+//! and the edit distance the ranking code shares. Pure apart from a bounded look at the file system:
+//! one walk down the path, one directory listing of at most [`MAX_ENTRIES`] names, and a few stats.
+//! Never looks inside /proc, /sys or /dev.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// At most this many entries of the parent directory are read.
+pub const MAX_ENTRIES: usize = 10_000;
+/// Inputs to [`edit_distance`] are cut to this many bytes.
+pub const MAX_DISTANCE_INPUT: usize = 256;
+/// Longer paths are not examined (Linux's PATH_MAX).
+const MAX_PATH: usize = 4096;
+/// Ranked candidates tried when the missing component is a directory.
+const MAX_DIR_CANDIDATES: usize = 8;
+
+/// The existing path most likely intended by `path`, an absolute path that failed with ENOENT.
+///
+/// Finds the first missing component, lists its (existing) parent directory and picks the closest
+/// name: the same name in another case, then by edit distance (≤ 2 for names of 4 bytes or more,
+/// ≤ 1 for shorter ones; ASCII case ignored), names with the same stem but another extension
+/// (`index.phpp` / `index.php`, `logo.PNG` / `logo.jpg`) accepted at any distance; ties go to the
+/// same stem, then alphabetical order. When the missing component is a directory, the remainder
+/// of the path must exist under the candidate. `None` when nothing fits, when the path exists,
+/// goes through a dangling symlink or a non-directory, or lies under /proc, /sys or /dev.
+pub fn did_you_mean(path: &[u8]) -> Option<Vec<u8>> {
+    if path.first() != Some(&b'/') || path.len() > MAX_PATH || path.contains(&0) {
+        return None;
+    }
+    let comps: Vec<&[u8]> = path
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    if comps.first().is_some_and(|c| is_pseudo_fs_name(c)) {
+        return None;
+    }
+
+    // Walk from / to the first component that does not exist.
+    let mut parent: Vec<u8> = b"/".to_vec();
+    let mut missing = None;
+    for (i, comp) in comps.iter().enumerate() {
+        let here = join(&parent, comp);
+        match std::fs::metadata(as_path(&here)) {
+            Ok(meta) => {
+                if i + 1 < comps.len() && !meta.is_dir() {
+                    return None; // ENOTDIR, not a near miss
+                }
+                parent = here;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A name that exists as a dangling symlink is not a typo in this path.
+                if std::fs::symlink_metadata(as_path(&here)).is_ok() {
+                    return None;
+                }
+                missing = Some(i);
+                break;
+            }
+            Err(_) => return None, // ELOOP, EACCES, ENAMETOOLONG…
+        }
+    }
+    let idx = missing?;
+    let name = comps[idx];
+    if name == b".." {
+        return None;
+    }
+    // The parent exists; make sure it is not (a symlink into) a pseudo file system.
+    let real_parent = std::fs::canonicalize(as_path(&parent)).ok()?;
+    if is_pseudo_fs_path(real_parent.as_os_str().as_bytes()) {
+        return None;
+    }
+
+    let ranked = rank_candidates(&parent, name);
+    let rest = &comps[idx + 1..];
+    let tries = if rest.is_empty() {
+        ranked.len()
+    } else {
+        MAX_DIR_CANDIDATES
+    };
+    for cand in ranked.into_iter().take(tries) {
+        let mut full = join(&parent, &cand);
+        for comp in rest {
+            full = join(&full, comp);
+        }
+        if full.as_slice() != path && std::fs::metadata(as_path(&full)).is_ok() {
+            return Some(full);
+        }
+    }
+    None
+}
+
+/// Damerau-Levenshtein distance (optimal string alignment: insertions, deletions,
+/// substitutions and transpositions of adjacent bytes all cost 1), case-sensitive.
+/// Each input is cut to its first [`MAX_DISTANCE_INPUT`] bytes, so the cost is bounded.
+pub fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let a = &a[..a.len().min(MAX_DISTANCE_INPUT)];
+    let b = &b[..b.len().min(MAX_DISTANCE_INPUT)];
+    if a.is_empty() {
+        return b.len();
+    }
+    if b.is_empty() {
+        return a.len();
+    }
+    // Three rows: i-2, i-1, i.
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(prev2[j - 2] + 1);
+            }
+            cur[j] = d;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// [`edit_distance`] if it is at most `k`, computed only in the band |i - j| ≤ k (so
+/// O(len × k)) and abandoned as soon as a whole row exceeds `k`.
+fn distance_within(a: &[u8], b: &[u8], k: usize) -> Option<usize> {
+    let a = &a[..a.len().min(MAX_DISTANCE_INPUT)];
+    let b = &b[..b.len().min(MAX_DISTANCE_INPUT)];
+    let (n, m) = (a.len(), b.len());
+    if n.abs_diff(m) > k {
+        return None;
+    }
+    if n == 0 || m == 0 {
+        return Some(n.max(m));
+    }
+    const INF: usize = usize::MAX / 4;
+    let mut prev2 = vec![INF; m + 1];
+    let mut prev: Vec<usize> = (0..=m).map(|j| if j <= k { j } else { INF }).collect();
+    let mut cur = vec![INF; m + 1];
+    for i in 1..=n {
+        let lo = i.saturating_sub(k).max(1);
+        let hi = (i + k).min(m);
+        cur[0] = if i <= k { i } else { INF };
+        cur[lo - 1] = if lo == 1 { cur[0] } else { INF };
+        let mut row_min = cur[0];
+        for j in lo..=hi {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(prev2[j - 2] + 1);
+            }
+            cur[j] = d;
+            row_min = row_min.min(d);
+        }
+        if hi < m {
+            cur[hi + 1] = INF;
+        }
+        if row_min > k {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    (prev[m] <= k).then_some(prev[m])
+}
+
+/// Same-stem candidates are ranked by distance up to this; farther ones tie just above it.
+const SAME_STEM_RANK_CAP: usize = 8;
+
+/// Names in `dir` close enough to `missing`, best first.
+fn rank_candidates(dir: &[u8], missing: &[u8]) -> Vec<Vec<u8>> {
+    let Ok(entries) = std::fs::read_dir(as_path(dir)) else {
+        return Vec::new();
+    };
+    let want = missing.to_ascii_lowercase();
+    let want_stem = stem(&want);
+    let limit = if missing.len() >= 4 { 2 } else { 1 };
+    // (distance, different stem, name)
+    let mut scored: Vec<(usize, bool, Vec<u8>)> = Vec::new();
+    for entry in entries.take(MAX_ENTRIES) {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().as_bytes().to_vec();
+        if name == missing {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        let same_stem = stem(&lower) == want_stem && !want_stem.is_empty();
+        // Distance can't be below the length difference: skip the work for far names.
+        if !same_stem && lower.len().abs_diff(want.len()) > limit {
+            continue;
+        }
+        let d = if same_stem {
+            distance_within(&want, &lower, SAME_STEM_RANK_CAP).unwrap_or(SAME_STEM_RANK_CAP + 1)
+        } else {
+            match distance_within(&want, &lower, limit) {
+                Some(d) => d,
+                None => continue,
+            }
+        };
+        scored.push((d, !same_stem, name));
+    }
+    scored.sort();
+    scored.into_iter().map(|(_, _, name)| name).collect()
+}
+
+/// The name without its last extension (`index.php` → `index`); dotfiles keep their name.
+fn stem(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|&b| b == b'.') {
+        Some(0) | None => name,
+        Some(i) => &name[..i],
+    }
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = dir.to_vec();
+    if !out.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
+    out
+}
+
+fn as_path(bytes: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(bytes))
+}
+
+fn is_pseudo_fs_name(first: &[u8]) -> bool {
+    matches!(first, b"proc" | b"sys" | b"dev")
+}
+
+/// Whether an absolute, canonical path is /proc, /sys, /dev or under one of them.
+fn is_pseudo_fs_path(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/')
+        .find(|c| !c.is_empty())
+        .is_some_and(is_pseudo_fs_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!(
+                "reqtrace-nearmiss-{tag}-{}-{:?}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+        fn bytes(&self, rel: &str) -> Vec<u8> {
+            self.0.join(rel).as_os_str().as_bytes().to_vec()
+        }
+        fn touch(&self, rel: &str) {
+            let p = self.0.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"x").unwrap();
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn distance_basics() {
+        assert_eq!(edit_distance(b"", b""), 0);
+        assert_eq!(edit_distance(b"abc", b""), 3);
+        assert_eq!(edit_distance(b"", b"ab"), 2);
+        assert_eq!(edit_distance(b"index.phpp", b"index.php"), 1);
+        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
+        assert_eq!(edit_distance(b"ab", b"ba"), 1); // transposition
+        assert_eq!(edit_distance(b"indxe.php", b"index.php"), 1);
+        assert_eq!(edit_distance(b"Logo", b"logo"), 1); // case-sensitive
+        assert_eq!(edit_distance(&[0xff, 0xfe], &[0xfe, 0xff]), 1);
+    }
+
+    #[test]
+    fn distance_is_bounded() {
+        let a = vec![b'a'; 1_000_000];
+        let b = vec![b'b'; 1_000_000];
+        let t = std::time::Instant::now();
+        assert_eq!(edit_distance(&a, &b), MAX_DISTANCE_INPUT);
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn banded_distance_agrees() {
+        // Deterministic pseudo-random strings over a small alphabet, so edits are common.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let la = (next() % 9) as usize;
+            let lb = (next() % 9) as usize;
+            let a: Vec<u8> = (0..la).map(|_| b"abc"[(next() % 3) as usize]).collect();
+            let b: Vec<u8> = (0..lb).map(|_| b"abc"[(next() % 3) as usize]).collect();
+            let full = edit_distance(&a, &b);
+            for k in 0..5 {
+                let want = (full <= k).then_some(full);
+                assert_eq!(distance_within(&a, &b, k), want, "{a:?} {b:?} k={k}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_incident_typo() {
+        let t = TempDir::new("typo");
+        t.touch("www/index.php");
+        t.touch("www/index.html");
+        t.touch("www/about.php");
+        assert_eq!(
+            did_you_mean(&t.bytes("www/index.phpp")),
+            Some(t.bytes("www/index.php"))
+        );
+    }
+
+    #[test]
+    fn case_and_extension() {
+        let t = TempDir::new("case");
+        t.touch("img/logo.png");
+        t.touch("img/README");
+        t.touch("pics/logo.jpg");
+        t.touch("pics/logs.png");
+        assert_eq!(
+            did_you_mean(&t.bytes("img/logo.PNG")),
+            Some(t.bytes("img/logo.png"))
+        );
+        assert_eq!(
+            did_you_mean(&t.bytes("img/readme")),
+            Some(t.bytes("img/README"))
+        );
+        // Same stem, another extension, at distance 3.
+        t.touch("other/logo.jpg");
+        assert_eq!(
+            did_you_mean(&t.bytes("other/logo.PNG")),
+            Some(t.bytes("other/logo.jpg"))
+        );
+        // Smaller distance beats same stem: logs.png (1) over logo.jpg (3).
+        assert_eq!(
+            did_you_mean(&t.bytes("pics/logo.png")),
+            Some(t.bytes("pics/logs.png"))
+        );
+    }
+
+    #[test]
+    fn ties_prefer_same_stem_then_alphabetical() {
+        let t = TempDir::new("ties");
+        // Both at distance 1 from "data.cs": "data.css" shares the stem, "dat.cs" does not.
+        t.touch("a/dat.cs");
+        t.touch("a/data.css");
+        assert_eq!(
+            did_you_mean(&t.bytes("a/data.cs")),
+            Some(t.bytes("a/data.css"))
+        );
+        t.touch("b/abcf");
+        t.touch("b/abce");
+        assert_eq!(did_you_mean(&t.bytes("b/abcd")), Some(t.bytes("b/abce")));
+    }
+
+    #[test]
+    fn short_names_allow_one_edit() {
+        let t = TempDir::new("short");
+        t.touch("d/ab");
+        t.touch("e/xyz");
+        assert_eq!(did_you_mean(&t.bytes("d/ac")), Some(t.bytes("d/ab")));
+        assert_eq!(did_you_mean(&t.bytes("e/xab")), None);
+        assert_eq!(did_you_mean(&t.bytes("d/nothing-close")), None);
+    }
+
+    #[test]
+    fn missing_directory() {
+        let t = TempDir::new("dir");
+        t.touch("www/img/logo.png");
+        t.touch("www/imag/other.png");
+        // "imgs" → "img" (distance 1), and the rest exists there.
+        assert_eq!(
+            did_you_mean(&t.bytes("www/imgs/logo.png")),
+            Some(t.bytes("www/img/logo.png"))
+        );
+        // "imgx" → "img" and "imag" both at distance 1; only under "imag" does the rest exist.
+        assert_eq!(
+            did_you_mean(&t.bytes("www/imgx/other.png")),
+            Some(t.bytes("www/imag/other.png"))
+        );
+        // The rest exists under no candidate.
+        assert_eq!(did_you_mean(&t.bytes("www/imgs/nothere.png")), None);
+    }
+
+    #[test]
+    fn existing_odd_and_refused_paths() {
+        let t = TempDir::new("odd");
+        t.touch("a/file");
+        assert_eq!(did_you_mean(&t.bytes("a/file")), None); // exists
+        assert_eq!(did_you_mean(&t.bytes("a/file/x")), None); // ENOTDIR
+        assert_eq!(did_you_mean(b"relative/path"), None);
+        assert_eq!(did_you_mean(b""), None);
+        assert_eq!(did_you_mean(b"/"), None);
+        assert_eq!(did_you_mean(b"/proc/self/statuss"), None);
+        assert_eq!(did_you_mean(b"/sys/kernell"), None);
+        assert_eq!(did_you_mean(b"/dev/nulll"), None);
+        assert_eq!(did_you_mean(b"/a\0b"), None);
+        // A symlink into /proc is refused too.
+        std::os::unix::fs::symlink("/proc/self", t.0.join("p")).unwrap();
+        assert_eq!(did_you_mean(&t.bytes("p/statuss")), None);
+        // Symlink loop on the way: no panic, no answer.
+        std::os::unix::fs::symlink("loop", t.0.join("loop")).unwrap();
+        assert_eq!(did_you_mean(&t.bytes("loop/x")), None);
+        // Dangling symlink: the name exists, so it is not a typo.
+        std::os::unix::fs::symlink("nowhere", t.0.join("dangle")).unwrap();
+        assert_eq!(did_you_mean(&t.bytes("dangle")), None);
+        // A candidate that is itself a dangling symlink is not returned ("fila" sorts first).
+        std::os::unix::fs::symlink("nowhere", t.0.join("a/fila")).unwrap();
+        assert_eq!(did_you_mean(&t.bytes("a/filk")), Some(t.bytes("a/file")));
+        // Huge path.
+        let mut long = b"/".to_vec();
+        long.extend(std::iter::repeat_n(b'a', 10_000));
+        assert_eq!(did_you_mean(&long), None);
+    }
+
+    #[test]
+    fn invalid_utf8_names() {
+        let t = TempDir::new("utf8");
+        let mut good = t.bytes("caf");
+        good.extend_from_slice(&[0xe9, b'.', b'p', b'h', b'p']); // "café.php" in Latin-1
+        std::fs::write(as_path(&good), b"x").unwrap();
+        let mut typo = t.bytes("caf");
+        typo.extend_from_slice(&[0xe9, b'.', b'p', b'h', b'p', b'p']);
+        assert_eq!(did_you_mean(&typo), Some(good));
+    }
+
+    #[test]
+    fn unreadable_and_huge_directories() {
+        let t = TempDir::new("huge");
+        let big = t.0.join("big");
+        std::fs::create_dir(&big).unwrap();
+        for i in 0..(MAX_ENTRIES + 500) {
+            std::fs::write(big.join(format!("f{i:06}")), b"").unwrap();
+        }
+        // Only a bounded number of entries is read; whatever it finds must exist.
+        if let Some(found) = did_you_mean(&t.bytes("big/f000000x")) {
+            assert!(std::fs::metadata(as_path(&found)).is_ok());
+        }
+        // A directory we may not list (no effect when run as root): no panic.
+        let shut = t.0.join("shut");
+        std::fs::create_dir(&shut).unwrap();
+        std::fs::write(shut.join("index.php"), b"").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shut, std::fs::Permissions::from_mode(0o300)).unwrap();
+        let _ = did_you_mean(&t.bytes("shut/index.phpp"));
+        std::fs::set_permissions(&shut, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}

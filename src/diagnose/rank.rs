@@ -1,0 +1,351 @@
+//! Ranking a request's failed file syscalls: which are normal noise (.htaccess probes,
+//! DirectoryIndex candidates tried before the one that exists), which are one cause seen
+//! several times (the URL path, the mapped path, the lstat walk; PHP's include_path probes),
+//! and which most likely explain the response. Pure: a finished request in, ranked groups out.
+
+use crate::http::correlate::{Failure, Request};
+
+use super::nearmiss::edit_distance;
+
+/// One cause: failures grouped by (file name, errno).
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub syscall: &'static str,
+    /// The path seen most often in the group (the mapped path, usually).
+    pub path: Vec<u8>,
+    pub errno: i32,
+    pub count: u64,
+    pub score: i32,
+    pub reasons: Vec<String>,
+    /// Why it is noise, when it is.
+    pub noise: Option<&'static str>,
+    pub first_ts: f64,
+    pub write: bool,
+}
+
+/// The URL's path: query and fragment dropped, absolute form reduced to its path,
+/// percent-escapes decoded.
+pub fn url_path(target: &[u8]) -> Vec<u8> {
+    let mut t = target;
+    if let Some(i) = t.windows(3).position(|w| w == b"://") {
+        let rest = &t[i + 3..];
+        t = rest
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(b"/", |j| &rest[j..]);
+    }
+    let end = t
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(t.len());
+    percent_decode(&t[..end])
+}
+
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && i + 2 < s.len()
+            && let (Some(h), Some(l)) = (hexval(s[i + 1]), hexval(s[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+fn hexval(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+pub fn basename(path: &[u8]) -> &[u8] {
+    let p = path.strip_suffix(b"/").unwrap_or(path);
+    p.rsplit(|&b| b == b'/').next().unwrap_or(p)
+}
+
+fn dirname(path: &[u8]) -> &[u8] {
+    let p = path.strip_suffix(b"/").unwrap_or(path);
+    p.iter().rposition(|&b| b == b'/').map_or(b"", |i| &p[..i])
+}
+
+fn stem(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|&b| b == b'.') {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Why a failure is normal, if it is.
+fn noise_reason(f: &Failure, req: &Request, url: &[u8]) -> Option<&'static str> {
+    let name = basename(&f.path);
+    if name == b".htaccess" && matches!(f.errno, libc::ENOENT | libc::ENOTDIR) {
+        return Some(".htaccess probe");
+    }
+    // A lookup the server recovered from: a later candidate in the same directory was found
+    // and the response was a success (DirectoryIndex, try_files, MultiViews).
+    if req.status.is_some_and(|s| s < 400) && f.errno == libc::ENOENT {
+        let url_last = basename(url);
+        let dir_url = url.ends_with(b"/") || url.is_empty();
+        let candidate = (dir_url && !contains(url, name)) || name == url_last;
+        let dir = dirname(&f.path);
+        let recovered = req.lookups.iter().any(|l| {
+            l.ts >= f.ts
+                && dirname(&l.path) == dir
+                && basename(&l.path) != name
+                && !basename(&l.path).is_empty()
+        });
+        if candidate && recovered {
+            return Some("a later candidate was found");
+        }
+    }
+    None
+}
+
+/// Distinct paths of a group and how often each was seen.
+type PathCounts = Vec<(Vec<u8>, u64)>;
+
+/// Group, classify and score the failures of a request, most likely cause first. Noise
+/// groups come last (score 0).
+pub fn rank(req: &Request) -> Vec<Group> {
+    let url = req.target.as_deref().map(url_path).unwrap_or_default();
+    let url_last = basename(&url).to_vec();
+    // Each group with the distinct paths it was seen under, and how often.
+    let mut groups: Vec<(Group, PathCounts)> = Vec::new();
+    for f in &req.failures {
+        let noise = noise_reason(f, req, &url);
+        let name = basename(&f.path);
+        let slot = groups
+            .iter_mut()
+            .find(|(g, _)| g.errno == f.errno && basename(&g.path) == name && g.noise == noise);
+        match slot {
+            Some((g, paths)) => {
+                g.count += 1;
+                g.write |= f.write;
+                match paths.iter_mut().find(|(p, _)| *p == f.path) {
+                    Some((_, n)) => *n += 1,
+                    None => paths.push((f.path.clone(), 1)),
+                }
+            }
+            None => groups.push((
+                Group {
+                    syscall: f.syscall,
+                    path: f.path.clone(),
+                    errno: f.errno,
+                    count: 1,
+                    score: 0,
+                    reasons: Vec::new(),
+                    noise,
+                    first_ts: f.ts,
+                    write: f.write,
+                },
+                vec![(f.path.clone(), 1)],
+            )),
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (mut g, paths) in groups {
+        // The representative: the path seen most often; on a tie the longer (mapped) one.
+        if let Some((p, _)) = paths
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(a.0.len().cmp(&b.0.len())))
+        {
+            g.path = p.clone();
+        }
+        if g.noise.is_none() {
+            score(&mut g, &paths, &url, &url_last, req.status);
+        }
+        out.push(g);
+    }
+    out.sort_by(|a, b| {
+        b.score.cmp(&a.score).then(
+            a.first_ts
+                .partial_cmp(&b.first_ts)
+                .unwrap_or(std::cmp::Ordering::Equal),
+        )
+    });
+    out
+}
+
+fn score(
+    g: &mut Group,
+    paths: &[(Vec<u8>, u64)],
+    url: &[u8],
+    url_last: &[u8],
+    status: Option<u16>,
+) {
+    let name = basename(&g.path).to_vec();
+    let mut s = 10;
+    let url_is_root = url.is_empty() || url == b"/";
+    if !url_is_root && paths.iter().any(|(p, _)| p.ends_with(url)) {
+        s += 50;
+        g.reasons.push("the file the URL maps to".into());
+    } else {
+        // A path that is also the tail of a longer path in the group is a URL-path: the
+        // server looked it up as a URI before mapping it under the DocumentRoot. When it is
+        // not the requested URL, a rewrite (or alias) produced it.
+        // Both are absolute, so a suffix match is on a component boundary.
+        let rewritten = paths.iter().find(|(p, _)| {
+            paths
+                .iter()
+                .any(|(q, _)| q.len() > p.len() && q.ends_with(p))
+        });
+        if let Some((p, _)) = rewritten {
+            s += 45;
+            g.reasons.push(format!(
+                "the URL was rewritten to {}, which does not exist",
+                String::from_utf8_lossy(p)
+            ));
+        }
+    }
+    if !url_last.is_empty() && name != url_last {
+        if stem(&name) == stem(url_last) || edit_distance(&name, url_last) <= 2 {
+            s += 30;
+            g.reasons
+                .push("its name resembles the URL's last segment".into());
+        } else if contains(url, &name) {
+            s += 25;
+            g.reasons.push("its name appears in the URL".into());
+        }
+    }
+    s += match g.errno {
+        libc::EACCES | libc::EPERM => 20,
+        libc::ENOENT | libc::ENOTDIR | libc::ELOOP => 10,
+        _ => 5,
+    };
+    s += match (status, g.errno) {
+        (Some(404 | 410), libc::ENOENT | libc::ENOTDIR) => 10,
+        (Some(403), libc::EACCES | libc::EPERM) => 15,
+        (Some(403), libc::ENOENT) => 5,
+        (Some(500..), _) => 5,
+        _ => 0,
+    };
+    if g.reasons.is_empty() {
+        g.reasons.push(match status {
+            Some(s) if s < 400 => {
+                "failed while serving the request (a missing include or asset?)".into()
+            }
+            _ => "failed while serving the request".into(),
+        });
+    }
+    g.score = s + (g.count.min(5) as i32);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::correlate::Lookup;
+
+    fn req(target: &str, status: u16, fails: &[(&str, i32)], ok: &[&str]) -> Request {
+        let mut r = Request::new(1, 1, 1, 0.0);
+        r.target = Some(target.as_bytes().to_vec());
+        r.status = Some(status);
+        for (i, (p, e)) in fails.iter().enumerate() {
+            r.failures.push(Failure {
+                syscall: "newfstatat",
+                path: p.as_bytes().to_vec(),
+                errno: *e,
+                ts: i as f64,
+                stat_kind: None,
+                write: false,
+            });
+        }
+        for p in ok {
+            r.lookups.push(Lookup {
+                path: p.as_bytes().to_vec(),
+                ts: 100.0,
+            });
+        }
+        r
+    }
+
+    #[test]
+    fn the_postmortem_rewrite_typo_is_one_suspect_first() {
+        let r = req(
+            "/home",
+            404,
+            &[
+                ("/index.phpp", libc::ENOENT),
+                ("/srv/www/index.phpp", libc::ENOENT),
+                ("/srv/www/.htaccess", libc::ENOENT),
+                ("/srv/www/index.phpp", libc::ENOENT),
+            ],
+            &["/srv", "/srv/www"],
+        );
+        let g = rank(&r);
+        let real: Vec<_> = g.iter().filter(|g| g.noise.is_none()).collect();
+        assert_eq!(real.len(), 1);
+        assert_eq!(real[0].path, b"/srv/www/index.phpp");
+        assert_eq!(real[0].count, 3);
+        assert!(
+            real[0].reasons[0].contains("rewritten to /index.phpp"),
+            "{:?}",
+            real[0].reasons
+        );
+        assert_eq!(g.iter().filter(|g| g.noise.is_some()).count(), 1);
+    }
+
+    #[test]
+    fn directory_index_candidates_before_the_found_one_are_noise() {
+        let r = req(
+            "/",
+            200,
+            &[("/srv/www/index.html", libc::ENOENT)],
+            &["/srv/www/index.php"],
+        );
+        assert!(rank(&r).iter().all(|g| g.noise.is_some()));
+        // ...but when none was found (403), they are the finding.
+        let r = req("/", 403, &[("/srv/www/index.html", libc::ENOENT)], &[]);
+        assert!(rank(&r).iter().all(|g| g.noise.is_none()));
+    }
+
+    #[test]
+    fn a_missing_include_in_a_200_is_a_suspect_and_include_path_probes_collapse() {
+        let r = req(
+            "/index.php",
+            200,
+            &[
+                ("/srv/www/header.phpp", libc::ENOENT),
+                ("/usr/share/php/header.phpp", libc::ENOENT),
+                ("/srv/www/header.phpp", libc::ENOENT),
+            ],
+            &["/srv/www/index.php", "/srv/www/footer.php"],
+        );
+        let g = rank(&r);
+        assert_eq!(g.len(), 1);
+        assert!(g[0].noise.is_none());
+        assert_eq!(g[0].path, b"/srv/www/header.phpp");
+        assert_eq!(g[0].count, 3);
+    }
+
+    #[test]
+    fn the_failure_matching_the_url_ranks_above_others() {
+        let r = req(
+            "/report.html",
+            403,
+            &[
+                ("/etc/locale.alias", libc::ENOENT),
+                ("/srv/www/report.html", libc::EACCES),
+            ],
+            &[],
+        );
+        let g = rank(&r);
+        assert_eq!(g[0].path, b"/srv/www/report.html");
+        assert!(g[0].score > g[1].score);
+    }
+
+    #[test]
+    fn url_paths() {
+        assert_eq!(url_path(b"/a%20b?q=1#x"), b"/a b");
+        assert_eq!(url_path(b"http://h:80/x/y?z"), b"/x/y");
+        assert_eq!(url_path(b"%zz"), b"%zz");
+    }
+}

@@ -1,0 +1,457 @@
+//! The request state machine. Per thread: a read on a socket that starts with a request line
+//! opens a request; every file syscall the thread makes from then on belongs to it; the first
+//! status line written back on that connection gives its status; the next request on the
+//! thread, a read on the connection after the response, the connection's close, or the
+//! thread's exit finishes it. Keep-alive and pipelining are per connection (process, fd)
+//! queues; worker/event MPMs work because all of it is keyed by thread and connection, never
+//! by process alone. Pure: events in, finished requests out.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::event::{Arg, Bytes, Event, SyscallEvent};
+use crate::syscalls::{StatKind, class};
+
+use super::parse;
+
+/// At most this many failures and successful lookups are kept per request: a runaway
+/// request must not eat the tracer's memory.
+const MAX_FAILURES: usize = 256;
+const MAX_LOOKUPS: usize = 512;
+/// Requests still open after this many newer ones started are given up (a thread that
+/// vanished without an exit we saw).
+const MAX_OPEN: usize = 4096;
+
+/// A file syscall that failed inside a request.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub syscall: &'static str,
+    pub path: Bytes,
+    pub errno: i32,
+    pub ts: f64,
+    pub stat_kind: Option<StatKind>,
+    /// Opened for writing (O_WRONLY/O_RDWR/O_CREAT), for the permission explanation.
+    pub write: bool,
+}
+
+/// A file lookup that succeeded inside a request.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub path: Bytes,
+    pub ts: f64,
+}
+
+/// One HTTP request and the file activity it caused.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: u64,
+    pub pid: i32,
+    pub tid: i32,
+    pub method: Option<String>,
+    pub target: Option<Bytes>,
+    pub host: Option<Bytes>,
+    pub status: Option<u16>,
+    /// In progress when reqtrace attached: its start was not seen.
+    pub partial: bool,
+    pub start_ts: f64,
+    pub status_ts: Option<f64>,
+    pub end_ts: f64,
+    /// File syscalls made while serving it, and how many failed.
+    pub syscalls: u64,
+    pub failed: u64,
+    pub failures: Vec<Failure>,
+    pub lookups: Vec<Lookup>,
+    /// Why it was finished: "response", "connection closed", "worker exited", "detached"...
+    pub end_reason: &'static str,
+    conn: Option<(i32, i32)>,
+}
+
+impl Request {
+    pub fn new(id: u64, pid: i32, tid: i32, ts: f64) -> Request {
+        Request {
+            id,
+            pid,
+            tid,
+            method: None,
+            target: None,
+            host: None,
+            status: None,
+            partial: false,
+            start_ts: ts,
+            status_ts: None,
+            end_ts: ts,
+            syscalls: 0,
+            failed: 0,
+            failures: Vec::new(),
+            lookups: Vec::new(),
+            end_reason: "",
+            conn: None,
+        }
+    }
+
+    /// Milliseconds from the request's first bytes to its status line (or its end).
+    pub fn duration_ms(&self) -> f64 {
+        (self.status_ts.unwrap_or(self.end_ts) - self.start_ts).max(0.0) * 1000.0
+    }
+}
+
+#[derive(Default)]
+pub struct Correlator {
+    next_id: u64,
+    open: HashMap<u64, Request>,
+    /// The request each thread is serving.
+    current: HashMap<i32, u64>,
+    /// Requests read on each connection (pid, fd) and not yet answered, oldest first.
+    conns: HashMap<(i32, i32), VecDeque<u64>>,
+    /// The start of a request line split across reads, per connection, until the rest comes.
+    partial_lines: HashMap<(i32, i32), Vec<u8>>,
+    order: VecDeque<u64>,
+}
+
+fn fd_of(ev: &SyscallEvent) -> Option<i32> {
+    match ev.args.first() {
+        Some(Arg::Fd(fd, _)) => Some(*fd),
+        _ => None,
+    }
+}
+
+fn is_read(name: &str) -> bool {
+    matches!(name, "read" | "recvfrom" | "readv" | "recvmsg")
+}
+
+fn is_write(name: &str) -> bool {
+    matches!(name, "write" | "sendto" | "writev" | "sendmsg" | "sendfile")
+}
+
+const FILE_CLASSES: u32 = class::FILE | class::STAT | class::LSTAT | class::FSTAT;
+
+impl Correlator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests not finished yet.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Feed one event. Returns the id of the request a syscall belongs to (for its printed
+    /// line); finished requests are appended to `done`.
+    pub fn feed(&mut self, ev: &Event, done: &mut Vec<Request>) -> Option<u64> {
+        match ev {
+            Event::Syscall(s) => self.syscall(s, done),
+            Event::Exited { pid, tid, ts, .. } => {
+                if let Some(id) = self.current.remove(tid) {
+                    self.finish(id, *ts, "worker exited", done);
+                }
+                if pid == tid {
+                    let keys: Vec<_> = self.conns.keys().filter(|k| k.0 == *pid).copied().collect();
+                    for k in keys {
+                        self.close_conn(k, *ts, "worker exited", done);
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Finish everything still open (reqtrace is detaching).
+    pub fn finish_all(&mut self, ts: f64, done: &mut Vec<Request>) {
+        let mut ids: Vec<u64> = self.open.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.finish(id, ts, "detached", done);
+        }
+        self.current.clear();
+        self.conns.clear();
+    }
+
+    fn syscall(&mut self, ev: &SyscallEvent, done: &mut Vec<Request>) -> Option<u64> {
+        let name = ev.name;
+        if ev.socket || ev.data.is_some() {
+            if let Some(fd) = fd_of(ev) {
+                if is_read(name) && ev.socket {
+                    self.socket_read(ev, fd, done);
+                } else if is_write(name) && ev.socket {
+                    self.socket_write(ev, fd, done);
+                } else if is_write(name) {
+                    self.log_write(ev);
+                }
+            }
+            return self.current.get(&ev.tid).copied();
+        }
+        match name {
+            "accept" | "accept4" if ev.errno.is_none() => {
+                // A new connection on a reused fd number: whatever was queued there is over.
+                self.close_conn((ev.pid, ev.ret as i32), ev.ts, "connection closed", done);
+                return None;
+            }
+            "close" => {
+                if let Some(fd) = fd_of(ev) {
+                    self.close_conn((ev.pid, fd), ev.ts, "connection closed", done);
+                }
+                return None;
+            }
+            _ => {}
+        }
+        if ev.class & FILE_CLASSES == 0 {
+            return self.current.get(&ev.tid).copied();
+        }
+        let id = *self.current.get(&ev.tid)?;
+        let req = self.open.get_mut(&id)?;
+        req.syscalls += 1;
+        if let Some(path) = &ev.path {
+            match ev.errno {
+                Some(errno) => {
+                    req.failed += 1;
+                    if req.failures.len() < MAX_FAILURES {
+                        req.failures.push(Failure {
+                            syscall: name,
+                            path: path.clone(),
+                            errno,
+                            ts: ev.ts,
+                            stat_kind: ev.stat_kind,
+                            write: opened_for_write(ev),
+                        });
+                    }
+                }
+                None => {
+                    if req.lookups.len() < MAX_LOOKUPS {
+                        req.lookups.push(Lookup {
+                            path: path.clone(),
+                            ts: ev.ts,
+                        });
+                    }
+                }
+            }
+        } else if ev.errno.is_some() {
+            req.failed += 1;
+        }
+        Some(id)
+    }
+
+    fn socket_read(&mut self, ev: &SyscallEvent, fd: i32, done: &mut Vec<Request>) {
+        let key = (ev.pid, fd);
+        let data: std::borrow::Cow<[u8]> = match (self.partial_lines.remove(&key), &ev.data) {
+            (Some(mut head), Some(d)) => {
+                head.extend_from_slice(d);
+                head.into()
+            }
+            (Some(head), None) => {
+                // EAGAIN between the pieces: keep waiting for the rest.
+                self.partial_lines.insert(key, head);
+                return;
+            }
+            (None, Some(d)) => d.as_slice().into(),
+            (None, None) => (&[][..]).into(),
+        };
+        let starts = parse::parse_requests(&data);
+        if starts.is_empty() && parse::could_be_request_prefix(&data) {
+            self.partial_lines.insert(key, data.into_owned());
+            return;
+        }
+        // Reading the connection again after the response: the thread is done with it.
+        if let Some(&cur) = self.current.get(&ev.tid)
+            && self.open.get(&cur).is_some_and(|r| r.status.is_some())
+        {
+            self.current.remove(&ev.tid);
+            self.finish(cur, ev.ts, "response", done);
+        }
+        if starts.is_empty() {
+            // Bytes that are not HTTP on a connection while the thread serves nothing: TLS
+            // (or another protocol). Open an anonymous request; the access-log line names it
+            // later, or, if none comes, it is dropped unreported.
+            if !data.is_empty() && !self.current.contains_key(&ev.tid) {
+                let id = self.new_request(ev.pid, ev.tid, ev.ts, done);
+                if let Some(req) = self.open.get_mut(&id) {
+                    req.conn = Some(key);
+                }
+                self.conns.entry(key).or_default().push_back(id);
+                self.current.insert(ev.tid, id);
+            }
+            return;
+        }
+        // A new request on this thread: the one it was serving (if any) is over.
+        if let Some(cur) = self.current.remove(&ev.tid) {
+            let reason = if self.open.get(&cur).is_some_and(|r| r.status.is_some()) {
+                "response"
+            } else {
+                "next request"
+            };
+            self.finish(cur, ev.ts, reason, done);
+        }
+        for (i, s) in starts.into_iter().enumerate() {
+            let id = self.new_request(ev.pid, ev.tid, ev.ts, done);
+            let req = self.open.get_mut(&id).expect("just inserted");
+            req.method = Some(s.method);
+            req.target = Some(s.target);
+            req.host = s.host;
+            req.conn = Some(key);
+            self.conns.entry(key).or_default().push_back(id);
+            if i == 0 {
+                self.current.insert(ev.tid, id);
+            }
+        }
+    }
+
+    fn socket_write(&mut self, ev: &SyscallEvent, fd: i32, done: &mut Vec<Request>) {
+        let Some(status) = ev.data.as_deref().and_then(parse::parse_status) else {
+            return;
+        };
+        // An interim response (100 Continue, 103 Early Hints) is not the answer; 101 is, for
+        // HTTP: the connection becomes something else.
+        if (100..200).contains(&status) && status != 101 {
+            return;
+        }
+        let key = (ev.pid, fd);
+        let front = self.conns.get(&key).and_then(|q| {
+            q.iter()
+                .copied()
+                .find(|id| self.open.get(id).is_some_and(|r| r.status.is_none()))
+        });
+        let id = match front {
+            Some(id) => id,
+            None => {
+                // A response for a request we never saw start: it was in progress when we
+                // attached (or its read was not captured).
+                match self.current.get(&ev.tid) {
+                    Some(&cur) if self.open.get(&cur).is_some_and(|r| r.status.is_none()) => cur,
+                    _ => {
+                        if let Some(cur) = self.current.remove(&ev.tid) {
+                            self.finish(cur, ev.ts, "response", done);
+                        }
+                        let id = self.new_request(ev.pid, ev.tid, ev.ts, done);
+                        let req = self.open.get_mut(&id).expect("just inserted");
+                        req.partial = true;
+                        req.conn = Some(key);
+                        self.conns.entry(key).or_default().push_back(id);
+                        self.current.insert(ev.tid, id);
+                        id
+                    }
+                }
+            }
+        };
+        if let Some(req) = self.open.get_mut(&id) {
+            req.status = Some(status);
+            req.status_ts = Some(ev.ts);
+        }
+        // Pipelining: once this one is answered, the thread moves on to the next queued one.
+        let next = self.conns.get(&key).and_then(|q| {
+            q.iter()
+                .copied()
+                .find(|&n| n != id && self.open.get(&n).is_some_and(|r| r.status.is_none()))
+        });
+        if let Some(next) = next {
+            if let Some(q) = self.conns.get_mut(&key) {
+                q.retain(|&x| x != id);
+            }
+            self.finish(id, ev.ts, "response", done);
+            self.current.insert(ev.tid, next);
+            if let Some(r) = self.open.get_mut(&next) {
+                r.tid = ev.tid;
+            }
+        }
+    }
+
+    /// The status fallback: an access-log line written by the thread for its request (the
+    /// socket carried TLS, or its write was not seen).
+    fn log_write(&mut self, ev: &SyscallEvent) {
+        let Some((method, target, status)) = ev.data.as_deref().and_then(parse::parse_access_log)
+        else {
+            return;
+        };
+        let Some(&id) = self.current.get(&ev.tid) else {
+            return;
+        };
+        let Some(req) = self.open.get_mut(&id) else {
+            return;
+        };
+        if req.status.is_some() {
+            return;
+        }
+        if req.method.is_none() {
+            // The anonymous (encrypted) request this thread was serving: the log names it.
+            req.method = Some(method);
+            req.target = Some(target);
+        } else if req.method.as_deref() != Some(method.as_str())
+            || req.target.as_deref() != Some(target.as_slice())
+        {
+            return;
+        }
+        req.status = Some(status);
+        req.status_ts = Some(ev.ts);
+    }
+
+    fn close_conn(
+        &mut self,
+        key: (i32, i32),
+        ts: f64,
+        reason: &'static str,
+        done: &mut Vec<Request>,
+    ) {
+        let Some(queue) = self.conns.remove(&key) else {
+            return;
+        };
+        for id in queue {
+            if let Some(req) = self.open.get(&id) {
+                let tid = req.tid;
+                if self.current.get(&tid) == Some(&id) {
+                    self.current.remove(&tid);
+                }
+                let reason = if req.status.is_some() {
+                    "response"
+                } else {
+                    reason
+                };
+                self.finish(id, ts, reason, done);
+            }
+        }
+    }
+
+    fn new_request(&mut self, pid: i32, tid: i32, ts: f64, done: &mut Vec<Request>) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.open.insert(id, Request::new(id, pid, tid, ts));
+        self.order.push_back(id);
+        while self.open.len() > MAX_OPEN {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.finish(old, ts, "abandoned", done);
+        }
+        id
+    }
+
+    fn finish(&mut self, id: u64, ts: f64, reason: &'static str, done: &mut Vec<Request>) {
+        let Some(mut req) = self.open.remove(&id) else {
+            return;
+        };
+        if let Some(key) = req.conn
+            && let Some(q) = self.conns.get_mut(&key)
+        {
+            q.retain(|&x| x != id);
+            if q.is_empty() {
+                self.conns.remove(&key);
+            }
+        }
+        if self.current.get(&req.tid) == Some(&id) {
+            self.current.remove(&req.tid);
+        }
+        if self.order.front() == Some(&id) {
+            self.order.pop_front();
+        } else if self.order.len() > 2 * MAX_OPEN {
+            self.order.retain(|x| self.open.contains_key(x));
+        }
+        req.end_ts = ts;
+        req.end_reason = reason;
+        done.push(req);
+    }
+}
+
+fn opened_for_write(ev: &SyscallEvent) -> bool {
+    matches!(ev.name, "open" | "openat" | "creat" | "openat2")
+        && ev.args.iter().any(|a| match a {
+            Arg::Sym(s) => s.contains("O_WRONLY") || s.contains("O_RDWR") || s.contains("O_CREAT"),
+            _ => false,
+        })
+}

@@ -1,0 +1,1251 @@
+//! The correlator driven by recorded event sequences. The builders below make
+//! `Event::Syscall`s the way the tracer emits them (tracer/mod.rs `on_syscall`, tracer/decode.rs
+//! `entry`/`capture`): socket reads and writes carry `socket: true` and only their first bytes,
+//! file syscalls carry their table class, an absolute path and `ret = -errno` on failure. The
+//! sequences follow the real Apache trace in the design notes (apache-syscalls.md).
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use super::correlate::{Correlator, Request};
+use crate::event::{Arg, Event, ExitKind, SyscallEvent};
+use crate::syscalls::{StatKind, path, table};
+
+// ---------------------------------------------------------------------------------------------
+// Builders.
+
+thread_local! {
+    /// Wall clock of the recorded trace: every event is 100 µs after the previous one.
+    static CLOCK: Cell<f64> = const { Cell::new(1_795_651_593.0) };
+}
+
+fn tick() -> f64 {
+    CLOCK.with(|c| {
+        let t = c.get() + 0.000_1;
+        c.set(t);
+        t
+    })
+}
+
+/// What decode.rs keeps of a socket read, a socket write and an access-log write.
+const READ_CAP: usize = 1024;
+const WRITE_CAP: usize = 64;
+const LOG_CAP: usize = 512;
+
+/// The fd name decode.rs gives a connection returned by accept/accept4.
+const ACCEPTED: &[u8] = b"socket:[accepted]";
+/// Apache's listening socket, as /proc names it.
+const LISTENER: &[u8] = b"socket:[48213]";
+const LISTEN_FD: i32 = 5;
+const ACCESS_LOG: &[u8] = b"/var/log/apache2/access.log";
+const ACCESS_LOG_FD: i32 = 8;
+const USER_BUF: u64 = 0x7f80_adac_2048;
+const STAT_BUF: u64 = 0x7ffd_9e71_92d0;
+
+/// One traced thread; `cwd` resolves the relative paths it passes, as decode.rs does.
+#[derive(Clone, Copy)]
+struct Thread {
+    pid: i32,
+    tid: i32,
+    cwd: &'static str,
+}
+
+/// A prefork worker: a single-threaded process.
+fn prefork(pid: i32) -> Thread {
+    Thread {
+        pid,
+        tid: pid,
+        cwd: "/",
+    }
+}
+
+/// A thread of a worker/event MPM process.
+fn thread(pid: i32, tid: i32) -> Thread {
+    Thread { pid, tid, cwd: "/" }
+}
+
+fn nr_of(name: &str) -> u64 {
+    crate::arch::NUMBERS
+        .iter()
+        .find(|&&(_, n)| n == name)
+        .map_or(0, |&(nr, _)| nr as u64)
+}
+
+fn str_arg(s: &[u8]) -> Arg {
+    Arg::Str {
+        bytes: s.to_vec(),
+        truncated: false,
+    }
+}
+
+fn cap(data: &[u8], cap: usize) -> Option<Vec<u8>> {
+    (!data.is_empty()).then(|| data[..data.len().min(cap)].to_vec())
+}
+
+impl Thread {
+    fn in_dir(self, cwd: &'static str) -> Thread {
+        Thread { cwd, ..self }
+    }
+
+    /// A successful syscall with its table class, shown (as with `--trace file`).
+    fn sys(&self, name: &'static str, args: Vec<Arg>, ret: i64) -> SyscallEvent {
+        let spec = table::by_name(name).unwrap_or_else(|| panic!("{name} is not in the table"));
+        SyscallEvent {
+            ts: tick(),
+            pid: self.pid,
+            tid: self.tid,
+            comm: Arc::from("apache2"),
+            nr: nr_of(name),
+            name: spec.name,
+            class: spec.class,
+            args,
+            path: None,
+            path2: None,
+            stat_kind: None,
+            ret,
+            errno: None,
+            unfinished: false,
+            shown: true,
+            socket: false,
+            data: None,
+        }
+    }
+
+    fn abs(&self, raw: &str) -> Vec<u8> {
+        path::resolve(raw.as_bytes(), Some(self.cwd.as_bytes()), None).expect("resolvable")
+    }
+
+    // --- connections -------------------------------------------------------------------------
+
+    /// `accept4(5, {...}, [...], SOCK_CLOEXEC) = fd`.
+    fn accept4(&self, fd: i32) -> Event {
+        let args = vec![
+            Arg::Fd(LISTEN_FD, Some(LISTENER.to_vec())),
+            Arg::Ptr(STAT_BUF),
+            Arg::Ptr(STAT_BUF + 0x80),
+            Arg::Sym("SOCK_CLOEXEC".into()),
+        ];
+        Event::Syscall(Box::new(self.sys("accept4", args, fd as i64)))
+    }
+
+    fn socket_io(&self, name: &'static str, fd: i32, data: &[u8], keep: usize) -> Event {
+        let args = vec![
+            Arg::Fd(fd, Some(ACCEPTED.to_vec())),
+            Arg::Ptr(USER_BUF),
+            Arg::Int(8000),
+        ];
+        let mut s = self.sys(name, args, data.len() as i64);
+        s.socket = true;
+        s.data = cap(data, keep);
+        Event::Syscall(Box::new(s))
+    }
+
+    /// `read(fd, "GET ...", 8000) = n` on the connection.
+    fn recv(&self, fd: i32, data: &[u8]) -> Event {
+        self.socket_io("read", fd, data, READ_CAP)
+    }
+
+    /// `read(fd, "", 8000) = 0`: the client closed its side.
+    fn recv_eof(&self, fd: i32) -> Event {
+        self.socket_io("read", fd, b"", READ_CAP)
+    }
+
+    /// `read(fd, ..., 8000) = -1 EAGAIN`: Apache's pipelining check.
+    fn recv_eagain(&self, fd: i32) -> Event {
+        let Event::Syscall(mut s) = self.socket_io("read", fd, b"", READ_CAP) else {
+            unreachable!()
+        };
+        s.ret = -(libc::EAGAIN as i64);
+        s.errno = Some(libc::EAGAIN);
+        Event::Syscall(s)
+    }
+
+    /// `writev(fd, [{"HTTP/1.1 404 ...", ...}, ...], 2) = n`.
+    fn send(&self, fd: i32, data: &[u8]) -> Event {
+        self.socket_io("writev", fd, data, WRITE_CAP)
+    }
+
+    fn close(&self, fd: i32) -> Event {
+        let args = vec![Arg::Fd(fd, Some(ACCEPTED.to_vec()))];
+        Event::Syscall(Box::new(self.sys("close", args, 0)))
+    }
+
+    /// `write(8, "127.0.0.1 - - [...] \"GET /home HTTP/1.1\" 404 ...", n)` to the access log: not
+    /// a socket, but decode.rs keeps its first bytes, and its path is the fd's file.
+    fn log(&self, line: &[u8]) -> Event {
+        let args = vec![
+            Arg::Fd(ACCESS_LOG_FD, Some(ACCESS_LOG.to_vec())),
+            Arg::Ptr(USER_BUF),
+            Arg::Int(line.len() as i64),
+        ];
+        let mut s = self.sys("write", args, line.len() as i64);
+        s.path = Some(ACCESS_LOG.to_vec());
+        s.data = cap(line, LOG_CAP);
+        Event::Syscall(Box::new(s))
+    }
+
+    /// `read(fd, ...)` of a regular file: not socket I/O, not a file-class syscall.
+    fn file_read(&self, fd: i32, file: &str, n: i64) -> Event {
+        let args = vec![
+            Arg::Fd(fd, Some(file.as_bytes().to_vec())),
+            Arg::Ptr(USER_BUF),
+            Arg::Int(n),
+        ];
+        let mut s = self.sys("read", args, n);
+        s.path = Some(file.as_bytes().to_vec());
+        Event::Syscall(Box::new(s))
+    }
+
+    // --- file syscalls -----------------------------------------------------------------------
+
+    fn file(&self, mut s: SyscallEvent, raw: &str, res: Result<i64, i32>) -> Event {
+        s.path = Some(self.abs(raw));
+        match res {
+            Ok(ret) => s.ret = ret,
+            Err(errno) => {
+                s.ret = -(errno as i64);
+                s.errno = Some(errno);
+            }
+        }
+        Event::Syscall(Box::new(s))
+    }
+
+    /// `newfstatat(AT_FDCWD, raw, ..., 0 | AT_SYMLINK_NOFOLLOW)`.
+    fn stat(&self, raw: &str, kind: StatKind, res: Result<(), i32>) -> Event {
+        let flags = match kind {
+            StatKind::Lstat => "AT_SYMLINK_NOFOLLOW",
+            _ => "0",
+        };
+        let args = vec![
+            Arg::AtFdCwd,
+            str_arg(raw.as_bytes()),
+            Arg::Ptr(STAT_BUF),
+            Arg::Sym(flags.into()),
+        ];
+        let mut s = self.sys("newfstatat", args, 0);
+        s.stat_kind = Some(kind);
+        self.file(s, raw, res.map(|()| 0))
+    }
+
+    /// `newfstatat(fd, "", ..., AT_EMPTY_PATH)`: an fstat; its path is the fd's file.
+    fn fstat(&self, fd: i32, file: &str) -> Event {
+        let args = vec![
+            Arg::Fd(fd, Some(file.as_bytes().to_vec())),
+            str_arg(b""),
+            Arg::Ptr(STAT_BUF),
+            Arg::Sym("AT_EMPTY_PATH".into()),
+        ];
+        let mut s = self.sys("newfstatat", args, 0);
+        s.stat_kind = Some(StatKind::Fstat);
+        self.file(s, file, Ok(0))
+    }
+
+    /// `openat(AT_FDCWD, raw, flags) = fd or -1 errno`.
+    fn openat(&self, raw: &str, flags: &str, res: Result<i32, i32>) -> Event {
+        let args = vec![
+            Arg::AtFdCwd,
+            str_arg(raw.as_bytes()),
+            Arg::Sym(flags.into()),
+        ];
+        let s = self.sys("openat", args, 0);
+        self.file(s, raw, res.map(i64::from))
+    }
+
+    /// `getcwd("/srv/www", 4096) = 9`: file class, no path.
+    fn getcwd(&self) -> Event {
+        let args = vec![str_arg(self.cwd.as_bytes()), Arg::Int(4096)];
+        let ret = self.cwd.len() as i64 + 1;
+        Event::Syscall(Box::new(self.sys("getcwd", args, ret)))
+    }
+
+    fn chdir(&self, raw: &str) -> Event {
+        let s = self.sys("chdir", vec![str_arg(raw.as_bytes())], 0);
+        self.file(s, raw, Ok(0))
+    }
+
+    fn exited(&self, how: ExitKind) -> Event {
+        Event::Exited {
+            ts: tick(),
+            pid: self.pid,
+            tid: self.tid,
+            how,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness.
+
+#[derive(Default)]
+struct Run {
+    c: Correlator,
+    done: Vec<Request>,
+}
+
+impl Run {
+    fn feed(&mut self, ev: Event) -> Option<u64> {
+        self.c.feed(&ev, &mut self.done)
+    }
+
+    /// Feeds every event, returning what each call returned.
+    fn feed_all(&mut self, evs: impl IntoIterator<Item = Event>) -> Vec<Option<u64>> {
+        evs.into_iter().map(|ev| self.feed(ev)).collect()
+    }
+
+    fn only(&self) -> &Request {
+        assert_eq!(self.done.len(), 1, "finished: {:#?}", self.done);
+        &self.done[0]
+    }
+
+    fn by_target(&self, target: &str) -> &Request {
+        let found: Vec<&Request> = self
+            .done
+            .iter()
+            .filter(|r| r.target.as_deref() == Some(target.as_bytes()))
+            .collect();
+        assert_eq!(found.len(), 1, "requests for {target}: {:#?}", self.done);
+        found[0]
+    }
+}
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn failure_paths(r: &Request) -> Vec<String> {
+    r.failures.iter().map(|f| s(&f.path)).collect()
+}
+
+fn lookup_paths(r: &Request) -> Vec<String> {
+    r.lookups.iter().map(|l| s(&l.path)).collect()
+}
+
+fn get(target: &str) -> Vec<u8> {
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn response(status_line: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status_line}\r\nDate: Thu, 26 Nov 2026 00:06:33 GMT\r\nServer: Apache/2.4.71 (Debian)\r\nContent-Length: {}\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn access_line(method: &str, target: &str, status: u16) -> Vec<u8> {
+    format!(
+        "127.0.0.1 - - [26/Nov/2026:00:06:33 +0000] \"{method} {target} HTTP/1.1\" {status} 474 \"-\" \"curl/7.88.1\"\n"
+    )
+    .into_bytes()
+}
+
+const NOT_FOUND_BODY: &str = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\">\n<html><head>\n<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n</body></html>\n";
+
+/// The file syscalls of `GET /home` in apache-syscalls.md (RewriteRule to the /index.phpp typo).
+fn home_file_syscalls(w: Thread) -> Vec<Event> {
+    use StatKind::{Lstat, Stat};
+    let enoent = Err(libc::ENOENT);
+    vec![
+        w.stat("/index.phpp", Stat, enoent),
+        w.stat("/srv/www/index.phpp", Stat, enoent),
+        w.stat("/srv", Lstat, Ok(())),
+        w.stat("/srv/www", Lstat, Ok(())),
+        w.openat(
+            "/srv/www/.htaccess",
+            "O_RDONLY|O_CLOEXEC",
+            Err(libc::ENOENT),
+        ),
+        w.stat("/srv/www/index.phpp", Lstat, enoent),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The recorded Apache trace.
+
+#[test]
+fn apache_home_404_from_the_recorded_trace() {
+    let w = prefork(4711);
+    let mut run = Run::default();
+
+    // Worker start-up: belongs to no request.
+    let before = run.feed_all([
+        w.openat(
+            "/usr/lib/locale/locale-archive",
+            "O_RDONLY|O_CLOEXEC",
+            Err(libc::ENOENT),
+        ),
+        w.stat("/etc/localtime", StatKind::Stat, Ok(())),
+        w.accept4(13),
+    ]);
+    assert_eq!(before, [None, None, None]);
+
+    let id = run
+        .feed(w.recv(13, &get("/home")))
+        .expect("the request read opens a request");
+    let files = home_file_syscalls(w);
+    let n_files = files.len() as u64;
+    for (i, got) in run.feed_all(files).into_iter().enumerate() {
+        assert_eq!(got, Some(id), "file syscall #{i} not tied to the request");
+    }
+    // Apache's pipelining check, the response, the access-log line: still this request.
+    assert_eq!(run.feed(w.recv_eagain(13)), Some(id));
+    assert_eq!(
+        run.feed(w.send(13, &response("404 Not Found", NOT_FOUND_BODY))),
+        Some(id)
+    );
+    assert_eq!(run.feed(w.log(&access_line("GET", "/home", 404))), Some(id));
+    assert!(
+        run.done.is_empty(),
+        "finished before the connection was read again"
+    );
+
+    // read(13, "", 8000) = 0 after the response finishes it.
+    assert_eq!(run.feed(w.recv_eof(13)), None);
+    assert_eq!(run.done.len(), 1);
+    let after = run.feed_all([
+        w.recv_eof(13),
+        w.close(13),
+        w.stat("/srv/www/index.phpp", StatKind::Stat, Err(libc::ENOENT)),
+    ]);
+    assert_eq!(after, [None, None, None]);
+    assert_eq!(run.c.open_count(), 0);
+
+    let r = run.only();
+    assert_eq!(r.id, id);
+    assert_eq!((r.pid, r.tid), (4711, 4711));
+    assert_eq!(r.method.as_deref(), Some("GET"));
+    assert_eq!(r.target.as_deref(), Some(&b"/home"[..]));
+    assert_eq!(r.host.as_deref(), Some(&b"127.0.0.1:8080"[..]));
+    assert_eq!(r.status, Some(404));
+    assert!(!r.partial);
+    assert_eq!(r.end_reason, "response");
+    assert_eq!(r.syscalls, n_files);
+    assert_eq!(r.failed, 4);
+    assert_eq!(
+        failure_paths(r),
+        [
+            "/index.phpp",
+            "/srv/www/index.phpp",
+            "/srv/www/.htaccess",
+            "/srv/www/index.phpp"
+        ]
+    );
+    assert!(
+        r.failures
+            .iter()
+            .all(|f| f.errno == libc::ENOENT && !f.write)
+    );
+    assert_eq!(r.failures[0].syscall, "newfstatat");
+    assert_eq!(r.failures[0].stat_kind, Some(StatKind::Stat));
+    assert_eq!(r.failures[2].syscall, "openat");
+    assert_eq!(r.failures[2].stat_kind, None);
+    assert_eq!(r.failures[3].stat_kind, Some(StatKind::Lstat));
+    assert_eq!(lookup_paths(r), ["/srv", "/srv/www"]);
+    let status_ts = r.status_ts.expect("status time");
+    assert!(r.start_ts < status_ts && status_ts < r.end_ts);
+    assert!(r.duration_ms() > 0.0);
+}
+
+/// The second half of the trace: a new connection on the same fd number, `GET /index.php`,
+/// where PHP's include of header.phpp fails five ways while the response is a 200.
+#[test]
+fn apache_index_php_200_on_a_reused_fd() {
+    use StatKind::{Lstat, Stat};
+    let w = prefork(4711);
+    let www = w.in_dir("/srv/www");
+    let mut run = Run::default();
+    run.feed_all([w.accept4(13), w.recv(13, &get("/home"))]);
+    run.feed_all(home_file_syscalls(w));
+    run.feed_all([
+        w.recv_eagain(13),
+        w.send(13, &response("404 Not Found", NOT_FOUND_BODY)),
+        w.log(&access_line("GET", "/home", 404)),
+        w.recv_eof(13),
+        w.recv_eof(13),
+    ]);
+    assert_eq!(run.done.len(), 1);
+
+    assert_eq!(run.feed(w.accept4(13)), None);
+    let id = run
+        .feed(w.recv(13, &get("/index.php")))
+        .expect("second request");
+    let files = vec![
+        w.stat("/srv/www/index.php", Stat, Ok(())),
+        w.openat(
+            "/srv/www/.htaccess",
+            "O_RDONLY|O_CLOEXEC",
+            Err(libc::ENOENT),
+        ),
+        w.openat(
+            "/srv/www/index.php/.htaccess",
+            "O_RDONLY|O_CLOEXEC",
+            Err(libc::ENOTDIR),
+        ),
+        w.getcwd(),
+        w.chdir("/srv/www"),
+        www.stat("/srv/www/index.php", Lstat, Ok(())),
+        www.stat("/srv/www", Lstat, Ok(())),
+        www.stat("/srv", Lstat, Ok(())),
+        www.openat("/srv/www/index.php", "O_RDONLY", Ok(14)),
+        www.fstat(14, "/srv/www/index.php"),
+    ];
+    let n1 = files.len();
+    assert!(run.feed_all(files).iter().all(|&x| x == Some(id)));
+    // Reading the script is I/O on a regular file: not counted, not a request boundary.
+    assert_eq!(
+        run.feed(www.file_read(14, "/srv/www/index.php", 46)),
+        Some(id)
+    );
+    let files = vec![
+        www.getcwd(),
+        www.getcwd(),
+        www.stat("./header.phpp", Lstat, Err(libc::ENOENT)),
+        www.stat("/usr/share/php/header.phpp", Lstat, Err(libc::ENOENT)),
+        www.stat("/srv/www/header.phpp", Lstat, Err(libc::ENOENT)),
+        www.getcwd(),
+        www.stat("/srv/www/header.phpp", Lstat, Err(libc::ENOENT)),
+        www.openat("/srv/www/header.phpp", "O_RDONLY", Err(libc::ENOENT)),
+        www.chdir("/"),
+    ];
+    let n2 = files.len();
+    assert!(run.feed_all(files).iter().all(|&x| x == Some(id)));
+    run.feed_all([
+        w.recv_eagain(13),
+        w.send(13, &response("200 OK", "hello")),
+        w.log(&access_line("GET", "/index.php", 200)),
+        w.recv_eof(13),
+        w.recv_eof(13),
+        w.close(13),
+    ]);
+
+    assert_eq!(run.done.len(), 2);
+    let home = run.by_target("/home");
+    assert_eq!((home.status, home.syscalls, home.failed), (Some(404), 6, 4));
+    let php = run.by_target("/index.php");
+    assert_eq!(php.id, id);
+    assert_eq!(php.status, Some(200));
+    assert!(!php.partial);
+    assert_eq!(php.end_reason, "response");
+    assert_eq!(php.syscalls, (n1 + n2) as u64);
+    assert_eq!(php.failed, 7);
+    assert_eq!(
+        failure_paths(php),
+        [
+            "/srv/www/.htaccess",
+            "/srv/www/index.php/.htaccess",
+            "/srv/www/header.phpp",
+            "/usr/share/php/header.phpp",
+            "/srv/www/header.phpp",
+            "/srv/www/header.phpp",
+            "/srv/www/header.phpp",
+        ]
+    );
+    assert_eq!(php.failures[1].errno, libc::ENOTDIR);
+    // getcwd has no path: counted, but neither a failure nor a lookup.
+    assert_eq!(
+        lookup_paths(php),
+        [
+            "/srv/www/index.php",
+            "/srv/www",
+            "/srv/www/index.php",
+            "/srv/www",
+            "/srv",
+            "/srv/www/index.php",
+            "/srv/www/index.php",
+            "/",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Keep-alive.
+
+#[test]
+fn keep_alive_requests_on_one_connection_are_separate() {
+    let w = prefork(500);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+
+    let first = run.feed(w.recv(13, &get("/index.html"))).unwrap();
+    let got = run.feed_all([
+        w.stat("/srv/www/index.html", StatKind::Stat, Ok(())),
+        w.openat(
+            "/srv/www/.htaccess",
+            "O_RDONLY|O_CLOEXEC",
+            Err(libc::ENOENT),
+        ),
+        w.openat("/srv/www/index.html", "O_RDONLY|O_CLOEXEC", Ok(14)),
+        w.send(13, &response("200 OK", "<html>hi</html>")),
+        w.log(&access_line("GET", "/index.html", 200)),
+    ]);
+    assert_eq!(got, [Some(first); 5]);
+    // Waiting for the next request on the kept-alive connection: the first one is over.
+    assert_eq!(run.feed(w.recv_eagain(13)), None);
+    assert_eq!(run.done.len(), 1);
+    assert_eq!(run.done[0].end_reason, "response");
+
+    let second = run.feed(w.recv(13, &get("/missing.png"))).unwrap();
+    assert_ne!(first, second);
+    let got = run.feed_all([
+        w.stat("/srv/www/missing.png", StatKind::Stat, Err(libc::ENOENT)),
+        w.openat(
+            "/srv/www/.htaccess",
+            "O_RDONLY|O_CLOEXEC",
+            Err(libc::ENOENT),
+        ),
+        w.send(13, &response("404 Not Found", NOT_FOUND_BODY)),
+        w.log(&access_line("GET", "/missing.png", 404)),
+    ]);
+    assert_eq!(got, [Some(second); 4]);
+    run.feed_all([w.recv_eof(13), w.close(13)]);
+
+    assert_eq!(run.done.len(), 2);
+    let a = &run.done[0];
+    assert_eq!(
+        (a.id, a.target.as_deref()),
+        (first, Some(&b"/index.html"[..]))
+    );
+    assert_eq!((a.status, a.syscalls, a.failed), (Some(200), 3, 1));
+    assert_eq!(failure_paths(a), ["/srv/www/.htaccess"]);
+    assert_eq!(
+        lookup_paths(a),
+        ["/srv/www/index.html", "/srv/www/index.html"]
+    );
+    let b = &run.done[1];
+    assert_eq!(
+        (b.id, b.target.as_deref()),
+        (second, Some(&b"/missing.png"[..]))
+    );
+    assert_eq!((b.status, b.syscalls, b.failed), (Some(404), 2, 2));
+    assert_eq!(
+        failure_paths(b),
+        ["/srv/www/missing.png", "/srv/www/.htaccess"]
+    );
+    assert!(b.lookups.is_empty());
+    assert_eq!(b.end_reason, "response");
+    assert!(a.end_ts <= b.start_ts);
+}
+
+/// The next request arriving straight after the response (no EAGAIN read in between).
+#[test]
+fn keep_alive_next_request_read_ends_the_answered_one() {
+    let w = prefork(501);
+    let mut run = Run::default();
+    run.feed_all([w.accept4(13), w.recv(13, &get("/a"))]);
+    run.feed(w.stat("/srv/www/a", StatKind::Stat, Ok(())));
+    run.feed(w.send(13, &response("200 OK", "a")));
+    let b = run.feed(w.recv(13, &get("/b"))).unwrap();
+    assert_eq!(run.done.len(), 1);
+    assert_eq!(run.done[0].end_reason, "response");
+    assert_eq!(
+        run.feed(w.stat("/srv/www/b", StatKind::Stat, Err(libc::ENOENT))),
+        Some(b)
+    );
+    run.feed(w.send(13, &response("404 Not Found", "")));
+    run.feed(w.close(13));
+    assert_eq!(run.done.len(), 2);
+    assert_eq!(lookup_paths(run.by_target("/a")), ["/srv/www/a"]);
+    assert_eq!(failure_paths(run.by_target("/b")), ["/srv/www/b"]);
+    assert_eq!(run.by_target("/b").status, Some(404));
+    assert_eq!(run.by_target("/b").end_reason, "response");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Pipelining.
+
+#[test]
+fn pipelined_requests_in_one_read_get_statuses_in_order() {
+    let w = prefork(600);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let mut both = get("/a");
+    both.extend_from_slice(b"GET /b HTTP/1.1\r\nHost: other.example\r\n\r\n");
+    let a = run
+        .feed(w.recv(13, &both))
+        .expect("first pipelined request");
+
+    assert_eq!(
+        run.feed(w.stat("/srv/www/a", StatKind::Stat, Ok(()))),
+        Some(a)
+    );
+    // The first response answers /a and moves the thread on to /b.
+    let b = run
+        .feed(w.send(13, &response("200 OK", "a")))
+        .expect("moved on");
+    assert_ne!(a, b);
+    assert_eq!(run.done.len(), 1);
+    assert_eq!(run.done[0].id, a);
+    assert_eq!(run.done[0].end_reason, "response");
+
+    let got = run.feed_all([
+        w.stat("/srv/www/b", StatKind::Stat, Err(libc::ENOENT)),
+        w.openat(
+            "/srv/www/.htaccess",
+            "O_RDONLY|O_CLOEXEC",
+            Err(libc::ENOENT),
+        ),
+        w.send(13, &response("404 Not Found", NOT_FOUND_BODY)),
+    ]);
+    assert_eq!(got, [Some(b); 3]);
+    run.feed_all([w.recv_eof(13), w.close(13)]);
+
+    assert_eq!(run.done.len(), 2);
+    let ra = run.by_target("/a");
+    assert_eq!(ra.id, a);
+    assert_eq!(ra.status, Some(200));
+    assert_eq!(ra.host.as_deref(), Some(&b"127.0.0.1:8080"[..]));
+    assert_eq!((ra.syscalls, ra.failed), (1, 0));
+    assert_eq!(lookup_paths(ra), ["/srv/www/a"]);
+    let rb = run.by_target("/b");
+    assert_eq!(rb.id, b);
+    assert_eq!(rb.status, Some(404));
+    assert_eq!(rb.host.as_deref(), Some(&b"other.example"[..]));
+    assert_eq!((rb.syscalls, rb.failed), (2, 2));
+    assert_eq!(failure_paths(rb), ["/srv/www/b", "/srv/www/.htaccess"]);
+    assert!(!ra.partial && !rb.partial);
+}
+
+/// Three requests, the middle one a POST with a body that looks like a request: the body is
+/// skipped (Content-Length) and the three statuses land in order.
+#[test]
+fn pipelined_post_body_is_not_a_request() {
+    let w = prefork(601);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let data = b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 22\r\n\r\nGET /evil HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\nHost: h\r\n\r\n";
+    run.feed(w.recv(13, data));
+    for status in ["200 OK", "201 Created", "304 Not Modified"] {
+        run.feed(w.send(13, &response(status, "")));
+    }
+    run.feed(w.recv_eof(13));
+    let got: Vec<(String, Option<u16>)> = run
+        .done
+        .iter()
+        .map(|r| (s(r.target.as_deref().unwrap()), r.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/1".to_string(), Some(200)),
+            ("/2".to_string(), Some(201)),
+            ("/3".to_string(), Some(304)),
+        ]
+    );
+    assert_eq!(run.by_target("/2").method.as_deref(), Some("POST"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Threads and processes.
+
+#[test]
+fn worker_mpm_threads_serving_interleaved_connections() {
+    let listener = thread(700, 700);
+    let t1 = thread(700, 701);
+    let t2 = thread(700, 702);
+    let mut run = Run::default();
+    // The listener thread accepts both connections; workers read and answer them.
+    assert_eq!(
+        run.feed_all([listener.accept4(13), listener.accept4(14)]),
+        [None, None]
+    );
+    let a = run.feed(t1.recv(13, &get("/a.php"))).unwrap();
+    let b = run.feed(t2.recv(14, &get("/b.html"))).unwrap();
+    assert_ne!(a, b);
+
+    let steps = [
+        (t1.stat("/srv/www/a.php", StatKind::Stat, Ok(())), Some(a)),
+        (
+            t2.stat("/srv/www/b.html", StatKind::Stat, Err(libc::ENOENT)),
+            Some(b),
+        ),
+        (
+            listener.stat("/etc/apache2/ports.conf", StatKind::Stat, Ok(())),
+            None,
+        ),
+        (
+            t2.openat(
+                "/srv/www/.htaccess",
+                "O_RDONLY|O_CLOEXEC",
+                Err(libc::EACCES),
+            ),
+            Some(b),
+        ),
+        (t1.openat("/srv/www/a.php", "O_RDONLY", Ok(20)), Some(a)),
+        (t2.send(14, &response("403 Forbidden", "")), Some(b)),
+        (
+            t1.openat("/srv/www/inc/db.php", "O_RDONLY", Err(libc::ENOENT)),
+            Some(a),
+        ),
+        (t2.log(&access_line("GET", "/b.html", 403)), Some(b)),
+        (t1.stat("/srv/www/inc", StatKind::Lstat, Ok(())), Some(a)),
+        (t2.recv_eof(14), None),
+        (
+            t1.send(13, &response("500 Internal Server Error", "")),
+            Some(a),
+        ),
+        (t2.close(14), None),
+        (
+            t2.stat("/srv/www/b.html", StatKind::Stat, Err(libc::ENOENT)),
+            None,
+        ),
+        (t1.log(&access_line("GET", "/a.php", 500)), Some(a)),
+        (t1.recv_eof(13), None),
+        (t1.close(13), None),
+    ];
+    for (i, (ev, want)) in steps.into_iter().enumerate() {
+        assert_eq!(run.feed(ev), want, "step {i}");
+    }
+
+    assert_eq!(run.done.len(), 2);
+    assert_eq!(run.c.open_count(), 0);
+    let ra = run.by_target("/a.php");
+    assert_eq!((ra.id, ra.tid, ra.status), (a, 701, Some(500)));
+    assert_eq!((ra.syscalls, ra.failed), (4, 1));
+    assert_eq!(failure_paths(ra), ["/srv/www/inc/db.php"]);
+    assert_eq!(
+        lookup_paths(ra),
+        ["/srv/www/a.php", "/srv/www/a.php", "/srv/www/inc"]
+    );
+    let rb = run.by_target("/b.html");
+    assert_eq!((rb.id, rb.tid, rb.status), (b, 702, Some(403)));
+    assert_eq!((rb.syscalls, rb.failed), (2, 2));
+    assert_eq!(failure_paths(rb), ["/srv/www/b.html", "/srv/www/.htaccess"]);
+    assert_eq!(rb.failures[1].errno, libc::EACCES);
+    assert!(rb.lookups.is_empty());
+}
+
+/// Two prefork workers with the same fd number: connections are per process.
+#[test]
+fn prefork_workers_with_the_same_fd_number_do_not_mix() {
+    let p1 = prefork(801);
+    let p2 = prefork(802);
+    let mut run = Run::default();
+    run.feed_all([p1.accept4(13), p2.accept4(13)]);
+    let a = run.feed(p1.recv(13, &get("/one"))).unwrap();
+    let b = run.feed(p2.recv(13, &get("/two"))).unwrap();
+    assert_eq!(
+        run.feed(p2.stat("/srv/www/two", StatKind::Stat, Err(libc::ENOENT))),
+        Some(b)
+    );
+    assert_eq!(
+        run.feed(p1.stat("/srv/www/one", StatKind::Stat, Ok(()))),
+        Some(a)
+    );
+    // p2 answers and closes first: p1's request on its own fd 13 stays open.
+    run.feed_all([p2.send(13, &response("404 Not Found", "")), p2.close(13)]);
+    assert_eq!(run.done.len(), 1);
+    assert_eq!(run.done[0].id, b);
+    assert_eq!(
+        run.feed(p1.stat("/srv/www/one/x", StatKind::Stat, Ok(()))),
+        Some(a)
+    );
+    run.feed_all([p1.send(13, &response("200 OK", "")), p1.close(13)]);
+    let ra = run.by_target("/one");
+    assert_eq!((ra.pid, ra.status, ra.syscalls), (801, Some(200), 2));
+    let rb = run.by_target("/two");
+    assert_eq!((rb.pid, rb.status, rb.syscalls), (802, Some(404), 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Attached mid-request.
+
+#[test]
+fn response_without_a_seen_request_is_partial() {
+    let w = prefork(900);
+    let mut run = Run::default();
+    // The request was read before we attached: its file syscalls so far belong to nothing.
+    assert_eq!(
+        run.feed(w.stat("/srv/www/report.pdf", StatKind::Stat, Ok(()))),
+        None
+    );
+    let id = run
+        .feed(w.send(13, &response("500 Internal Server Error", "")))
+        .expect("a partial request");
+    assert_eq!(
+        run.feed(w.log(&access_line("GET", "/report.pdf", 500))),
+        Some(id)
+    );
+    assert_eq!(run.feed(w.recv_eof(13)), None);
+
+    let r = run.only();
+    assert_eq!(r.id, id);
+    assert!(r.partial);
+    assert_eq!(r.status, Some(500));
+    assert_eq!((r.method.as_deref(), r.target.as_deref()), (None, None));
+    assert_eq!(r.syscalls, 0);
+    assert_eq!(r.end_reason, "response");
+
+    // The next request on the kept-alive connection is a whole one.
+    run.feed(w.recv(13, &get("/next")));
+    run.feed(w.send(13, &response("200 OK", "")));
+    run.feed(w.close(13));
+    assert_eq!(run.done.len(), 2);
+    assert!(!run.done[1].partial);
+    assert_eq!(run.done[1].status, Some(200));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. The worker goes away.
+
+#[test]
+fn worker_thread_exit_mid_request() {
+    let t1 = thread(1000, 1001);
+    let t2 = thread(1000, 1002);
+    let mut run = Run::default();
+    run.feed_all([t1.accept4(13), t2.accept4(14)]);
+    let a = run.feed(t1.recv(13, &get("/crash"))).unwrap();
+    let b = run.feed(t2.recv(14, &get("/fine"))).unwrap();
+    run.feed(t1.stat("/srv/www/crash", StatKind::Stat, Ok(())));
+    assert_eq!(run.feed(t1.exited(ExitKind::Signal(libc::SIGSEGV))), None);
+
+    let r = run.only();
+    assert_eq!(r.id, a);
+    assert_eq!(r.end_reason, "worker exited");
+    assert_eq!(r.status, None);
+    assert_eq!(r.syscalls, 1);
+    // The other thread of the process is unaffected.
+    assert_eq!(run.c.open_count(), 1);
+    assert_eq!(
+        run.feed(t2.stat("/srv/www/fine", StatKind::Stat, Ok(()))),
+        Some(b)
+    );
+    run.feed_all([t2.send(14, &response("200 OK", "")), t2.recv_eof(14)]);
+    assert_eq!(run.done.len(), 2);
+    assert_eq!(run.done[1].id, b);
+    assert_eq!(run.done[1].status, Some(200));
+    assert_eq!(run.done[1].syscalls, 1);
+}
+
+#[test]
+fn prefork_worker_exit_finishes_its_queued_requests_too() {
+    let w = prefork(1100);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let mut both = get("/a");
+    both.extend_from_slice(&get("/b"));
+    run.feed(w.recv(13, &both));
+    run.feed(w.stat("/srv/www/a", StatKind::Stat, Ok(())));
+    run.feed(w.exited(ExitKind::Code(0)));
+    assert_eq!(run.done.len(), 2);
+    assert_eq!(run.c.open_count(), 0);
+    for r in &run.done {
+        assert_eq!(r.end_reason, "worker exited", "{r:?}");
+        assert_eq!(r.status, None);
+    }
+    // A new process reusing the pid starts clean.
+    assert_eq!(run.feed(w.stat("/srv/www/a", StatKind::Stat, Ok(()))), None);
+}
+
+#[test]
+fn client_closing_before_the_response_finishes_the_request() {
+    let w = prefork(1200);
+    let mut run = Run::default();
+    run.feed_all([w.accept4(13), w.recv(13, &get("/slow"))]);
+    run.feed(w.stat("/srv/www/slow", StatKind::Stat, Ok(())));
+    // The client went away: reading 0 before any response does not finish it, close does.
+    run.feed(w.recv_eof(13));
+    assert!(run.done.is_empty());
+    run.feed(w.close(13));
+    let r = run.only();
+    assert_eq!(r.end_reason, "connection closed");
+    assert_eq!(r.status, None);
+    assert_eq!(r.syscalls, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Detaching.
+
+#[test]
+fn finish_all_detaches_open_requests() {
+    let t1 = thread(1300, 1301);
+    let t2 = thread(1300, 1302);
+    let mut run = Run::default();
+    run.feed_all([t1.accept4(13), t2.accept4(14)]);
+    let a = run.feed(t1.recv(13, &get("/answered"))).unwrap();
+    let b = run.feed(t2.recv(14, &get("/pending"))).unwrap();
+    run.feed(t1.send(13, &response("200 OK", "")));
+    run.feed(t2.stat("/srv/www/pending", StatKind::Stat, Err(libc::ENOENT)));
+    assert!(run.done.is_empty());
+    assert_eq!(run.c.open_count(), 2);
+
+    run.c.finish_all(1_795_651_999.0, &mut run.done);
+    assert_eq!(run.c.open_count(), 0);
+    let ids: Vec<u64> = run.done.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [a, b]);
+    assert!(run.done.iter().all(|r| r.end_reason == "detached"));
+    assert!(run.done.iter().all(|r| r.end_ts == 1_795_651_999.0));
+    assert_eq!(run.done[0].status, Some(200));
+    assert_eq!(run.done[1].status, None);
+    assert_eq!(run.done[1].failed, 1);
+    // Nothing is left attributed to the threads afterwards.
+    assert_eq!(
+        run.feed(t2.stat("/srv/www/x", StatKind::Stat, Ok(()))),
+        None
+    );
+    assert_eq!(run.feed(t1.close(13)), None);
+    assert_eq!(run.done.len(), 2);
+    // finish_all with nothing open is a no-op.
+    run.c.finish_all(1_795_652_000.0, &mut run.done);
+    assert_eq!(run.done.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. The access-log fallback.
+
+/// A TLS application-data record: what a socket write looks like under mod_ssl.
+const TLS_RECORD: &[u8] = b"\x17\x03\x03\x01\x2a\x8f\x13\x9c\x00\x41\xd2\x7f\x0b\xee\x12\x80\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x20\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f\x30\x31\x32";
+
+#[test]
+fn status_from_the_access_log_when_the_socket_write_has_none() {
+    let w = prefork(1400);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let id = run.feed(w.recv(13, &get("/secret/"))).unwrap();
+    run.feed(w.openat(
+        "/srv/www/secret/.htaccess",
+        "O_RDONLY|O_CLOEXEC",
+        Err(libc::EACCES),
+    ));
+    assert_eq!(run.feed(w.send(13, TLS_RECORD)), Some(id));
+    // Lines for another request or not in access-log format change nothing.
+    run.feed(w.log(&access_line("GET", "/other", 500)));
+    run.feed(w.log(
+        b"[Thu Nov 26 00:06:33 2026] [core:crit] AH00529: \"/srv/www/secret/.htaccess\" 403\n",
+    ));
+    run.feed(w.log(&access_line("POST", "/secret/", 500)));
+    assert_eq!(
+        run.feed(w.log(&access_line("GET", "/secret/", 403))),
+        Some(id)
+    );
+    // A later line cannot overwrite it.
+    run.feed(w.log(&access_line("GET", "/secret/", 200)));
+    // Nothing finished yet: the status came from the log, the next read ends it.
+    assert!(run.done.is_empty());
+    run.feed(w.recv_eof(13));
+
+    let r = run.only();
+    assert_eq!(r.status, Some(403));
+    assert_eq!(r.end_reason, "response");
+    assert!(!r.partial);
+    assert_eq!(failure_paths(r), ["/srv/www/secret/.htaccess"]);
+    assert!(r.status_ts.unwrap() < r.end_ts);
+}
+
+#[test]
+fn the_socket_status_wins_over_the_access_log() {
+    let w = prefork(1401);
+    let mut run = Run::default();
+    run.feed_all([w.accept4(13), w.recv(13, &get("/x"))]);
+    run.feed(w.send(13, &response("302 Found", "")));
+    run.feed(w.log(&access_line("GET", "/x", 500)));
+    run.feed(w.recv_eof(13));
+    assert_eq!(run.only().status, Some(302));
+}
+
+/// Under TLS the request read is encrypted too, so the request is never opened and the
+/// access-log line (the documented TLS fallback) has nothing to attach to.
+#[test]
+fn tls_connection_gets_its_status_from_the_access_log() {
+    let w = prefork(1402);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    run.feed(w.recv(13, TLS_RECORD));
+    run.feed(w.stat("/srv/www/index.phpp", StatKind::Stat, Err(libc::ENOENT)));
+    run.feed(w.send(13, TLS_RECORD));
+    run.feed(w.log(&access_line("GET", "/home", 404)));
+    run.feed_all([w.recv_eof(13), w.close(13)]);
+    let r = run.only();
+    assert_eq!(r.status, Some(404));
+    assert_eq!(r.target.as_deref(), Some(&b"/home"[..]));
+    assert_eq!(failure_paths(r), ["/srv/www/index.phpp"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Hostile socket data.
+
+/// A small deterministic generator (xorshift) for junk bytes.
+fn junk(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn garbage_socket_data_opens_nothing_and_never_panics() {
+    let mut inputs: Vec<Vec<u8>> = vec![
+        TLS_RECORD.to_vec(),
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(),
+        vec![0; 4096],
+        b"\x00GET / HTTP/1.1\r\n\r\n".to_vec(),
+        b"GET /\x00 HTTP/1.1\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1".to_vec(),
+        b"GET / HTTP/2.0\r\n\r\n".to_vec(),
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+        b"\r\n\r\n\r\n\n\n\n".to_vec(),
+        b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+        b"Content-Length: 99999999999999999999\r\n\r\nGET / HTTP/1.1\r\n\r\n".to_vec(),
+        [b"A".repeat(40), b" / HTTP/1.1\r\n\r\n".to_vec()].concat(),
+        vec![b'\n'; 10_000],
+        vec![0xff; 1 << 20],
+    ];
+    for seed in 1..200u64 {
+        inputs.push(junk(seed, (seed as usize * 37) % 1500));
+    }
+    let writes: Vec<Vec<u8>> = vec![
+        b"HTTP/1.1 9999 X".to_vec(),
+        b"HTTP/1.1 ".to_vec(),
+        b"HTTP/1.1 0xx".to_vec(),
+        b"HTTP/1.1 099 Low".to_vec(),
+        b"HTTP/1.1 600 High".to_vec(),
+        b"HTTP/1.\xff 200".to_vec(),
+        TLS_RECORD.to_vec(),
+        vec![0; 64],
+    ];
+    let w = prefork(1500);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    for data in &inputs {
+        // Fed as the tracer caps them, and uncapped (a future capture size must not matter).
+        // Non-HTTP bytes may open an anonymous request (TLS); it must never get a name.
+        run.feed(w.recv(13, data));
+        let Event::Syscall(mut raw) = w.recv(13, b"x") else {
+            unreachable!()
+        };
+        raw.data = Some(data.clone());
+        raw.ret = data.len() as i64;
+        run.feed(Event::Syscall(raw));
+        run.feed(w.log(data));
+    }
+    for data in &writes {
+        run.feed(w.send(13, data));
+    }
+    run.feed(w.close(13));
+    assert_eq!(run.c.open_count(), 0);
+    // Nothing reportable came out of garbage: no method, no target, no status.
+    assert!(
+        run.done
+            .iter()
+            .all(|r| r.method.is_none() && r.target.is_none() && r.status.is_none()),
+        "{:#?}",
+        run.done
+    );
+}
+
+#[test]
+fn lying_content_length_opens_only_the_real_request() {
+    let w = prefork(1600);
+    for length in ["99999999999", "18446744073709551615", "9223372036854775807"] {
+        let mut run = Run::default();
+        run.feed(w.accept4(13));
+        let data = format!(
+            "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: {length}\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+        );
+        let id = run.feed(w.recv(13, data.as_bytes())).expect("the POST");
+        assert_eq!(run.c.open_count(), 1, "Content-Length {length}");
+        assert_eq!(
+            run.feed(w.stat("/srv/www/upload", StatKind::Stat, Ok(()))),
+            Some(id)
+        );
+        run.feed(w.send(13, &response("413 Request Entity Too Large", "")));
+        run.feed(w.close(13));
+        let r = run.only();
+        assert_eq!(r.target.as_deref(), Some(&b"/upload"[..]));
+        assert_eq!(r.status, Some(413));
+    }
+}
+
+/// A Content-Length too large for u64 (or otherwise unparsable) is taken as no body, so the
+/// body is parsed as a pipelined request: a phantom record with no response.
+#[test]
+fn unparsable_content_length_does_not_make_a_phantom_request() {
+    let w = prefork(1601);
+    for length in ["99999999999999999999999", "-1", "12abc"] {
+        let mut run = Run::default();
+        run.feed(w.accept4(13));
+        let data = format!(
+            "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: {length}\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+        );
+        run.feed(w.recv(13, data.as_bytes()));
+        assert_eq!(run.c.open_count(), 1, "Content-Length {length}");
+    }
+}
+
+/// A request body read while the request is served is not a boundary.
+#[test]
+fn body_reads_keep_the_request_open() {
+    let w = prefork(1700);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let id = run
+        .feed(w.recv(
+            13,
+            b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n",
+        ))
+        .unwrap();
+    assert_eq!(run.feed(w.recv(13, &junk(7, 1024))), Some(id));
+    assert_eq!(run.feed(w.recv(13, b"name=x&value=y")), Some(id));
+    assert_eq!(
+        run.feed(w.openat(
+            "/var/lib/app/spool",
+            "O_WRONLY|O_CREAT|O_TRUNC",
+            Err(libc::EACCES)
+        )),
+        Some(id)
+    );
+    run.feed_all([
+        w.send(13, &response("500 Internal Server Error", "")),
+        w.close(13),
+    ]);
+    let r = run.only();
+    assert_eq!(r.status, Some(500));
+    assert_eq!(r.failures.len(), 1);
+    assert!(r.failures[0].write);
+    assert_eq!(r.failures[0].errno, libc::EACCES);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interim responses.
+
+/// `Expect: 100-continue` (curl sends it for large uploads): Apache writes `HTTP/1.1 100
+/// Continue` when the handler starts reading the body, then the final status. The interim
+/// status must not be taken as the response.
+#[test]
+fn interim_100_continue_is_not_the_response() {
+    let w = prefork(1800);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let id = run
+        .feed(w.recv(
+            13,
+            b"POST /upload.php HTTP/1.1\r\nHost: h\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n",
+        ))
+        .unwrap();
+    run.feed(w.send(13, b"HTTP/1.1 100 Continue\r\n\r\n"));
+    assert_eq!(run.feed(w.recv(13, &junk(3, 1024))), Some(id));
+    assert_eq!(
+        run.feed(w.openat(
+            "/srv/www/uploads/a.bin",
+            "O_WRONLY|O_CREAT|O_TRUNC",
+            Err(libc::EACCES)
+        )),
+        Some(id)
+    );
+    run.feed_all([
+        w.send(13, &response("403 Forbidden", "")),
+        w.recv_eof(13),
+        w.close(13),
+    ]);
+    let r = run.only();
+    assert_eq!(r.status, Some(403));
+    assert!(!r.partial);
+    assert_eq!(failure_paths(r), ["/srv/www/uploads/a.bin"]);
+}

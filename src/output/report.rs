@@ -1,0 +1,114 @@
+//! The human report of a finished request: a headline `GET /home → 404 (pid 9573, 1.2 ms)`,
+//! then its suspects, most likely first, each with its reason, did-you-mean, hints and
+//! references; noise as a count. A healthy request is one quiet line. Every byte that came
+//! from the traced server or its files is escaped.
+
+use std::fmt::Write;
+
+use owo_colors::OwoColorize;
+
+use crate::diagnose::Report;
+use crate::syscalls::errno;
+
+use super::escape;
+
+fn paint(out: &mut String, text: &str, color: bool, style: fn(&str) -> String) {
+    if color {
+        out.push_str(&style(text));
+    } else {
+        out.push_str(text);
+    }
+}
+
+/// Whether a request needs attention: an error status, no status, or suspects.
+pub fn needs_attention(r: &Report) -> bool {
+    !r.suspects.is_empty() || r.request.status.is_none_or(|s| s >= 400)
+}
+
+pub fn format_report(r: &Report, color: bool) -> String {
+    let req = &r.request;
+    let mut out = String::with_capacity(256);
+    let method = req.method.as_deref().unwrap_or("?");
+    let target = req
+        .target
+        .as_deref()
+        .map(escape::escaped)
+        .unwrap_or_else(|| "(request started before reqtrace attached)".into());
+    let status = req
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| format!("no response ({})", req.end_reason));
+    let head = format!(
+        "{} {} → {}",
+        escape::escaped(method.as_bytes()),
+        target,
+        status
+    );
+    let attention = needs_attention(r);
+    match (attention, req.status) {
+        (true, _) => paint(&mut out, &head, color, |t| t.red().bold().to_string()),
+        (false, _) => paint(&mut out, &head, color, |t| t.green().to_string()),
+    }
+    let _ = write!(
+        out,
+        " (pid {}, {:.1} ms, {} file syscalls",
+        req.pid,
+        req.duration_ms(),
+        req.syscalls
+    );
+    if req.partial {
+        out.push_str(", partial");
+    }
+    out.push_str(")\n");
+    if !attention {
+        return out;
+    }
+    for (i, s) in r.suspects.iter().enumerate() {
+        let name = errno::name(s.errno).unwrap_or("E?");
+        let line = format!(
+            "  {}. {} {} = {} ({})",
+            i + 1,
+            s.syscall,
+            escape::quoted(&s.path),
+            name,
+            errno::message(s.errno)
+        );
+        paint(&mut out, &line, color, |t| t.bold().to_string());
+        if s.count > 1 {
+            let _ = write!(out, " ×{}", s.count);
+        }
+        out.push('\n');
+        let _ = writeln!(out, "     why: {}", s.reason);
+        if let Some(d) = &s.did_you_mean {
+            out.push_str("     did you mean: ");
+            paint(&mut out, &escape::quoted(d), color, |t| {
+                t.green().to_string()
+            });
+            out.push_str(" (exists)\n");
+        }
+        for h in &s.hints {
+            let _ = writeln!(out, "     note: {}", escape::escaped(h.as_bytes()));
+        }
+        for rf in &s.references {
+            let _ = writeln!(
+                out,
+                "     {:?} appears in {}:{}: {}",
+                String::from_utf8_lossy(crate::diagnose::rank::basename(&s.path)),
+                escape::escaped(rf.file.as_bytes()),
+                rf.line,
+                escape::escaped(rf.text.as_bytes())
+            );
+        }
+    }
+    if r.suspects.is_empty() {
+        out.push_str("  no failing file syscall in this request (the cause is elsewhere: a handler, a proxy, the application)\n");
+    }
+    if r.noise > 0 {
+        let _ = writeln!(
+            out,
+            "  noise: {} normal failure(s) hidden (.htaccess probes, candidates tried before one was found); --all shows them",
+            r.noise
+        );
+    }
+    out
+}

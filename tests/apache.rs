@@ -1,0 +1,281 @@
+//! End to end on a real Apache (installed by scripts/test.sh), prefork and event MPMs: the
+//! postmortem's rewrite typo is named as the first suspect with its did-you-mean and the
+//! configuration line; healthy requests have no suspects; keep-alive gives one record per
+//! request; `--probe` exit codes; a permission problem is explained.
+
+mod common;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::apache::Apache;
+use common::*;
+use serde_json::Value;
+
+/// One Apache test at a time: they share two cores, and `--apache` sees every Apache.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const T: Duration = Duration::from_secs(60);
+
+fn requests(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|v| v["type"] == "request").collect()
+}
+
+fn probe(a: &Apache, path: &str, extra: &[&str]) -> (std::process::Output, Vec<Value>) {
+    let pid = a.pid().to_string();
+    let url = a.url(path);
+    let mut args = vec!["attach", "--json", "--probe", &url];
+    args.extend_from_slice(extra);
+    args.push(&pid);
+    let out = run_reqtrace(&args, T);
+    let lines = json_lines(&out.stdout);
+    (out, lines)
+}
+
+fn check_rewrite_typo(mpm: &str) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start(mpm);
+    let (out, lines) = probe(&a, "/home", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a 404 probe fails: {stderr}");
+    let reqs = requests(&lines);
+    let home: Vec<_> = reqs.iter().filter(|r| r["target"] == "/home").collect();
+    assert_eq!(
+        home.len(),
+        1,
+        "one record for the probe: {reqs:#?}\n{stderr}"
+    );
+    let r = home[0];
+    assert_eq!(r["method"], "GET");
+    assert_eq!(r["status"], 404);
+    assert_eq!(r["partial"], false);
+    assert!(r["host"].as_str().unwrap().starts_with("127.0.0.1"));
+    assert!(
+        r["noise"].as_u64().unwrap() >= 1,
+        ".htaccess probes are noise: {r:#}"
+    );
+    let s = &r["suspects"][0];
+    let www = a.root.path().join("www");
+    assert_eq!(s["path"], www.join("index.phpp").to_str().unwrap(), "{r:#}");
+    assert_eq!(s["errno"], "ENOENT");
+    assert_eq!(s["did_you_mean"], www.join("index.php").to_str().unwrap());
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .contains("rewritten to /index.phpp"),
+        "{s:#}"
+    );
+    assert!(
+        s["count"].as_u64().unwrap() >= 2,
+        "one cause seen several times is one suspect"
+    );
+    let refs = s["references"].as_array().unwrap();
+    let site = a.root.path().join("sites/site.conf");
+    assert!(
+        refs.iter().any(|x| x["file"] == site.to_str().unwrap()
+            && x["line"] == 3
+            && x["text"]
+                .as_str()
+                .unwrap()
+                .contains("RewriteRule ^/home$ /index.phpp")),
+        "{refs:#?}"
+    );
+    // Only one cause.
+    assert_eq!(r["suspects"].as_array().unwrap().len(), 1, "{r:#}");
+    // Syscall lines are not printed in report mode, but the summary counts the request.
+    assert!(lines.iter().all(|l| l["type"] != "syscall"));
+    let sum = lines.last().unwrap();
+    assert_eq!(sum["type"], "summary");
+    assert!(sum["requests"].as_u64().unwrap() >= 1);
+    assert_untraced_and_running(a.pid());
+    assert_eq!(
+        a.get("/hello.html"),
+        200,
+        "the server still serves after detach"
+    );
+}
+
+#[test]
+fn prefork_rewrite_typo_is_the_first_suspect_with_did_you_mean_and_config_line() {
+    check_rewrite_typo("prefork");
+}
+
+#[test]
+fn event_mpm_rewrite_typo_is_the_first_suspect() {
+    check_rewrite_typo("event");
+}
+
+#[test]
+fn healthy_requests_have_no_suspects_and_the_probe_passes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    for path in ["/hello.html", "/"] {
+        let (out, lines) = probe(&a, path, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reqs = requests(&lines);
+        let r = reqs.iter().find(|r| r["target"] == path).expect("record");
+        assert_eq!(r["status"], 200);
+        assert_eq!(r["suspects"].as_array().unwrap().len(), 0, "{r:#}");
+        assert!(r["syscalls"].as_u64().unwrap() >= 2);
+    }
+    // "/" tries index.html (missing) before index.php: a recovered candidate is noise.
+    let (_, lines) = probe(&a, "/", &["--all"]);
+    let r = requests(&lines)
+        .into_iter()
+        .find(|r| r["target"] == "/")
+        .unwrap()
+        .clone();
+    let noise: Vec<_> = r["suspects"].as_array().unwrap().iter().collect();
+    assert!(
+        noise
+            .iter()
+            .any(|s| s["path"].as_str().unwrap().ends_with("/www/index.html")
+                && s["reason"].as_str().unwrap().starts_with("noise")),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn keepalive_gives_one_record_per_request_with_its_own_syscalls() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let pid = a.pid().to_string();
+    let child = std::process::Command::new(reqtrace())
+        .args([
+            "attach",
+            "--json",
+            "--syscalls",
+            "--trace",
+            "read,writev,accept4,close",
+            "--url",
+            "/",
+            "--count",
+            "2",
+            "--duration",
+            "20",
+            &pid,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_traced_tree(a.pid());
+    assert_eq!(a.get_keepalive(&["/home", "/hello.html"]), vec![404, 200]);
+    let out = wait_output(child, T);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    let reqs = requests(&lines);
+    assert_eq!(reqs.len(), 2, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        (reqs[0]["target"].as_str(), reqs[0]["status"].as_u64()),
+        (Some("/home"), Some(404))
+    );
+    assert_eq!(
+        (reqs[1]["target"].as_str(), reqs[1]["status"].as_u64()),
+        (Some("/hello.html"), Some(200))
+    );
+    assert_eq!(
+        reqs[0]["pid"], reqs[1]["pid"],
+        "same worker, same connection"
+    );
+    assert_eq!(
+        reqs[0]["suspects"].as_array().unwrap().len(),
+        1,
+        "{:#}",
+        reqs[0]
+    );
+    assert_eq!(reqs[1]["suspects"].as_array().unwrap().len(), 0);
+    assert_eq!(lines.last().unwrap()["reason"], "--count reached, detached");
+    assert_untraced_and_running(a.pid());
+}
+
+#[test]
+fn apache_discovery_and_human_report() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let url = a.url("/home");
+    let out = run_reqtrace(
+        &["attach", "--apache", "--color", "never", "--probe", &url],
+        T,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let www = a.root.path().join("www");
+    assert!(text.contains("GET /home → 404"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "\"{}\" = ENOENT",
+            www.join("index.phpp").display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "did you mean: \"{}\" (exists)",
+            www.join("index.php").display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("site.conf:3: RewriteRule ^/home$ /index.phpp [L]"),
+        "{text}"
+    );
+    assert!(text.contains("noise:"), "{text}");
+    assert_untraced_and_running(a.pid());
+}
+
+#[test]
+fn a_permission_problem_is_explained() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let secret = a.root.path().join("www/report.html");
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (out, lines) = probe(&a, "/report.html", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = requests(&lines)
+        .into_iter()
+        .find(|r| r["target"] == "/report.html")
+        .unwrap()
+        .clone();
+    assert_eq!(r["status"], 403);
+    let s = &r["suspects"][0];
+    assert_eq!(s["errno"], "EACCES", "{r:#}");
+    assert_eq!(s["path"], secret.to_str().unwrap());
+    let hints = s["hints"].to_string();
+    assert!(
+        hints.contains("0600") && hints.contains("www-data"),
+        "{hints}"
+    );
+}
+
+#[test]
+fn probe_errors_are_usage_errors() {
+    let out = run_reqtrace(&["attach", "--probe", "https://x/", "1"], T);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https is not supported"));
+    let out = run_reqtrace(&["attach"], T);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_reqtrace(&["attach", "--name", "no-such-server-xyz"], T);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no running process named no-such-server-xyz")
+    );
+}
