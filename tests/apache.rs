@@ -279,3 +279,73 @@ fn probe_errors_are_usage_errors() {
             .contains("no running process named no-such-server-xyz")
     );
 }
+
+/// Start `reqtrace attach --json ARGS MASTER` in the background, wait until every Apache
+/// process is traced, and return it.
+fn attach_bg(a: &Apache, args: &[&str]) -> std::process::Child {
+    let child = std::process::Command::new(reqtrace())
+        .args(["attach", "--json"])
+        .args(args)
+        .arg(a.pid().to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_traced_tree(a.pid());
+    child
+}
+
+#[test]
+fn workers_born_after_attach_are_followed_graceful_restart_and_recycling() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Every worker exits after one connection: the master keeps forking new ones.
+    let a = Apache::start_with("prefork", "MaxConnectionsPerChild 1\n");
+    let before = a.workers();
+    let child = attach_bg(&a, &["--url", "/", "--count", "4", "--duration", "30"]);
+    // A graceful restart (SIGUSR1) replaces every worker.
+    send_signal(a.pid(), libc::SIGUSR1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while a.workers().iter().any(|w| before.contains(w)) || a.workers().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "graceful restart did not replace workers"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for path in ["/home", "/hello.html", "/home", "/hello.html"] {
+        a.get(path);
+    }
+    let out = wait_output(child, T);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    let reqs = requests(&lines);
+    let got: Vec<(&str, u64)> = reqs
+        .iter()
+        .map(|r| (r["target"].as_str().unwrap(), r["status"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/home", 404),
+            ("/hello.html", 200),
+            ("/home", 404),
+            ("/hello.html", 200)
+        ]
+    );
+    for r in &reqs {
+        assert!(
+            !before.contains(&(r["pid"].as_i64().unwrap() as i32)),
+            "served by a new worker"
+        );
+    }
+    // With one connection per worker, the four requests came from (mostly) different workers.
+    let pids: std::collections::BTreeSet<i64> =
+        reqs.iter().map(|r| r["pid"].as_i64().unwrap()).collect();
+    assert!(pids.len() >= 2, "{pids:?}");
+    assert_untraced_and_running(a.pid());
+}

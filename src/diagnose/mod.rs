@@ -35,6 +35,8 @@ pub struct Suspect {
     pub did_you_mean: Option<Vec<u8>>,
     pub hints: Vec<String>,
     pub references: Vec<Reference>,
+    /// The name the references were searched for.
+    pub searched: Option<Vec<u8>>,
 }
 
 /// A finished request with its diagnosis.
@@ -44,6 +46,28 @@ pub struct Report {
     pub suspects: Vec<Suspect>,
     /// Failures that are normal (.htaccess probes, recovered lookups): counted, not shown.
     pub noise: u64,
+}
+
+/// The name to look for in the configuration: for a missing path, its first missing
+/// component (`statc` in /srv/statc/site.css: the Alias typo, not the file under it);
+/// otherwise the file name.
+fn reference_name(path: &[u8], errno: i32) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    if errno == libc::ENOENT {
+        let mut end = 0;
+        while end < path.len() {
+            // The next component: skip slashes, then up to the next slash.
+            let start = end + path[end..].iter().take_while(|&&b| b == b'/').count();
+            end = start + path[start..].iter().take_while(|&&b| b != b'/').count();
+            if start == end {
+                break;
+            }
+            if std::fs::metadata(std::ffi::OsStr::from_bytes(&path[..end])).is_err() {
+                return path[start..end].to_vec();
+            }
+        }
+    }
+    rank::basename(path).to_vec()
 }
 
 pub struct Diagnoser {
@@ -92,6 +116,7 @@ impl Diagnoser {
                 did_you_mean: None,
                 hints: Vec::new(),
                 references: Vec::new(),
+                searched: None,
             };
             if g.noise.is_none() {
                 if s.errno == libc::ENOENT {
@@ -111,7 +136,9 @@ impl Diagnoser {
                     .filter(|h| *h != obvious)
                     .collect();
                 if suspects.len() < REF_SUSPECTS {
-                    s.references = self.references(rank::basename(&s.path));
+                    let name = reference_name(&s.path, s.errno);
+                    s.references = self.references(&name);
+                    s.searched = Some(name);
                 }
             }
             suspects.push(s);

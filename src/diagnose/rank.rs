@@ -172,6 +172,39 @@ pub fn rank(req: &Request) -> Vec<Group> {
                 .unwrap_or(std::cmp::Ordering::Equal),
         )
     });
+    merge_related(out)
+}
+
+/// Whether two failures are one cause: a missing directory and a path under it, or two
+/// permission failures in the same directory (the directory is what denies them).
+fn same_cause(a: &Group, b: &Group) -> bool {
+    if a.errno != b.errno || a.noise.is_some() || b.noise.is_some() {
+        return false;
+    }
+    let under = |outer: &[u8], inner: &[u8]| {
+        inner.len() > outer.len() && inner.starts_with(outer) && inner[outer.len()] == b'/'
+    };
+    match a.errno {
+        libc::ENOENT | libc::ENOTDIR | libc::ELOOP => {
+            under(&a.path, &b.path) || under(&b.path, &a.path)
+        }
+        libc::EACCES | libc::EPERM => dirname(&a.path) == dirname(&b.path),
+        _ => false,
+    }
+}
+
+/// Fold each group into a better-ranked one of the same cause (`groups` is sorted).
+fn merge_related(groups: Vec<Group>) -> Vec<Group> {
+    let mut out: Vec<Group> = Vec::with_capacity(groups.len());
+    for g in groups {
+        match out.iter_mut().find(|kept| same_cause(kept, &g)) {
+            Some(kept) => {
+                kept.count += g.count;
+                kept.first_ts = kept.first_ts.min(g.first_ts);
+            }
+            None => out.push(g),
+        }
+    }
     out
 }
 
@@ -185,9 +218,29 @@ fn score(
     let name = basename(&g.path).to_vec();
     let mut s = 10;
     let url_is_root = url.is_empty() || url == b"/";
+    let url_dir = url.ends_with(b"/") || url.is_empty();
     if !url_is_root && paths.iter().any(|(p, _)| p.ends_with(url)) {
         s += 50;
         g.reasons.push("the file the URL maps to".into());
+    } else if !url_last.is_empty() && name == url_last {
+        // Same file name, another directory: an Alias or a DocumentRoot that points
+        // somewhere else.
+        s += 40;
+        g.reasons.push(format!(
+            "the file the URL names, looked up in {}",
+            String::from_utf8_lossy(dirname(&g.path))
+        ));
+    } else if url_dir
+        && g.errno == libc::ENOENT
+        && !contains(url, &name)
+        && paths.iter().any(|(p, _)| {
+            url_is_root || dirname(p).ends_with(url.strip_suffix(b"/").unwrap_or(url))
+        })
+    {
+        s += 35;
+        g.reasons.push(
+            "the index file looked up for the directory the URL names (DirectoryIndex)".into(),
+        );
     } else {
         // A path that is also the tail of a longer path in the group is a URL-path: the
         // server looked it up as a URI before mapping it under the DocumentRoot. When it is
@@ -340,6 +393,60 @@ mod tests {
         let g = rank(&r);
         assert_eq!(g[0].path, b"/srv/www/report.html");
         assert!(g[0].score > g[1].score);
+    }
+
+    #[test]
+    fn a_missing_directory_and_the_file_under_it_are_one_cause() {
+        let r = req(
+            "/static/site.css",
+            404,
+            &[
+                ("/srv/statc/site.css", libc::ENOENT),
+                ("/srv/statc", libc::ENOENT),
+            ],
+            &[],
+        );
+        let g = rank(&r);
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].path, b"/srv/statc/site.css");
+        assert_eq!(g[0].count, 2);
+        assert!(
+            g[0].reasons[0].contains("the file the URL names"),
+            "{:?}",
+            g[0].reasons
+        );
+    }
+
+    #[test]
+    fn permission_failures_in_one_directory_are_one_cause() {
+        let r = req(
+            "/private/a.html",
+            403,
+            &[
+                ("/srv/www/private/a.html", libc::EACCES),
+                ("/srv/www/private/.htaccess", libc::EACCES),
+            ],
+            &[],
+        );
+        let g = rank(&r);
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].path, b"/srv/www/private/a.html");
+    }
+
+    #[test]
+    fn a_missing_directory_index_is_named_as_such() {
+        let r = req(
+            "/docs/",
+            404,
+            &[("/srv/www/docs/index.htm", libc::ENOENT)],
+            &[],
+        );
+        let g = rank(&r);
+        assert!(
+            g[0].reasons[0].contains("DirectoryIndex"),
+            "{:?}",
+            g[0].reasons
+        );
     }
 
     #[test]

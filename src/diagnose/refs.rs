@@ -621,12 +621,26 @@ impl Search {
     }
 }
 
+/// Bytes that continue a file name: a match must not be part of a longer name, or
+/// `index.htm` would be "found" in every `index.html`.
+fn name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// The first occurrence of `needle` in `hay` as a whole file name (or, for a needle starting
+/// with a dot, as a whole extension).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || needle.len() > hay.len() {
         return None;
     }
     let first = needle[0];
-    (0..=hay.len() - needle.len()).find(|&i| hay[i] == first && &hay[i..i + needle.len()] == needle)
+    (0..=hay.len() - needle.len()).find(|&i| {
+        hay[i] == first
+            && &hay[i..i + needle.len()] == needle
+            // An extension (".phpp") may follow a name; a name may not.
+            && (i == 0 || first == b'.' || !name_byte(hay[i - 1]))
+            && hay.get(i + needle.len()).is_none_or(|&b| !name_byte(b))
+    })
 }
 
 /// A line for display: lossy UTF-8, control characters as spaces, trimmed, at most

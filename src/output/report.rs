@@ -92,8 +92,8 @@ pub fn format_report(r: &Report, color: bool) -> String {
         for rf in &s.references {
             let _ = writeln!(
                 out,
-                "     {:?} appears in {}:{}: {}",
-                String::from_utf8_lossy(crate::diagnose::rank::basename(&s.path)),
+                "     {} appears in {}:{}: {}",
+                escape::quoted(s.searched.as_deref().unwrap_or_default()),
                 escape::escaped(rf.file.as_bytes()),
                 rf.line,
                 escape::escaped(rf.text.as_bytes())

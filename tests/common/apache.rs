@@ -28,6 +28,11 @@ impl Apache {
     /// Start Apache with `mpm` (prefork, event, worker) serving the incident's site: a
     /// rewrite of /home to the typo'd /index.phpp, index.php and hello.html in the docroot.
     pub fn start(mpm: &str) -> Apache {
+        Self::start_with(mpm, "")
+    }
+
+    /// Like `start`, with extra configuration lines appended.
+    pub fn start_with(mpm: &str, extra: &str) -> Apache {
         assert!(
             std::path::Path::new("/usr/sbin/apache2").exists(),
             "apache2 is not installed: scripts/test.sh installs it"
@@ -42,7 +47,8 @@ impl Apache {
             .unwrap()
             .replace("@ROOT@", root.path().to_str().unwrap())
             .replace("@PORT@", &port.to_string())
-            .replace("@MPM@", mpm);
+            .replace("@MPM@", mpm)
+            + extra;
         std::fs::write(root.path().join("httpd.conf"), conf).unwrap();
         std::fs::copy(
             format!("{here}/tests/apache/site.conf.in"),
@@ -77,6 +83,18 @@ impl Apache {
             std::thread::sleep(Duration::from_millis(50));
         }
         a
+    }
+
+    /// The master's current children (its workers).
+    pub fn workers(&self) -> Vec<i32> {
+        let pid = self.pid();
+        let mut v: Vec<i32> = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     pub fn pid(&self) -> i32 {
