@@ -94,7 +94,8 @@ impl Diagnoser {
             .filter(|g| g.noise.is_some())
             .map(|g| g.count)
             .sum();
-        let creds = perms::creds_of(request.pid);
+        // Read only when a suspect needs it: most requests have none.
+        let mut creds: Option<Option<perms::Creds>> = None;
         let mut suspects = Vec::new();
         let show_noise = self.show_noise;
         for g in groups
@@ -131,6 +132,7 @@ impl Diagnoser {
                     _ => perms::Want::Search,
                 };
                 let obvious = format!("{} does not exist", String::from_utf8_lossy(&s.path));
+                let creds = creds.get_or_insert_with(|| perms::creds_of(request.pid));
                 s.hints = perms::explain(&s.path, s.errno, creds.as_ref(), want, Some(request.pid))
                     .into_iter()
                     .filter(|h| *h != obvious)

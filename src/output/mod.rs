@@ -24,8 +24,10 @@ use crate::http::urlmatch::UrlFilter;
 use crate::signals;
 use crate::tracer::EventSink;
 
-/// Events queued between tracer and writer before dropping starts.
-const QUEUE: usize = 65536;
+/// Events handed to the writer together.
+const BATCH: usize = 256;
+/// Batches queued between tracer and writer before dropping starts (≈ 256k events).
+const QUEUE: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -75,7 +77,7 @@ pub struct Pipeline {
 }
 
 enum Msg {
-    Event(Event),
+    Events(Vec<Event>),
     Raw(String),
     Finish(Box<Summary>),
     /// Stop without a summary.
@@ -124,14 +126,28 @@ pub struct Writer {
     tx: SyncSender<Msg>,
     handle: Option<JoinHandle<Summary>>,
     dropped: u64,
+    batch: Vec<Event>,
 }
 
 impl EventSink for Writer {
     fn send(&mut self, ev: Event) {
-        match self.tx.try_send(Msg::Event(ev)) {
+        self.batch.push(ev);
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    /// One channel message (and at most one wake-up of the writer) per batch: waking the
+    /// writer for every event costs a futex call and a context switch per syscall.
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        match self.tx.try_send(Msg::Events(batch)) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.dropped += 1,
-            Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(Msg::Events(b))) => self.dropped += b.len() as u64,
+            Err(_) => {}
         }
     }
 }
@@ -155,6 +171,7 @@ impl Writer {
             tx,
             handle: Some(handle),
             dropped: 0,
+            batch: Vec::with_capacity(BATCH),
         }
     }
 
@@ -174,6 +191,7 @@ impl Writer {
 
     /// Finish: write the summary, flush, and wait for the writer thread.
     pub fn finish(mut self, mut sum: Summary) -> Summary {
+        self.flush();
         sum.dropped += self.dropped;
         let _ = self.tx.send(Msg::Finish(Box::new(sum.clone())));
         match self.handle.take().map(|h| h.join()) {
@@ -322,7 +340,11 @@ fn write_loop(
         match msg {
             Msg::Raw(s) => sink.write(&s),
             Msg::Abort => break,
-            Msg::Event(ev) => st.event(&mut sink, ev),
+            Msg::Events(evs) => {
+                for ev in evs {
+                    st.event(&mut sink, ev);
+                }
+            }
             Msg::Finish(s) => {
                 if st.pipe.correlate {
                     st.correlator.finish_all(crate::event::now(), &mut st.done);

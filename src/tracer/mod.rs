@@ -58,6 +58,8 @@ fn flavour_bit(kind: crate::syscalls::StatKind) -> u8 {
 /// Where decoded events go (the output writer, later the correlator).
 pub trait EventSink {
     fn send(&mut self, ev: Event);
+    /// Hand over whatever is batched: called before the tracer blocks waiting for a stop.
+    fn flush(&mut self) {}
 }
 
 /// What the tracer was told to do.
@@ -148,7 +150,14 @@ impl<'a> Tracer<'a> {
             if self.tracees.is_empty() {
                 return Ok(Outcome::AllGone(self.main_exit));
             }
-            match sys::wait_any(false) {
+            // Poll first; only when no stop is pending hand the batch to the writer and
+            // block. Under load that batches events; when idle, they go out at once.
+            let mut waited = sys::wait_any(true);
+            if matches!(waited, Ok(None)) {
+                self.sink.flush();
+                waited = sys::wait_any(false);
+            }
+            match waited {
                 Ok(Some((tid, stop))) => self.handle(tid, stop),
                 Ok(None) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
@@ -311,10 +320,16 @@ impl<'a> Tracer<'a> {
     }
 
     fn on_syscall(&mut self, tid: i32) {
-        let Ok(info) = sys::syscall_info(tid) else {
+        let Some(t) = self.tracees.get_mut(&tid) else {
             return;
         };
-        let Some(t) = self.tracees.get_mut(&tid) else {
+        // The exit of a syscall nobody asked for: nothing to read. The stop after a syscall
+        // entry is always its exit (signal and event stops are not syscall stops), so the
+        // kernel need not be asked which one this is.
+        if std::mem::take(&mut t.in_ignored) {
+            return;
+        }
+        let Ok(info) = sys::syscall_info(tid) else {
             return;
         };
         match info {
@@ -331,6 +346,7 @@ impl<'a> Tracer<'a> {
                     .copied()
                     .unwrap_or(Select::Ignore);
                 if select == Select::Ignore {
+                    t.in_ignored = true;
                     return;
                 }
                 let Some(spec) = self.cat.get(nr) else {

@@ -34,6 +34,8 @@ pub struct Tracee {
     comm: Option<Arc<str>>,
     /// In a group-stop (SIGSTOP/SIGTSTP) and resumed with PTRACE_LISTEN.
     pub group_stopped: bool,
+    /// Between the entry and exit stops of a syscall that is not traced.
+    pub in_ignored: bool,
 }
 
 impl Tracee {
@@ -43,6 +45,7 @@ impl Tracee {
             pending: None,
             comm: None,
             group_stopped: false,
+            in_ignored: false,
         }
     }
 
