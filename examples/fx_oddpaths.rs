@@ -14,6 +14,7 @@
 //!                                       including the NUL); its last component is longer
 //!                                       than NAME_MAX, hence ENAMETOOLONG in practice
 //!   open(DIR + "/" + "aaa…")         -> ENAMETOOLONG; strlen is exactly 5000 (> PATH_MAX)
+//!   open((char *)0x1)                 -> EFAULT   (a pointer the tracer cannot read either)
 //! Without `--loop` the sequence runs once and the program exits 0 (1 if a call gave an
 //! unexpected result). With `--loop` it repeats every 100 ms and the program exits by
 //! itself after 60 s. Nothing but `ready\n` is printed on stdout; diagnostics go to stderr.
@@ -109,6 +110,12 @@ fn main() {
         }
         open_expect(&long_4095, &[libc::ENAMETOOLONG, libc::ENOENT]);
         open_expect(&long_5000, &[libc::ENAMETOOLONG]);
+        // SAFETY: the kernel rejects the unmapped address with EFAULT; nothing is read here.
+        let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, 1usize, libc::O_RDONLY) };
+        if fd != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EFAULT) {
+            FAILED.store(true, Ordering::Relaxed);
+            eprintln!("fx_oddpaths: openat(0x1) returned {fd}, expected EFAULT");
+        }
         if !looping {
             std::process::exit(if FAILED.load(Ordering::Relaxed) { 1 } else { 0 });
         }

@@ -352,6 +352,12 @@ fn odd_paths_give_valid_json_and_safe_text() {
     let mut want = dir.path().to_str().unwrap().as_bytes().to_vec();
     want.extend_from_slice(b"/bad\xff\xfeutf8");
     assert_eq!(bytes, want);
+    // An unreadable pointer is shown as its address and listed in `unreadable`.
+    let fault: Vec<_> = evs.iter().filter(|e| e["errno"] == "EFAULT").collect();
+    assert_eq!(fault.len(), 1, "{evs:#?}");
+    assert_eq!(fault[0]["args"][1], "0x1");
+    assert_eq!(fault[0]["unreadable"], serde_json::json!([1]));
+    assert_eq!(fault[0]["path"], Value::Null);
     let long: Vec<_> = evs
         .iter()
         .filter(|e| e["errno"] == "ENAMETOOLONG")
@@ -397,6 +403,7 @@ fn odd_paths_give_valid_json_and_safe_text() {
     }
     assert!(tracee_lines >= 7);
     let s = String::from_utf8_lossy(&text);
+    assert!(s.contains("0x1 /* unreadable */"), "{s}");
     assert!(
         s.contains(r#"new\nline"#)
             && s.contains(r"esc\x1b[31mred")
