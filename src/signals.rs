@@ -1,9 +1,11 @@
-//! How reqtrace learns that it must stop: SIGINT/SIGTERM/SIGHUP, `--duration` expiry, or a
-//! closed output pipe. Each sets one atomic flag; the tracer checks it between stops and then
-//! detaches everything. The handlers are installed without SA_RESTART so a blocking waitpid
-//! returns EINTR; because a signal can land between the flag check and the waitpid call, the
-//! handler also arms a 1 s alarm, and the SIGALRM handler keeps re-arming it while a stop is
-//! pending, so a missed wake-up costs at most a second, never a hang.
+//! How reqtrace learns that it must stop: SIGINT/SIGTERM/SIGHUP, `--duration` expiry, a closed
+//! output pipe, finished probes or `--count`. Each sets one atomic flag; every tracer thread
+//! checks it between stops and then detaches its tracees. The handlers are installed without
+//! SA_RESTART so a blocking waitpid returns EINTR, and every registered tracer thread is sent a
+//! SIGALRM (tgkill) so each one's waitpid is interrupted, not just the thread the kernel chose.
+//! Because a signal can land between a thread's flag check and its waitpid call, a 1 s alarm
+//! keeps kicking every tracer thread while a stop is pending: a missed wake-up costs at most a
+//! second, never a hang.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -11,41 +13,63 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction
 
 /// 0 = keep going; otherwise why we stop (a signal number, or one of the REASON_* values).
 static STOP: AtomicI32 = AtomicI32::new(0);
-/// Thread id of the tracer thread, the one whose waitpid must be interrupted.
-static TRACER_TID: AtomicI32 = AtomicI32::new(0);
+/// Thread ids of the tracer threads, whose waitpid must be interrupted (0 = free slot).
+const MAX_TRACERS: usize = 64;
+static TRACER_TIDS: [AtomicI32; MAX_TRACERS] = [const { AtomicI32::new(0) }; MAX_TRACERS];
 
 pub const REASON_DURATION: i32 = -1;
 pub const REASON_OUTPUT_CLOSED: i32 = -2;
 pub const REASON_DONE: i32 = -3;
 pub const REASON_COUNT: i32 = -4;
 
+/// SIGALRM to every tracer thread. Only tgkill and atomics: async-signal-safe.
+fn kick_all() {
+    // SAFETY: getpid and tgkill are plain syscalls, safe in a signal handler.
+    let pid = unsafe { libc::getpid() };
+    for slot in &TRACER_TIDS {
+        let tid = slot.load(Ordering::SeqCst);
+        if tid > 0 {
+            // SAFETY: tgkill to a thread of our own process.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGALRM) };
+        }
+    }
+}
+
 extern "C" fn on_terminate(sig: libc::c_int) {
     let _ = STOP.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    kick_all();
     // SAFETY: alarm is async-signal-safe.
     unsafe { libc::alarm(1) };
 }
 
-extern "C" fn on_alarm(_sig: libc::c_int) {
+extern "C" fn on_alarm(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     if STOP.load(Ordering::SeqCst) == 0 {
         // The --duration timer expired.
         STOP.store(REASON_DURATION, Ordering::SeqCst);
     }
-    // SAFETY: alarm is async-signal-safe; keeps kicking the tracer out of waitpid.
-    unsafe { libc::alarm(1) };
+    // A timer SIGALRM reaches one thread: pass it on to all. One sent by kick_all (SI_TKILL)
+    // is not passed on again, or the threads would kick each other forever.
+    // SAFETY: the kernel hands a valid siginfo to an SA_SIGINFO handler.
+    let from_tkill = !info.is_null() && unsafe { (*info).si_code } == libc::SI_TKILL;
+    if !from_tkill {
+        kick_all();
+        // SAFETY: alarm is async-signal-safe; keeps kicking while the stop is pending.
+        unsafe { libc::alarm(1) };
+    }
 }
 
-fn install(sig: Signal, handler: extern "C" fn(libc::c_int)) {
+fn install(sig: Signal, handler: SigHandler) {
     // No SA_RESTART on purpose: waitpid must return EINTR.
-    let sa = SigAction::new(
-        SigHandler::Handler(handler),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handlers only touch atomics and call alarm(2), both async-signal-safe.
+    let flags = match handler {
+        SigHandler::SigAction(_) => SaFlags::SA_SIGINFO,
+        _ => SaFlags::empty(),
+    };
+    let sa = SigAction::new(handler, flags, SigSet::empty());
+    // SAFETY: the handlers only touch atomics and make async-signal-safe syscalls.
     let _ = unsafe { sigaction(sig, &sa) };
 }
 
-/// Signals meant for the tracer thread; other threads of reqtrace block them.
+/// Signals meant for the tracer threads; other threads of reqtrace block them.
 pub fn stop_signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in [
@@ -60,13 +84,12 @@ pub fn stop_signals() -> SigSet {
     set
 }
 
-/// Install the handlers; call from the tracer thread before attaching. `ignore_interrupt`
+/// Install the handlers (process-wide) before any tracer thread starts. `ignore_interrupt`
 /// leaves SIGINT/SIGQUIT to the launched command (run mode: the terminal sends them to the
 /// whole process group and the command decides, as under strace).
 pub fn install_handlers(ignore_interrupt: bool) {
-    TRACER_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
     for sig in [Signal::SIGTERM, Signal::SIGHUP] {
-        install(sig, on_terminate);
+        install(sig, SigHandler::Handler(on_terminate));
     }
     if ignore_interrupt {
         // SAFETY: setting a disposition to SIG_IGN installs no handler.
@@ -75,9 +98,25 @@ pub fn install_handlers(ignore_interrupt: bool) {
             let _ = signal(Signal::SIGQUIT, SigHandler::SigIgn);
         }
     } else {
-        install(Signal::SIGINT, on_terminate);
+        install(Signal::SIGINT, SigHandler::Handler(on_terminate));
     }
-    install(Signal::SIGALRM, on_alarm);
+    install(Signal::SIGALRM, SigHandler::SigAction(on_alarm));
+}
+
+/// Register the calling thread as a tracer thread (it must be kicked out of waitpid) and let
+/// it take the stop signals.
+pub fn register_tracer_thread() {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    for slot in &TRACER_TIDS {
+        if slot
+            .compare_exchange(0, tid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            break;
+        }
+    }
+    let _ = stop_signals().thread_unblock();
 }
 
 /// Arm the `--duration` timer.
@@ -97,16 +136,10 @@ pub fn arm_duration(secs: f64) {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
 }
 
-/// Ask the tracer to stop (from any thread) and interrupt its waitpid.
+/// Ask the tracer threads to stop (from any thread) and interrupt their waitpid.
 pub fn request_stop(reason: i32) {
     let _ = STOP.compare_exchange(0, reason, Ordering::SeqCst, Ordering::SeqCst);
-    let tid = TRACER_TID.load(Ordering::SeqCst);
-    if tid > 0 {
-        // SAFETY: tgkill to our own tracer thread; SIGALRM's handler only re-arms the alarm.
-        unsafe {
-            libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGALRM);
-        }
-    }
+    kick_all();
 }
 
 /// Why we stop, if we do: 0 = not stopping.
@@ -114,8 +147,11 @@ pub fn stop_reason() -> i32 {
     STOP.load(Ordering::Relaxed)
 }
 
-/// Cancel the kick timer once the tracer is done (so a later SIGALRM cannot kill us).
+/// Cancel the kick timer once tracing is done (so a later SIGALRM cannot kill us).
 pub fn disarm() {
+    for slot in &TRACER_TIDS {
+        slot.store(0, Ordering::SeqCst);
+    }
     // SAFETY: alarm(0) cancels; SIG_IGN for any in-flight SIGALRM installs no handler.
     unsafe {
         libc::alarm(0);

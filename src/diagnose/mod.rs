@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::http::correlate::Request;
+use crate::procinfo;
 
 pub use refs::{Reference, ServerConfig};
 
@@ -37,6 +38,15 @@ pub struct Suspect {
     pub references: Vec<Reference>,
     /// The name the references were searched for.
     pub searched: Option<Vec<u8>>,
+    /// A normal failure, listed only with `--all`.
+    pub noise: bool,
+}
+
+impl Report {
+    /// Suspects that are not noise: what makes a request need attention.
+    pub fn real_suspects(&self) -> usize {
+        self.suspects.iter().filter(|s| !s.noise).count()
+    }
 }
 
 /// A finished request with its diagnosis.
@@ -71,19 +81,43 @@ fn reference_name(path: &[u8], errno: i32) -> Vec<u8> {
 }
 
 pub struct Diagnoser {
-    config: ServerConfig,
     show_noise: bool,
-    refs_cache: HashMap<Vec<u8>, (Instant, Vec<Reference>)>,
+    /// Each server's configuration, by its master's PID: with several Apaches traced, a
+    /// request's references come from the server that answered it.
+    configs: HashMap<i32, ServerConfig>,
+    /// The configuration used last, for a worker that is gone by the time it is asked.
+    last: ServerConfig,
+    refs_cache: HashMap<(i32, Vec<u8>), (Instant, Vec<Reference>)>,
 }
 
 impl Diagnoser {
-    /// `config`: the traced server's configuration files and DocumentRoots (may be empty);
     /// `show_noise`: list noise as suspects too (`--all`).
-    pub fn new(config: ServerConfig, show_noise: bool) -> Self {
+    pub fn new(show_noise: bool) -> Self {
         Diagnoser {
-            config,
             show_noise,
+            configs: HashMap::new(),
+            last: ServerConfig::default(),
             refs_cache: HashMap::new(),
+        }
+    }
+
+    /// The configuration of the server `pid` belongs to: found from its Apache master's
+    /// command line (empty for other servers). The master PID identifies the server.
+    fn config_for(&mut self, pid: i32) -> (i32, ServerConfig) {
+        let master = procinfo::server_master(pid);
+        let comm = procinfo::comm(master);
+        match comm.as_deref() {
+            Some("apache2" | "httpd") => {
+                let cfg = self
+                    .configs
+                    .entry(master)
+                    .or_insert_with(|| refs::apache_config(&procinfo::cmdline(master)))
+                    .clone();
+                self.last = cfg.clone();
+                (master, cfg)
+            }
+            Some(_) => (master, ServerConfig::default()),
+            None => (0, self.last.clone()),
         }
     }
 
@@ -96,6 +130,7 @@ impl Diagnoser {
             .sum();
         // Read only when a suspect needs it: most requests have none.
         let mut creds: Option<Option<perms::Creds>> = None;
+        let mut config: Option<(i32, ServerConfig)> = None;
         let mut suspects = Vec::new();
         let show_noise = self.show_noise;
         for g in groups
@@ -118,6 +153,7 @@ impl Diagnoser {
                 hints: Vec::new(),
                 references: Vec::new(),
                 searched: None,
+                noise: g.noise.is_some(),
             };
             if g.noise.is_none() {
                 if s.errno == libc::ENOENT {
@@ -139,7 +175,11 @@ impl Diagnoser {
                     .collect();
                 if suspects.len() < REF_SUSPECTS {
                     let name = reference_name(&s.path, s.errno);
-                    s.references = self.references(&name);
+                    let (master, cfg) = match &config {
+                        Some(c) => c.clone(),
+                        None => config.insert(self.config_for(request.pid)).clone(),
+                    };
+                    s.references = self.references(master, &cfg, &name);
                     s.searched = Some(name);
                 }
             }
@@ -152,20 +192,19 @@ impl Diagnoser {
         }
     }
 
-    fn references(&mut self, name: &[u8]) -> Vec<Reference> {
+    fn references(&mut self, server: i32, cfg: &ServerConfig, name: &[u8]) -> Vec<Reference> {
         // Very short names ("a", "js") would match everywhere.
-        if name.len() < 3 || (self.config.files.is_empty() && self.config.document_roots.is_empty())
-        {
+        if name.len() < 3 || (cfg.files.is_empty() && cfg.document_roots.is_empty()) {
             return Vec::new();
         }
-        if let Some((at, refs)) = self.refs_cache.get(name)
+        let key = (server, name.to_vec());
+        if let Some((at, refs)) = self.refs_cache.get(&key)
             && at.elapsed() < REF_TTL
         {
             return refs.clone();
         }
-        let refs = refs::find_references(&self.config, name, REF_BUDGET);
-        self.refs_cache
-            .insert(name.to_vec(), (Instant::now(), refs.clone()));
+        let refs = refs::find_references(cfg, name, REF_BUDGET);
+        self.refs_cache.insert(key, (Instant::now(), refs.clone()));
         refs
     }
 }

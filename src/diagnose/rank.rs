@@ -90,6 +90,17 @@ fn noise_reason(f: &Failure, req: &Request, url: &[u8]) -> Option<&'static str> 
     if name == b".htaccess" && matches!(f.errno, libc::ENOENT | libc::ENOTDIR) {
         return Some(".htaccess probe");
     }
+    // The URL-path looked up as if it were a file (mod_rewrite does this for a rewrite
+    // target) before being mapped under the DocumentRoot, where it was found.
+    if f.errno == libc::ENOENT
+        && f.path.first() == Some(&b'/')
+        && req
+            .lookups
+            .iter()
+            .any(|l| l.path.len() > f.path.len() && l.path.ends_with(&f.path))
+    {
+        return Some("the URL-path, found once mapped under the DocumentRoot");
+    }
     // A lookup the server recovered from: a later candidate in the same directory was found
     // and the response was a success (DirectoryIndex, try_files, MultiViews).
     if req.status.is_some_and(|s| s < 400) && f.errno == libc::ENOENT {
@@ -447,6 +458,17 @@ mod tests {
             "{:?}",
             g[0].reasons
         );
+    }
+
+    #[test]
+    fn a_rewrite_to_an_existing_file_is_healthy() {
+        let r = req(
+            "/home",
+            200,
+            &[("/index.php", libc::ENOENT)],
+            &["/srv/www/index.php"],
+        );
+        assert!(rank(&r).iter().all(|g| g.noise.is_some()));
     }
 
     #[test]

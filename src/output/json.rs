@@ -2,6 +2,8 @@
 //! field name. Paths that are not valid UTF-8 are written lossily (U+FFFD) and their exact
 //! bytes are added in hex under `<field>_hex`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -13,6 +15,11 @@ use super::Summary;
 use super::escape;
 
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// An errno's name, or `E<number>` for one without a name (the same key as in `by_errno`).
+fn errno_name(e: i32) -> Cow<'static, str> {
+    errno::name(e).map_or_else(|| Cow::Owned(format!("E{e}")), Cow::Borrowed)
+}
 
 fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -61,7 +68,7 @@ struct SyscallLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     stat_kind: Option<&'static str>,
     ret: i64,
-    errno: Option<&'static str>,
+    errno: Option<Cow<'static, str>>,
     error: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     unfinished: bool,
@@ -85,7 +92,7 @@ pub fn syscall_line(ev: &SyscallEvent, request: Option<u64>) -> String {
         path2_hex: hex_if_lossy(ev.path2.as_ref()),
         stat_kind: ev.stat_kind.map(|k| k.as_str()),
         ret: ev.ret,
-        errno: ev.errno.map(|e| errno::name(e).unwrap_or("EUNKNOWN")),
+        errno: ev.errno.map(errno_name),
         error: ev.errno.map(errno::message),
         unfinished: ev.unfinished,
         unreadable: ev
@@ -158,10 +165,7 @@ pub fn summary_line(sum: &Summary) -> String {
         by_errno: sum
             .by_errno
             .iter()
-            .map(|(e, n)| {
-                let name = errno::name(*e).map_or_else(|| format!("E{e}"), str::to_string);
-                (name, json!(n))
-            })
+            .map(|(e, n)| (errno_name(*e).into_owned(), json!(n)))
             .collect(),
         processes: sum.processes,
         threads: sum.threads,
@@ -182,7 +186,7 @@ struct SuspectOut<'a> {
     path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     path_hex: Option<String>,
-    errno: &'static str,
+    errno: Cow<'static, str>,
     error: &'static str,
     count: u64,
     score: i32,
@@ -190,6 +194,8 @@ struct SuspectOut<'a> {
     did_you_mean: Option<String>,
     hints: &'a [String],
     references: &'a [Reference],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    noise: bool,
 }
 
 #[derive(Serialize)]
@@ -239,7 +245,7 @@ pub fn request_line(r: &Report) -> String {
                 syscall: s.syscall,
                 path: lossy(&s.path),
                 path_hex: hex_if_lossy(Some(&s.path)),
-                errno: errno::name(s.errno).unwrap_or("EUNKNOWN"),
+                errno: errno_name(s.errno),
                 error: errno::message(s.errno),
                 count: s.count,
                 score: s.score,
@@ -247,6 +253,7 @@ pub fn request_line(r: &Report) -> String {
                 did_you_mean: s.did_you_mean.as_deref().map(lossy),
                 hints: &s.hints,
                 references: &s.references,
+                noise: s.noise,
             })
             .collect(),
     };

@@ -16,7 +16,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
-use crate::diagnose::{Diagnoser, Report, ServerConfig, rank};
+use crate::diagnose::{Diagnoser, Report, rank};
 use crate::error::Error;
 use crate::event::Event;
 use crate::http::correlate::Correlator;
@@ -67,7 +67,6 @@ pub struct Pipeline {
     /// Print syscall lines (false in report mode: --apache, --name, --url, --probe).
     pub show_syscalls: bool,
     pub url: Option<UrlFilter>,
-    pub config: ServerConfig,
     /// `--all`: noise is listed with the suspects.
     pub show_noise: bool,
     /// `--count N`: stop after N reported requests.
@@ -121,15 +120,20 @@ impl LineSender {
     }
 }
 
-/// The tracer's end of the queue.
+/// The writer thread's handle: starts it, and finishes it with the summary.
 pub struct Writer {
     tx: SyncSender<Msg>,
     handle: Option<JoinHandle<Summary>>,
-    dropped: u64,
-    batch: Vec<Event>,
 }
 
-impl EventSink for Writer {
+/// A tracer thread's end of the queue: batches events and counts what it had to drop.
+pub struct BatchSink {
+    tx: SyncSender<Msg>,
+    batch: Vec<Event>,
+    pub dropped: u64,
+}
+
+impl EventSink for BatchSink {
     fn send(&mut self, ev: Event) {
         self.batch.push(ev);
         if self.batch.len() >= BATCH {
@@ -170,8 +174,15 @@ impl Writer {
         Writer {
             tx,
             handle: Some(handle),
-            dropped: 0,
+        }
+    }
+
+    /// A sink for one tracer thread.
+    pub fn sink(&self) -> BatchSink {
+        BatchSink {
+            tx: self.tx.clone(),
             batch: Vec::with_capacity(BATCH),
+            dropped: 0,
         }
     }
 
@@ -190,9 +201,8 @@ impl Writer {
     }
 
     /// Finish: write the summary, flush, and wait for the writer thread.
-    pub fn finish(mut self, mut sum: Summary) -> Summary {
-        self.flush();
-        sum.dropped += self.dropped;
+    /// `sum.dropped` carries what the tracer threads' sinks dropped.
+    pub fn finish(mut self, sum: Summary) -> Summary {
         let _ = self.tx.send(Msg::Finish(Box::new(sum.clone())));
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(s)) => s,
@@ -293,7 +303,7 @@ impl State {
                     method: r.request.method.clone(),
                     target: r.request.target.clone(),
                     status: r.request.status,
-                    suspects: r.suspects.len(),
+                    suspects: r.real_suspects(),
                 });
             }
             if self.pipe.count.is_some_and(|n| self.sum.requests >= n) {
@@ -314,7 +324,7 @@ fn write_loop(
         out: io::BufWriter::with_capacity(64 * 1024, out),
         broken: false,
     };
-    let diag = Diagnoser::new(pipe.config.clone(), pipe.show_noise);
+    let diag = Diagnoser::new(pipe.show_noise);
     let mut st = State {
         format,
         color,

@@ -22,7 +22,7 @@ fn paint(out: &mut String, text: &str, color: bool, style: fn(&str) -> String) {
 
 /// Whether a request needs attention: an error status, no status, or suspects.
 pub fn needs_attention(r: &Report) -> bool {
-    !r.suspects.is_empty() || r.request.status.is_none_or(|s| s >= 400)
+    r.real_suspects() > 0 || r.request.status.is_none_or(|s| s >= 400)
 }
 
 pub fn format_report(r: &Report, color: bool) -> String {
@@ -100,10 +100,12 @@ pub fn format_report(r: &Report, color: bool) -> String {
             );
         }
     }
-    if r.suspects.is_empty() {
+    if r.real_suspects() == 0 {
         out.push_str("  no failing file syscall in this request (the cause is elsewhere: a handler, a proxy, the application)\n");
     }
-    if r.noise > 0 {
+    if r.noise > 0 && r.suspects.iter().any(|s| s.noise) {
+        let _ = writeln!(out, "  noise: {} normal failure(s), listed above", r.noise);
+    } else if r.noise > 0 {
         let _ = writeln!(
             out,
             "  noise: {} normal failure(s) hidden (.htaccess probes, candidates tried before one was found); --all shows them",

@@ -7,6 +7,7 @@
 pub mod attach;
 pub mod decode;
 pub mod memory;
+pub mod pool;
 pub mod state;
 pub mod sys;
 
@@ -63,6 +64,7 @@ pub trait EventSink {
 }
 
 /// What the tracer was told to do.
+#[derive(Debug, Clone)]
 pub struct TracerConfig {
     pub follow: bool,
     /// Indexed by syscall number.
