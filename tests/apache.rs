@@ -364,3 +364,42 @@ fn workers_born_after_attach_are_followed_graceful_restart_and_recycling() {
     assert!(pids.len() >= 2, "{pids:?}");
     assert_untraced_and_running(a.pid());
 }
+
+/// A reader that stalls must not stall the traced server: lines wait in a bounded queue and
+/// the excess is dropped (syscall lines first) and counted.
+#[test]
+fn a_stalled_reader_does_not_stall_the_server() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let script = format!(
+        "'{}' attach --syscalls --trace all --json --duration 6 {} | (sleep 8; wc -l)",
+        reqtrace().display(),
+        a.pid()
+    );
+    let child = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_traced_tree(a.pid());
+    let started = std::time::Instant::now();
+    for _ in 0..600 {
+        assert_eq!(a.get("/hello.html"), 200);
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "600 requests took {took:?} behind a stalled reader"
+    );
+    let out = wait_output(child, T);
+    // Everything queued meanwhile reached the reader once it read (or was counted as
+    // dropped, which lines::tests checks): at least one line per request.
+    let delivered: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(
+        delivered >= 600,
+        "{delivered} lines; {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_untraced_and_running(a.pid());
+}

@@ -7,6 +7,7 @@
 pub mod escape;
 pub mod human;
 pub mod json;
+pub mod lines;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,8 @@ use crate::http::correlate::Correlator;
 use crate::http::urlmatch::UrlFilter;
 use crate::signals;
 use crate::tracer::EventSink;
+
+use lines::{Kind, Lines};
 
 /// Events handed to the writer together.
 const BATCH: usize = 256;
@@ -216,30 +219,6 @@ fn block_stop_signals() {
     let _ = signals::stop_signals().thread_block();
 }
 
-struct Sink {
-    out: io::BufWriter<Box<dyn Write + Send>>,
-    broken: bool,
-}
-
-impl Sink {
-    fn write(&mut self, s: &str) {
-        if self.broken {
-            return;
-        }
-        if let Err(e) = self.out.write_all(s.as_bytes()) {
-            on_write_error(&e, &mut self.broken);
-        }
-    }
-
-    fn flush(&mut self) {
-        if !self.broken
-            && let Err(e) = self.out.flush()
-        {
-            on_write_error(&e, &mut self.broken);
-        }
-    }
-}
-
 struct State {
     format: Format,
     color: bool,
@@ -251,7 +230,7 @@ struct State {
 }
 
 impl State {
-    fn event(&mut self, sink: &mut Sink, ev: Event) {
+    fn event(&mut self, sink: &Lines, ev: Event) {
         let request = if self.pipe.correlate {
             self.correlator.feed(&ev, &mut self.done)
         } else {
@@ -270,13 +249,13 @@ impl State {
                 Format::Human => human::format_syscall(ev, self.color),
                 Format::Json => json::syscall_line(ev, request),
             };
-            sink.write(&line);
+            sink.push(Kind::Syscall, line);
         }
         self.reports(sink);
     }
 
     /// Diagnose and print the requests finished so far.
-    fn reports(&mut self, sink: &mut Sink) {
+    fn reports(&mut self, sink: &Lines) {
         for req in std::mem::take(&mut self.done) {
             // A request we know nothing of (no start seen, no status) is not worth a line.
             if req.method.is_none() && req.status.is_none() {
@@ -297,7 +276,7 @@ impl State {
                 Format::Human => report::format_report(&r, self.color),
                 Format::Json => json::request_line(&r),
             };
-            sink.write(&text);
+            sink.push(Kind::Record, text);
             if let Some(tx) = &self.pipe.seen {
                 let _ = tx.send(Seen {
                     method: r.request.method.clone(),
@@ -320,10 +299,7 @@ fn write_loop(
     color: bool,
     pipe: Pipeline,
 ) -> Summary {
-    let mut sink = Sink {
-        out: io::BufWriter::with_capacity(64 * 1024, out),
-        broken: false,
-    };
+    let sink = Lines::start(out);
     let diag = Diagnoser::new(pipe.show_noise);
     let mut st = State {
         format,
@@ -334,42 +310,31 @@ fn write_loop(
         sum: Summary::default(),
         done: Vec::new(),
     };
-    loop {
-        // Flush whenever the queue runs dry: lines appear live, yet a busy trace is batched.
-        let msg = match rx.try_recv() {
-            Ok(m) => m,
-            Err(mpsc::TryRecvError::Empty) => {
-                sink.flush();
-                match rx.recv() {
-                    Ok(m) => m,
-                    Err(_) => break,
-                }
-            }
-            Err(mpsc::TryRecvError::Disconnected) => break,
-        };
+    while let Ok(msg) = rx.recv() {
         match msg {
-            Msg::Raw(s) => sink.write(&s),
+            Msg::Raw(s) => sink.push(Kind::Record, s),
             Msg::Abort => break,
             Msg::Events(evs) => {
                 for ev in evs {
-                    st.event(&mut sink, ev);
+                    st.event(&sink, ev);
                 }
             }
             Msg::Finish(s) => {
                 if st.pipe.correlate {
                     st.correlator.finish_all(crate::event::now(), &mut st.done);
-                    st.reports(&mut sink);
+                    st.reports(&sink);
                 }
                 let sum = &mut st.sum;
                 sum.processes = s.processes;
                 sum.threads = s.threads;
-                sum.dropped = s.dropped;
+                // Events the tracer threads dropped, and lines the output queue dropped.
+                sum.dropped = s.dropped + sink.dropped();
                 sum.duration_s = s.duration_s;
                 sum.reason = s.reason;
                 match format {
-                    Format::Json => sink.write(&json::summary_line(sum)),
+                    Format::Json => sink.push(Kind::Record, json::summary_line(sum)),
                     Format::Human => {
-                        if !sink.broken {
+                        if !sink.broken() {
                             eprintln!(
                                 "reqtrace: {} requests ({} needing attention), {} syscalls shown ({} failed), {} processes, {} threads; {}",
                                 sum.requests,
@@ -385,22 +350,14 @@ fn write_loop(
                 }
                 if sum.dropped > 0 {
                     eprintln!(
-                        "reqtrace: {} events dropped because the output could not keep up",
+                        "reqtrace: {} events or lines dropped because the output could not keep up",
                         sum.dropped
                     );
                 }
-                sink.flush();
                 break;
             }
         }
     }
+    sink.finish();
     st.sum
-}
-
-fn on_write_error(e: &io::Error, broken: &mut bool) {
-    *broken = true;
-    if e.kind() != io::ErrorKind::BrokenPipe {
-        eprintln!("reqtrace: writing output failed: {e}; detaching");
-    }
-    signals::request_stop(signals::REASON_OUTPUT_CLOSED);
 }
