@@ -195,6 +195,7 @@ pub fn run(command: Command) -> Result<i32, Error> {
         select,
         failed_only: common.failed,
         correlate: true,
+        seccomp: launch && !common.no_seccomp,
     };
     let jobs = match &targets {
         None => vec![Job::Launch(argv.clone())],

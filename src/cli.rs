@@ -101,6 +101,10 @@ pub struct Common {
     /// Detach and exit 0 after N reported requests.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// `run`: stop at every syscall instead of installing a seccomp-bpf filter in the command
+    /// (the filter lets untraced syscalls run without a stop, as strace --seccomp-bpf).
+    #[arg(long)]
+    pub no_seccomp: bool,
     /// Tracer threads to spread the attached processes over (default: 1 per 8 cores, at
     /// most 2). Each thread owns the processes it attached and the children they fork.
     #[arg(long, value_name = "N")]

@@ -90,11 +90,16 @@ pub fn yama_ptrace_scope() -> Option<u32> {
 /// CAP_SYS_PTRACE is capability number 19.
 const CAP_SYS_PTRACE: u32 = 19;
 
+/// Whether this process has capability number `cap` in its effective set.
+pub fn has_capability(cap: u32) -> bool {
+    status(std::process::id() as i32)
+        .map(|s| s.cap_eff & (1 << cap) != 0)
+        .unwrap_or(false)
+}
+
 /// Whether this process may ptrace processes of other users (root or CAP_SYS_PTRACE).
 pub fn we_can_ptrace_others() -> bool {
-    status(std::process::id() as i32)
-        .map(|s| s.cap_eff & (1 << CAP_SYS_PTRACE) != 0)
-        .unwrap_or(false)
+    has_capability(CAP_SYS_PTRACE)
 }
 
 /// This process and all its ancestors: a tracer must never trace these (it would deadlock

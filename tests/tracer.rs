@@ -612,3 +612,74 @@ fn attach_errors_name_the_problem_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("command not found"));
 }
+
+/// `run` installs a seccomp-bpf filter so only traced syscalls stop; the calls seen must be
+/// the same as when every syscall stops (`--no-seccomp`), forks and execs included.
+#[test]
+fn seccomp_filter_sees_the_same_calls_as_stopping_at_every_syscall() {
+    let calls = |extra: &[&str]| {
+        let dir = TempDir::new("seccomp");
+        let (lines, out) = run_json("fx_forkexec", &dir, extra);
+        assert_eq!(out.status.code(), Some(0));
+        let d = dir.path().to_str().unwrap().to_string();
+        let mut v: Vec<(String, String, String)> = syscalls(&lines)
+            .iter()
+            .map(|e| {
+                (
+                    e["syscall"].as_str().unwrap().to_string(),
+                    e["path"].as_str().unwrap_or("").replace(&d, "DIR"),
+                    e["errno"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let filtered = calls(&[]);
+    let every = calls(&["--no-seccomp"]);
+    assert_eq!(filtered, every);
+    assert!(
+        filtered
+            .iter()
+            .any(|c| c.1 == "DIR/after-exec-missing" && c.2 == "ENOENT")
+    );
+    assert!(
+        filtered
+            .iter()
+            .any(|c| c.1 == "DIR/child-missing" && c.2 == "ENOENT")
+    );
+}
+
+/// A command under the seccomp filter cannot run on without its tracer (its traced syscalls
+/// would fail with ENOSYS), so an early stop in `run` ends the command with SIGTERM rather
+/// than detaching, and reqtrace exits 0 as for any requested stop.
+#[test]
+fn run_duration_stops_the_command_under_the_filter() {
+    let dir = TempDir::new("run-duration");
+    let fx = fixture("fx_idle");
+    let started = std::time::Instant::now();
+    let out = run_reqtrace(
+        &[
+            "run",
+            "--json",
+            "--duration",
+            "1",
+            "--",
+            fx.to_str().unwrap(),
+            dir.path().to_str().unwrap(),
+            "--loop",
+        ],
+        T,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    // The fixture's own "ready" shares stdout: read only the last (our summary) line.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["reason"], "duration reached, detached");
+}

@@ -14,7 +14,7 @@ use super::{Tracer, sys};
 /// PTRACE_SYSCALL. Threads that appear while we attach are picked up by re-reading
 /// /proc/PID/task until no new ones show up (a thread cloned by an already-seized thread is
 /// auto-attached through PTRACE_O_TRACECLONE).
-pub fn attach_process(tracer: &mut Tracer, pid: i32, follow: bool) -> Result<(), Error> {
+pub fn attach_process(tracer: &mut Tracer, pid: i32) -> Result<(), Error> {
     if pid <= 0 {
         return Err(Error::Usage(format!(
             "invalid PID {pid}: PIDs are positive numbers"
@@ -38,7 +38,7 @@ pub fn attach_process(tracer: &mut Tracer, pid: i32, follow: bool) -> Result<(),
         });
     }
     let tgid = status.tgid;
-    let options = Tracer::options(follow);
+    let options = tracer.options();
     let mut seized: Vec<i32> = Vec::new();
     loop {
         let new: Vec<i32> = procinfo::threads(tgid)
@@ -145,7 +145,7 @@ fn find_program(name: &str) -> Option<std::path::PathBuf> {
 /// Start `argv` under trace: fork, the child stops itself with SIGSTOP, we seize it, then
 /// SIGCONT lets it exec; so its very first syscall (the execve) is traced. This is strace's
 /// startup_child sequence for PTRACE_SEIZE.
-pub fn launch(tracer: &mut Tracer, argv: &[String], follow: bool) -> Result<i32, Error> {
+pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
     let cmd = argv
         .first()
         .ok_or_else(|| Error::Usage("no command given after --".into()))?;
@@ -175,8 +175,33 @@ pub fn launch(tracer: &mut Tracer, argv: &[String], follow: bool) -> Result<i32,
     let mut env_ptrs: Vec<*const libc::c_char> = env_c.iter().map(|a| a.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
 
+    // The seccomp filter (run mode): built before the fork, installed by the child itself.
+    let filter = if tracer.cfg.seccomp {
+        let numbers: Vec<u64> = tracer
+            .cfg
+            .select
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s != super::Select::Ignore)
+            .map(|(nr, _)| nr as u64)
+            .collect();
+        super::seccomp::filter(crate::arch::AUDIT_ARCH, &numbers)
+    } else {
+        None
+    };
+    // no_new_privs is only needed (and only set) without CAP_SYS_ADMIN.
+    let need_nnp = !procinfo::has_capability(21);
+    // The child reports a failed filter install through this pipe (close-on-exec).
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 with a valid array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(launch_err(format!(
+            "pipe failed: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
     // SAFETY: between fork and exec the child only calls async-signal-safe functions
-    // (sigprocmask, raise, execve, _exit) on memory prepared before the fork.
+    // (sigprocmask, prctl, write, raise, execve, _exit) on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(launch_err(format!(
@@ -192,6 +217,13 @@ pub fn launch(tracer: &mut Tracer, argv: &[String], follow: bool) -> Result<i32,
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // Installed before the stop: from here until the tracer seizes us only raise's
+            // own syscalls run, none of them filtered (a filtered one would get ENOSYS).
+            if let Some(prog) = &filter
+                && !super::seccomp::install(prog, need_nnp)
+            {
+                libc::write(fds[1], b"x".as_ptr() as *const libc::c_void, 1);
+            }
             libc::raise(libc::SIGSTOP);
             libc::execve(prog_c.as_ptr(), arg_ptrs.as_ptr(), env_ptrs.as_ptr());
             libc::_exit(127);
@@ -200,7 +232,22 @@ pub fn launch(tracer: &mut Tracer, argv: &[String], follow: bool) -> Result<i32,
     let mut status = 0;
     // SAFETY: waiting for our own child with a valid status pointer.
     unsafe { libc::waitpid(pid, &mut status, libc::WSTOPPED) };
-    if let Err(e) = sys::seize(pid, Tracer::options(follow)) {
+    let mut byte = 0u8;
+    // SAFETY: reading one byte from our pipe into a local; then closing both ends.
+    let failed = unsafe {
+        let n = libc::read(fds[0], &mut byte as *mut u8 as *mut libc::c_void, 1);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        n == 1
+    };
+    tracer.seccomp = filter.is_some() && !failed;
+    if filter.is_some() && failed {
+        eprintln!(
+            "reqtrace: warning: the seccomp filter could not be installed; tracing every \
+             syscall stop instead (slower)"
+        );
+    }
+    if let Err(e) = sys::seize(pid, tracer.options()) {
         unsafe { libc::kill(pid, libc::SIGKILL) };
         return Err(launch_err(format!("ptrace(PTRACE_SEIZE) failed: {e}")));
     }

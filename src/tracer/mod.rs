@@ -8,6 +8,7 @@ pub mod attach;
 pub mod decode;
 pub mod memory;
 pub mod pool;
+pub mod seccomp;
 pub mod state;
 pub mod sys;
 
@@ -73,6 +74,8 @@ pub struct TracerConfig {
     /// Feed the HTTP correlator: emit file and socket events even when not printed, and keep
     /// the first bytes of socket I/O.
     pub correlate: bool,
+    /// Launch mode: install a seccomp-bpf filter in the command so only traced syscalls stop.
+    pub seccomp: bool,
 }
 
 /// How the trace loop ended.
@@ -94,6 +97,11 @@ pub struct Tracer<'a> {
     /// The launched command (run mode), whose exit status becomes ours.
     main_child: Option<i32>,
     main_exit: Option<ExitKind>,
+    /// The launched command carries our seccomp filter: resume with PTRACE_CONT between
+    /// traced syscalls (their entries arrive as PTRACE_EVENT_SECCOMP stops).
+    seccomp: bool,
+    /// When the stop request arrived while the command depends on our seccomp filter.
+    terminating: Option<Instant>,
     /// Distinct thread groups and threads ever traced.
     pub processes_seen: u64,
     pub threads_seen: u64,
@@ -112,14 +120,19 @@ impl<'a> Tracer<'a> {
             main_exit: None,
             processes_seen: 0,
             threads_seen: 0,
+            seccomp: false,
+            terminating: None,
         }
     }
 
     /// ptrace options for every tracee. No PTRACE_O_EXITKILL: a traced server must outlive us.
-    pub fn options(follow: bool) -> i32 {
+    pub fn options(&self) -> i32 {
         let mut o = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACEEXEC;
-        if follow {
+        if self.cfg.follow {
             o |= libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK | libc::PTRACE_O_TRACECLONE;
+        }
+        if self.seccomp {
+            o |= libc::PTRACE_O_TRACESECCOMP;
         }
         o
     }
@@ -146,10 +159,31 @@ impl<'a> Tracer<'a> {
         loop {
             let reason = signals::stop_reason();
             if reason != 0 {
-                self.detach_all();
-                return Ok(Outcome::Detached(reason));
+                if !self.seccomp || self.tracees.is_empty() {
+                    self.detach_all();
+                    return Ok(Outcome::Detached(reason));
+                }
+                // The command would get ENOSYS from its filter without us: stop it instead
+                // of detaching, and trace it to its end (bounded).
+                match self.terminating {
+                    None => {
+                        self.terminating = Some(Instant::now());
+                        if let Some(pid) = self.main_child {
+                            // SAFETY: kill of the command we launched.
+                            unsafe { libc::kill(pid, libc::SIGTERM) };
+                        }
+                    }
+                    Some(t) if t.elapsed() > Duration::from_secs(10) => {
+                        self.detach_all();
+                        return Ok(Outcome::Detached(reason));
+                    }
+                    Some(_) => {}
+                }
             }
             if self.tracees.is_empty() {
+                if reason != 0 {
+                    return Ok(Outcome::Detached(reason));
+                }
                 return Ok(Outcome::AllGone(self.main_exit));
             }
             // Poll first; only when no stop is pending hand the batch to the writer and
@@ -174,9 +208,15 @@ impl<'a> Tracer<'a> {
         }
     }
 
-    fn resume(tid: i32, sig: i32) {
+    fn resume(&self, tid: i32, sig: i32) {
         // ESRCH: the tracee was killed meanwhile; its exit status arrives with the next wait.
-        let _ = sys::syscall(tid, sig);
+        // Under the seccomp filter, run freely unless a traced syscall awaits its exit.
+        let in_syscall = self.tracees.get(&tid).is_some_and(|t| t.pending.is_some());
+        if self.seccomp && !in_syscall {
+            let _ = sys::cont(tid, sig);
+        } else {
+            let _ = sys::syscall(tid, sig);
+        }
     }
 
     fn handle(&mut self, tid: i32, stop: Stop) {
@@ -196,19 +236,24 @@ impl<'a> Tracer<'a> {
             Stop::Signaled(s) => self.gone(tid, ExitKind::Signal(s)),
             Stop::Syscall => {
                 self.on_syscall(tid);
-                Self::resume(tid, 0);
+                self.resume(tid, 0);
             }
             Stop::Event(ev, sig) => match ev {
                 sys::PTRACE_EVENT_FORK | sys::PTRACE_EVENT_VFORK | sys::PTRACE_EVENT_CLONE => {
                     if let Ok(child) = sys::geteventmsg(tid) {
                         self.on_child(tid, child as i32, ev);
                     }
-                    Self::resume(tid, 0);
+                    self.resume(tid, 0);
+                }
+                // A traced syscall's entry under the seccomp filter.
+                libc::PTRACE_EVENT_SECCOMP => {
+                    self.on_syscall(tid);
+                    self.resume(tid, 0);
                 }
                 sys::PTRACE_EVENT_EXEC => {
                     let former = sys::geteventmsg(tid).map(|m| m as i32).unwrap_or(tid);
                     self.on_exec(tid, former);
-                    Self::resume(tid, 0);
+                    self.resume(tid, 0);
                 }
                 sys::PTRACE_EVENT_STOP if sys::is_group_stop_signal(sig) => {
                     // A group-stop (SIGSTOP/SIGTSTP...): let it stay stopped, as it would
@@ -224,11 +269,11 @@ impl<'a> Tracer<'a> {
                     if let Some(t) = self.tracees.get_mut(&tid) {
                         t.group_stopped = false;
                     }
-                    Self::resume(tid, 0);
+                    self.resume(tid, 0);
                 }
             },
             // Signal-delivery stop: pass the signal on unchanged.
-            Stop::Signal(sig) => Self::resume(tid, sig),
+            Stop::Signal(sig) => self.resume(tid, sig),
         }
     }
 
@@ -335,7 +380,8 @@ impl<'a> Tracer<'a> {
             return;
         };
         match info {
-            sys::SyscallInfo::Entry { arch, nr, args } => {
+            sys::SyscallInfo::Entry { arch, nr, args }
+            | sys::SyscallInfo::Seccomp { arch, nr, args } => {
                 t.pending = None;
                 // A 32-bit (compat) process uses another numbering: not decoded.
                 if arch != arch::AUDIT_ARCH {

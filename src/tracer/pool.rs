@@ -77,10 +77,9 @@ pub fn start(
             .spawn(move || {
                 signals::register_tracer_thread();
                 let cat = Catalogue::new();
-                let follow = cfg.follow;
                 let mut end = {
                     let mut tracer = Tracer::new(cfg, &cat, &mut sink);
-                    let attached = attach_share(&mut tracer, &share, follow);
+                    let attached = attach_share(&mut tracer, &share);
                     let _ = report_tx.send(attached);
                     if go_rx.recv() == Ok(true) {
                         let outcome = tracer.run();
@@ -148,7 +147,7 @@ pub fn start(
     }
 }
 
-fn attach_share(tracer: &mut Tracer, share: &[Job], follow: bool) -> Attached {
+fn attach_share(tracer: &mut Tracer, share: &[Job]) -> Attached {
     let mut out = Attached {
         pids: Vec::new(),
         fatal: None,
@@ -156,7 +155,7 @@ fn attach_share(tracer: &mut Tracer, share: &[Job], follow: bool) -> Attached {
     };
     for job in share {
         match job {
-            Job::Launch(argv) => match attach::launch(tracer, argv, follow) {
+            Job::Launch(argv) => match attach::launch(tracer, argv) {
                 Ok(pid) => out.pids.push(pid),
                 Err(e) => {
                     out.fatal = Some(e);
@@ -169,7 +168,7 @@ fn attach_share(tracer: &mut Tracer, share: &[Job], follow: bool) -> Attached {
                     out.pids.push(*pid);
                     continue;
                 }
-                match attach::attach_process(tracer, *pid, follow) {
+                match attach::attach_process(tracer, *pid) {
                     Ok(()) => out.pids.push(*pid),
                     Err(e) if *fatal => {
                         out.fatal = Some(e);

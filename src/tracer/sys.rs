@@ -46,6 +46,11 @@ pub fn syscall(tid: i32, sig: i32) -> io::Result<()> {
 /// Resume a tracee in group-stop without letting it run: it stays stopped, but a SIGCONT
 /// (or PTRACE_INTERRUPT) will report to us. ptrace(2): "PTRACE_LISTEN works only on tracees
 /// attached by PTRACE_SEIZE."
+/// Resume without stopping at syscalls (under a seccomp filter that stops the traced ones).
+pub fn cont(tid: i32, sig: i32) -> io::Result<()> {
+    req(libc::PTRACE_CONT, tid, 0, sig as usize).map(drop)
+}
+
 pub fn listen(tid: i32) -> io::Result<()> {
     req(libc::PTRACE_LISTEN, tid, 0, 0).map(drop)
 }
@@ -68,8 +73,21 @@ pub fn geteventmsg(tid: i32) -> io::Result<u64> {
 /// What PTRACE_GET_SYSCALL_INFO said about a syscall stop.
 #[derive(Debug, Clone, Copy)]
 pub enum SyscallInfo {
-    Entry { arch: u32, nr: u64, args: [u64; 6] },
-    Exit { rval: i64, is_error: bool },
+    Entry {
+        arch: u32,
+        nr: u64,
+        args: [u64; 6],
+    },
+    Exit {
+        rval: i64,
+        is_error: bool,
+    },
+    /// A PTRACE_EVENT_SECCOMP stop: a syscall entry our filter asked to see.
+    Seccomp {
+        arch: u32,
+        nr: u64,
+        args: [u64; 6],
+    },
     Other,
 }
 
@@ -89,6 +107,11 @@ pub fn syscall_info(tid: i32) -> io::Result<SyscallInfo> {
                 arch: info.arch,
                 nr: info.u.entry.nr,
                 args: info.u.entry.args,
+            },
+            libc::PTRACE_SYSCALL_INFO_SECCOMP => SyscallInfo::Seccomp {
+                arch: info.arch,
+                nr: info.u.seccomp.nr,
+                args: info.u.seccomp.args,
             },
             libc::PTRACE_SYSCALL_INFO_EXIT => SyscallInfo::Exit {
                 rval: info.u.exit.sval,
