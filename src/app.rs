@@ -185,6 +185,7 @@ pub fn run(command: Command) -> Result<i32, Error> {
         show_syscalls: !report_mode || common.syscalls,
         url: common.url.as_deref().map(UrlFilter::new),
         show_noise: common.all,
+        show_secrets: common.show_secrets,
         count: common.count,
         seen: (!probes.is_empty()).then_some(seen_tx),
     };

@@ -95,6 +95,10 @@ pub struct Common {
     /// List noise (.htaccess probes, recovered lookups) with the suspects.
     #[arg(long)]
     pub all: bool,
+    /// Print request query strings as sent; by default their values are shown as REDACTED
+    /// (header values other than Host are never read into the output at all).
+    #[arg(long)]
+    pub show_secrets: bool,
     /// Print syscall lines too when reporting requests (--apache, --name, --url, --probe).
     #[arg(long)]
     pub syscalls: bool,

@@ -403,3 +403,28 @@ fn a_stalled_reader_does_not_stall_the_server() {
     );
     assert_untraced_and_running(a.pid());
 }
+
+/// Query strings carry tokens: their values are redacted unless --show-secrets, and no
+/// header value but Host reaches the output.
+#[test]
+fn query_values_and_headers_are_not_printed() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let (out, lines) = probe(&a, "/hello.html?token=s3cret", &["--syscalls"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(
+        !text.contains("reqtrace-probe"),
+        "the User-Agent header leaked: {text}"
+    );
+    let r = requests(&lines)[0];
+    assert_eq!(r["target"], "/hello.html?token=REDACTED");
+    let (_, lines) = probe(&a, "/hello.html?token=s3cret", &["--show-secrets"]);
+    assert_eq!(requests(&lines)[0]["target"], "/hello.html?token=s3cret");
+}

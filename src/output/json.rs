@@ -220,7 +220,7 @@ struct RequestLine<'a> {
 }
 
 /// A finished request and its suspects.
-pub fn request_line(r: &Report) -> String {
+pub fn request_line(r: &Report, show_secrets: bool) -> String {
     let req = &r.request;
     let line = RequestLine {
         kind: "request",
@@ -228,7 +228,10 @@ pub fn request_line(r: &Report) -> String {
         pid: req.pid,
         tid: req.tid,
         method: req.method.as_deref(),
-        target: req.target.as_deref().map(lossy),
+        target: req
+            .target
+            .as_deref()
+            .map(|t| lossy(&crate::http::urlmatch::shown_target(t, show_secrets))),
         host: req.host.as_deref().map(lossy),
         status: req.status,
         partial: req.partial,

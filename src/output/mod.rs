@@ -72,6 +72,8 @@ pub struct Pipeline {
     pub url: Option<UrlFilter>,
     /// `--all`: noise is listed with the suspects.
     pub show_noise: bool,
+    /// `--show-secrets`: print query strings as sent (redacted by default).
+    pub show_secrets: bool,
     /// `--count N`: stop after N reported requests.
     pub count: Option<u64>,
     /// Where `--probe` learns about finished requests.
@@ -273,8 +275,8 @@ impl State {
                 self.sum.requests_failed += 1;
             }
             let text = match self.format {
-                Format::Human => report::format_report(&r, self.color),
-                Format::Json => json::request_line(&r),
+                Format::Human => report::format_report(&r, self.color, self.pipe.show_secrets),
+                Format::Json => json::request_line(&r, self.pipe.show_secrets),
             };
             sink.push(Kind::Record, text);
             if let Some(tx) = &self.pipe.seen {

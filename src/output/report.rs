@@ -8,6 +8,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::diagnose::Report;
+use crate::http::urlmatch::shown_target;
 use crate::syscalls::errno;
 
 use super::escape;
@@ -25,14 +26,14 @@ pub fn needs_attention(r: &Report) -> bool {
     r.real_suspects() > 0 || r.request.status.is_none_or(|s| s >= 400)
 }
 
-pub fn format_report(r: &Report, color: bool) -> String {
+pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
     let req = &r.request;
     let mut out = String::with_capacity(256);
     let method = req.method.as_deref().unwrap_or("?");
     let target = req
         .target
         .as_deref()
-        .map(escape::escaped)
+        .map(|t| escape::escaped(&shown_target(t, show_secrets)))
         .unwrap_or_else(|| "(request started before reqtrace attached)".into());
     let status = req
         .status

@@ -178,6 +178,36 @@ pub fn exit(
     }
 }
 
+/// Calls that can be finished at their entry when only the correlator needs them.
+pub fn complete_at_entry(name: &str) -> bool {
+    matches!(name, "write" | "writev" | "sendto" | "sendmsg" | "close")
+}
+
+/// Finish such a call at its entry: keep a write's first bytes (its length as requested),
+/// forget a closed fd.
+pub fn entry_only(
+    mem: &mut MemReader,
+    proc_: &mut Proc,
+    pid: i32,
+    tid: i32,
+    p: &mut Pending,
+    capture_io: bool,
+) {
+    match p.spec.name {
+        "close" => proc_.set_fd(p.raw[0] as i32, None),
+        "write" | "sendto" if capture_io => capture(
+            mem,
+            proc_,
+            pid,
+            tid,
+            p,
+            p.raw[2].min(i64::MAX as u64) as i64,
+        ),
+        "writev" | "sendmsg" if capture_io => capture(mem, proc_, pid, tid, p, i64::MAX),
+        _ => {}
+    }
+}
+
 /// Bytes kept of a socket read: enough for a request line and the Host header.
 const READ_CAP: usize = 1024;
 /// Bytes kept of a socket write: a status line ("HTTP/1.1 404 Not Found").
