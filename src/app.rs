@@ -98,6 +98,8 @@ struct Targets {
     pids: Vec<i32>,
     /// Found by name (--apache, --name): tolerate ones that vanish or are traced by others.
     discovered: Vec<i32>,
+    /// The names they were found by.
+    names: Vec<String>,
 }
 
 fn discover(pids: Vec<i32>, apache: bool, mut names: Vec<String>) -> Result<Targets, Error> {
@@ -120,7 +122,11 @@ fn discover(pids: Vec<i32>, apache: bool, mut names: Vec<String>) -> Result<Targ
             ))
         });
     }
-    Ok(Targets { pids, discovered })
+    Ok(Targets {
+        pids,
+        discovered,
+        names,
+    })
 }
 
 /// Run a parsed command; returns the process exit code.
@@ -216,7 +222,22 @@ pub fn run(command: Command) -> Result<i32, Error> {
     for (i, job) in jobs.into_iter().enumerate() {
         shares[i % nthreads].push(job);
     }
-    let (pool, attached_to) = match pool::start(shares, &cfg, &writer) {
+    let rescan = || match &targets {
+        Some(t) => {
+            let mut v = Vec::new();
+            if cfg.follow {
+                for &pid in &t.pids {
+                    v.extend(crate::procinfo::descendants(pid));
+                }
+            }
+            v.extend(crate::procinfo::find_by_comm(&t.names));
+            let ours = crate::procinfo::self_and_ancestors();
+            v.retain(|p| !ours.contains(p));
+            v
+        }
+        None => Vec::new(),
+    };
+    let (pool, attached_to) = match pool::start(shares, &cfg, &writer, &rescan) {
         Ok(x) => x,
         Err(e) => {
             signals::disarm();

@@ -269,6 +269,10 @@ impl State {
                     _ => continue,
                 }
             }
+            // --count N: once N are reported, the ones still in flight at detach are not.
+            if self.pipe.count.is_some_and(|n| self.sum.requests >= n) {
+                continue;
+            }
             let r: Report = self.diag.diagnose(req);
             self.sum.requests += 1;
             if report::needs_attention(&r) {

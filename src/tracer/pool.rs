@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use crate::error::Error;
 use crate::event::ExitKind;
 use crate::output::Writer;
+use crate::procinfo;
 use crate::signals;
 use crate::syscalls::table::Catalogue;
 
@@ -25,6 +26,16 @@ pub enum Job {
     Attach { pid: i32, fatal: bool },
     /// Launch this command under trace.
     Launch(Vec<String>),
+}
+
+/// What the main thread tells a tracer thread after its first attach.
+enum Order {
+    /// Attach these too (born while we attached), then report again.
+    Attach(Vec<Job>),
+    /// Start tracing.
+    Go,
+    /// Another thread failed fatally: detach and end.
+    Abort,
 }
 
 /// How one tracer thread ended.
@@ -58,16 +69,22 @@ pub struct PoolEnd {
 /// Spawn `shares.len()` tracer threads, each attaching its share of jobs. Returns once every
 /// thread has attached: the pool (running) and the PIDs attached or launched, or the first
 /// fatal error (every thread has then detached and exited).
+///
+/// `rescan` lists the processes that should be traced now (the given PIDs' descendants, the
+/// processes found by name). A process forked after that list was made but before its parent
+/// was seized is neither in the list nor followed; once every process is attached (and so
+/// stopped: attached tracees wait for the go), a new list finds it, and it is attached too.
 pub fn start(
     shares: Vec<Vec<Job>>,
     cfg: &TracerConfig,
     writer: &Writer,
+    rescan: &dyn Fn() -> Vec<i32>,
 ) -> Result<(Pool, Vec<i32>), Error> {
     let (report_tx, report_rx) = mpsc::channel::<Attached>();
     let mut go_txs = Vec::new();
     let mut handles = Vec::new();
     for share in shares {
-        let (go_tx, go_rx) = mpsc::channel::<bool>();
+        let (go_tx, go_rx) = mpsc::channel::<Order>();
         go_txs.push(go_tx);
         let report_tx = report_tx.clone();
         let cfg = cfg.clone();
@@ -81,7 +98,20 @@ pub fn start(
                     let mut tracer = Tracer::new(cfg, &cat, &mut sink);
                     let attached = attach_share(&mut tracer, &share);
                     let _ = report_tx.send(attached);
-                    if go_rx.recv() == Ok(true) {
+                    let mut go = false;
+                    while let Ok(order) = go_rx.recv() {
+                        match order {
+                            Order::Attach(more) => {
+                                let _ = report_tx.send(attach_share(&mut tracer, &more));
+                            }
+                            Order::Go => {
+                                go = true;
+                                break;
+                            }
+                            Order::Abort => break,
+                        }
+                    }
+                    if go {
                         let outcome = tracer.run();
                         ThreadEnd {
                             outcome,
@@ -118,6 +148,35 @@ pub fn start(
             fatal = a.fatal;
         }
     }
+    // Processes born while we attached: attach them now (round-robin), until none is new.
+    for _ in 0..5 {
+        if fatal.is_some() {
+            break;
+        }
+        let new: Vec<i32> = rescan()
+            .into_iter()
+            .filter(|p| !pids.contains(p))
+            .filter(|&p| procinfo::status(p).is_some_and(|s| s.tracer_pid == 0))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        let mut shares: Vec<Vec<Job>> = vec![Vec::new(); go_txs.len()];
+        for (i, pid) in new.into_iter().enumerate() {
+            shares[i % go_txs.len()].push(Job::Attach { pid, fatal: false });
+        }
+        let mut asked = 0;
+        for (tx, share) in go_txs.iter().zip(shares) {
+            if !share.is_empty() && tx.send(Order::Attach(share)).is_ok() {
+                asked += 1;
+            }
+        }
+        for _ in 0..asked {
+            let Ok(a) = report_rx.recv() else { break };
+            pids.extend(a.pids);
+            warnings.extend(a.warnings);
+        }
+    }
     if fatal.is_none() && pids.is_empty() {
         fatal = Some(
             warnings
@@ -129,9 +188,12 @@ pub fn start(
     for w in &warnings {
         eprintln!("reqtrace: warning: {w}");
     }
-    let go = fatal.is_none();
     for tx in &go_txs {
-        let _ = tx.send(go);
+        let _ = tx.send(if fatal.is_none() {
+            Order::Go
+        } else {
+            Order::Abort
+        });
     }
     let pool = Pool { handles };
     match fatal {

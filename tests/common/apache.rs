@@ -143,6 +143,55 @@ impl Apache {
         statuses
     }
 
+    /// Load from `conns` client threads, each sending GETs on fresh connections until
+    /// `stop` is set or `max` elapses (bounded, loopback only). Returns (answered, errors).
+    pub fn load(
+        &self,
+        path: &str,
+        conns: usize,
+        max: Duration,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> std::thread::JoinHandle<(u64, u64)> {
+        let port = self.port;
+        let path = path.to_string();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + max;
+            let workers: Vec<_> = (0..conns)
+                .map(|_| {
+                    let path = path.clone();
+                    let stop = stop.clone();
+                    std::thread::spawn(move || {
+                        let (mut ok, mut err) = (0u64, 0u64);
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                            && Instant::now() < deadline
+                        {
+                            match get_once(port, &path) {
+                                Some(_) => ok += 1,
+                                None => err += 1,
+                            }
+                        }
+                        (ok, err)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or((0, 1)))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        })
+    }
+
+    /// Requests answered per second over `secs`, from `conns` client threads.
+    pub fn rate(&self, path: &str, conns: usize, secs: f64) -> f64 {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let started = Instant::now();
+        let (ok, _) = self
+            .load(path, conns, Duration::from_secs_f64(secs), stop)
+            .join()
+            .unwrap();
+        ok as f64 / started.elapsed().as_secs_f64()
+    }
+
     /// A plain GET on its own connection; returns the status.
     pub fn get(&self, path: &str) -> u16 {
         self.get_keepalive(&[path])[0]
@@ -160,4 +209,17 @@ impl Drop for Apache {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One GET with Connection: close; the status, or None on any error.
+fn get_once(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    std::str::from_utf8(buf.get(9..12)?).ok()?.parse().ok()
 }

@@ -134,6 +134,21 @@ pub fn syscalls(lines: &[Value]) -> Vec<&Value> {
     lines.iter().filter(|v| v["type"] == "syscall").collect()
 }
 
+/// Like `state_and_tracer`, None when the process is gone.
+pub fn try_state_and_tracer(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    let state = after.chars().next()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let tracer = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((state, tracer))
+}
+
 /// The one-letter state of a process (/proc/PID/stat field 3) and its TracerPid.
 pub fn state_and_tracer(pid: i32) -> (char, i32) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -156,15 +171,17 @@ pub fn assert_untraced_and_running(pid: i32) {
     // A tracee may take a moment to leave its last stop after detach.
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let tids: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .unwrap()
+        // A process that exited meanwhile (a recycled worker) is not harmed.
+        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return;
+        };
+        let tids: Vec<i32> = dir
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .collect();
         let states: Vec<(i32, char, i32)> = tids
             .iter()
             .filter_map(|&t| {
-                std::fs::metadata(format!("/proc/{t}")).ok()?;
-                let (s, tr) = state_and_tracer(t);
+                let (s, tr) = try_state_and_tracer(t)?;
                 Some((t, s, tr))
             })
             .collect();
