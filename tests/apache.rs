@@ -160,27 +160,18 @@ fn healthy_requests_have_no_suspects_and_the_probe_passes() {
 fn keepalive_gives_one_record_per_request_with_its_own_syscalls() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let a = Apache::start("prefork");
-    let pid = a.pid().to_string();
-    let child = std::process::Command::new(reqtrace())
-        .args([
-            "attach",
-            "--json",
-            "--syscalls",
-            "--trace",
-            "read,writev,accept4,close",
-            "--url",
-            "/",
-            "--count",
-            "2",
-            "--duration",
-            "20",
-            &pid,
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_traced_tree(a.pid());
+    let child = a.attach_bg(&[
+        "--json",
+        "--syscalls",
+        "--trace",
+        "read,writev,accept4,close",
+        "--url",
+        "/",
+        "--count",
+        "2",
+        "--duration",
+        "20",
+    ]);
     assert_eq!(a.get_keepalive(&["/home", "/hello.html"]), vec![404, 200]);
     let out = wait_output(child, T);
     assert_eq!(
@@ -295,28 +286,13 @@ fn probe_errors_are_usage_errors() {
     );
 }
 
-/// Start `reqtrace attach --json ARGS MASTER` in the background, wait until every Apache
-/// process is traced, and return it.
-fn attach_bg(a: &Apache, args: &[&str]) -> std::process::Child {
-    let child = std::process::Command::new(reqtrace())
-        .args(["attach", "--json"])
-        .args(args)
-        .arg(a.pid().to_string())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_traced_tree(a.pid());
-    child
-}
-
 #[test]
 fn workers_born_after_attach_are_followed_graceful_restart_and_recycling() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Every worker exits after one connection: the master keeps forking new ones.
     let a = Apache::start_with("prefork", "MaxConnectionsPerChild 1\n");
     let before = a.workers();
-    let child = attach_bg(&a, &["--url", "/", "--count", "4", "--duration", "30"]);
+    let child = a.attach_bg(&["--json", "--url", "/", "--count", "4", "--duration", "30"]);
     // A graceful restart (SIGUSR1) replaces every worker.
     send_signal(a.pid(), libc::SIGUSR1);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -371,17 +347,13 @@ fn workers_born_after_attach_are_followed_graceful_restart_and_recycling() {
 fn a_stalled_reader_does_not_stall_the_server() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let a = Apache::start("prefork");
-    let script = format!(
-        "'{}' attach --syscalls --trace all --json --duration 6 {} | (sleep 8; wc -l)",
-        reqtrace().display(),
-        a.pid()
+    let child = spawn_pipeline(
+        &format!(
+            "attach --syscalls --trace all --json --duration 6 {}",
+            a.pid()
+        ),
+        "(sleep 8; wc -l)",
     );
-    let child = std::process::Command::new("bash")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     wait_traced_tree(a.pid());
     let started = std::time::Instant::now();
     for _ in 0..600 {

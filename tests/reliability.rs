@@ -18,19 +18,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 const T: Duration = Duration::from_secs(120);
 
-fn attach_bg(a: &Apache, args: &[&str]) -> std::process::Child {
-    let child = std::process::Command::new(reqtrace())
-        .arg("attach")
-        .args(args)
-        .arg(a.pid().to_string())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_traced_tree(a.pid());
-    child
-}
-
 fn all_untraced(a: &Apache) {
     assert_untraced_and_running(a.pid());
     for w in a.workers() {
@@ -47,7 +34,7 @@ fn sigkill_mid_load_leaves_the_server_serving_at_full_rate() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let a = Apache::start("prefork");
     let before = a.rate("/hello.html", 4, 1.5);
-    let child = attach_bg(&a, &["--json", "-o", "/dev/null"]);
+    let child = a.attach_bg(&["--json", "-o", "/dev/null"]);
     let stop = Arc::new(AtomicBool::new(false));
     let load = a.load("/hello.html", 4, Duration::from_secs(20), stop.clone());
     std::thread::sleep(Duration::from_millis(800));
@@ -84,7 +71,7 @@ fn requested_stops_under_load_detach_cleanly() {
     for (name, args, sig) in cases {
         let stop = Arc::new(AtomicBool::new(false));
         let load = a.load("/hello.html", 4, Duration::from_secs(30), stop.clone());
-        let child = attach_bg(&a, &args);
+        let child = a.attach_bg(&args);
         std::thread::sleep(Duration::from_millis(700));
         if let Some(sig) = sig {
             send_signal(child.id() as i32, sig);
@@ -123,17 +110,10 @@ fn closed_output_under_load_detaches_and_exits_zero() {
     let a = Apache::start("prefork");
     let stop = Arc::new(AtomicBool::new(false));
     let load = a.load("/hello.html", 4, Duration::from_secs(30), stop.clone());
-    let script = format!(
-        "set -o pipefail; '{}' attach --apache --syscalls {} | head -n 1 >/dev/null",
-        reqtrace().display(),
-        a.pid()
+    let child = spawn_pipeline(
+        &format!("attach --apache --syscalls {}", a.pid()),
+        "head -n 1 >/dev/null",
     );
-    let child = std::process::Command::new("bash")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let out = wait_output(child, T);
     stop.store(true, Ordering::Relaxed);
     let (_, errors) = load.join().unwrap();
@@ -154,18 +134,15 @@ fn full_restart_while_traced_is_followed() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let a = Apache::start("prefork");
     let before = a.workers();
-    let child = attach_bg(
-        &a,
-        &[
-            "--json",
-            "--url",
-            "/home",
-            "--duration",
-            "15",
-            "--count",
-            "3",
-        ],
-    );
+    let child = a.attach_bg(&[
+        "--json",
+        "--url",
+        "/home",
+        "--duration",
+        "15",
+        "--count",
+        "3",
+    ]);
     send_signal(a.pid(), libc::SIGHUP);
     let deadline = Instant::now() + Duration::from_secs(10);
     while a.workers().iter().any(|w| before.contains(w)) || a.workers().is_empty() {
@@ -212,7 +189,7 @@ fn attaching_to_a_loaded_event_mpm_misses_and_sticks_nothing() {
     let stop = Arc::new(AtomicBool::new(false));
     let load = a.load("/hello.html", 6, Duration::from_secs(30), stop.clone());
     std::thread::sleep(Duration::from_millis(300));
-    let child = attach_bg(&a, &["--json", "--duration", "2"]);
+    let child = a.attach_bg(&["--json", "--duration", "2"]);
     let out = wait_output(child, T);
     stop.store(true, Ordering::Relaxed);
     let (ok, errors) = load.join().unwrap();
@@ -246,7 +223,7 @@ fn soak_every_answered_request_is_recorded_or_counted() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
     let a = Apache::start("prefork");
-    let child = attach_bg(&a, &["--json", "--url", "/"]);
+    let child = a.attach_bg(&["--json", "--url", "/"]);
     let tracer_pid = child.id() as i32;
     // Read its output all along, as a real consumer would.
     let output = std::thread::spawn(move || wait_output(child, T));

@@ -522,17 +522,7 @@ fn sighup_detaches_cleanly() {
 fn closed_output_pipe_detaches_and_exits_zero() {
     let dir = TempDir::new("pipe");
     let fx = start_fixture("fx_fileops", &dir, &[]);
-    let script = format!(
-        "set -o pipefail; '{}' attach {} | head -n 1 >/dev/null",
-        reqtrace().display(),
-        fx.pid()
-    );
-    let child = std::process::Command::new("bash")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_pipeline(&format!("attach {}", fx.pid()), "head -n 1 >/dev/null");
     let out = wait_output(child, Duration::from_secs(10));
     assert_eq!(
         out.status.code(),

@@ -7,6 +7,8 @@ pub mod nearmiss;
 pub mod perms;
 pub mod rank;
 pub mod refs;
+#[cfg(test)]
+mod testdir;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -240,38 +240,7 @@ fn is_pseudo_fs_path(path: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let dir = std::env::temp_dir().join(format!(
-                "reqtrace-nearmiss-{tag}-{}-{:?}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-        fn bytes(&self, rel: &str) -> Vec<u8> {
-            self.0.join(rel).as_os_str().as_bytes().to_vec()
-        }
-        fn touch(&self, rel: &str) {
-            let p = self.0.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, b"x").unwrap();
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::diagnose::testdir::TempDir;
 
     #[test]
     fn distance_basics() {
@@ -325,8 +294,8 @@ mod tests {
         t.touch("www/index.html");
         t.touch("www/about.php");
         assert_eq!(
-            did_you_mean(&t.bytes("www/index.phpp")),
-            Some(t.bytes("www/index.php"))
+            did_you_mean(&t.b("www/index.phpp")),
+            Some(t.b("www/index.php"))
         );
     }
 
@@ -338,23 +307,20 @@ mod tests {
         t.touch("pics/logo.jpg");
         t.touch("pics/logs.png");
         assert_eq!(
-            did_you_mean(&t.bytes("img/logo.PNG")),
-            Some(t.bytes("img/logo.png"))
+            did_you_mean(&t.b("img/logo.PNG")),
+            Some(t.b("img/logo.png"))
         );
-        assert_eq!(
-            did_you_mean(&t.bytes("img/readme")),
-            Some(t.bytes("img/README"))
-        );
+        assert_eq!(did_you_mean(&t.b("img/readme")), Some(t.b("img/README")));
         // Same stem, another extension, at distance 3.
         t.touch("other/logo.jpg");
         assert_eq!(
-            did_you_mean(&t.bytes("other/logo.PNG")),
-            Some(t.bytes("other/logo.jpg"))
+            did_you_mean(&t.b("other/logo.PNG")),
+            Some(t.b("other/logo.jpg"))
         );
         // Smaller distance beats same stem: logs.png (1) over logo.jpg (3).
         assert_eq!(
-            did_you_mean(&t.bytes("pics/logo.png")),
-            Some(t.bytes("pics/logs.png"))
+            did_you_mean(&t.b("pics/logo.png")),
+            Some(t.b("pics/logs.png"))
         );
     }
 
@@ -364,13 +330,10 @@ mod tests {
         // Both at distance 1 from "data.cs": "data.css" shares the stem, "dat.cs" does not.
         t.touch("a/dat.cs");
         t.touch("a/data.css");
-        assert_eq!(
-            did_you_mean(&t.bytes("a/data.cs")),
-            Some(t.bytes("a/data.css"))
-        );
+        assert_eq!(did_you_mean(&t.b("a/data.cs")), Some(t.b("a/data.css")));
         t.touch("b/abcf");
         t.touch("b/abce");
-        assert_eq!(did_you_mean(&t.bytes("b/abcd")), Some(t.bytes("b/abce")));
+        assert_eq!(did_you_mean(&t.b("b/abcd")), Some(t.b("b/abce")));
     }
 
     #[test]
@@ -378,9 +341,9 @@ mod tests {
         let t = TempDir::new("short");
         t.touch("d/ab");
         t.touch("e/xyz");
-        assert_eq!(did_you_mean(&t.bytes("d/ac")), Some(t.bytes("d/ab")));
-        assert_eq!(did_you_mean(&t.bytes("e/xab")), None);
-        assert_eq!(did_you_mean(&t.bytes("d/nothing-close")), None);
+        assert_eq!(did_you_mean(&t.b("d/ac")), Some(t.b("d/ab")));
+        assert_eq!(did_you_mean(&t.b("e/xab")), None);
+        assert_eq!(did_you_mean(&t.b("d/nothing-close")), None);
     }
 
     #[test]
@@ -390,24 +353,24 @@ mod tests {
         t.touch("www/imag/other.png");
         // "imgs" → "img" (distance 1), and the rest exists there.
         assert_eq!(
-            did_you_mean(&t.bytes("www/imgs/logo.png")),
-            Some(t.bytes("www/img/logo.png"))
+            did_you_mean(&t.b("www/imgs/logo.png")),
+            Some(t.b("www/img/logo.png"))
         );
         // "imgx" → "img" and "imag" both at distance 1; only under "imag" does the rest exist.
         assert_eq!(
-            did_you_mean(&t.bytes("www/imgx/other.png")),
-            Some(t.bytes("www/imag/other.png"))
+            did_you_mean(&t.b("www/imgx/other.png")),
+            Some(t.b("www/imag/other.png"))
         );
         // The rest exists under no candidate.
-        assert_eq!(did_you_mean(&t.bytes("www/imgs/nothere.png")), None);
+        assert_eq!(did_you_mean(&t.b("www/imgs/nothere.png")), None);
     }
 
     #[test]
     fn existing_odd_and_refused_paths() {
         let t = TempDir::new("odd");
         t.touch("a/file");
-        assert_eq!(did_you_mean(&t.bytes("a/file")), None); // exists
-        assert_eq!(did_you_mean(&t.bytes("a/file/x")), None); // ENOTDIR
+        assert_eq!(did_you_mean(&t.b("a/file")), None); // exists
+        assert_eq!(did_you_mean(&t.b("a/file/x")), None); // ENOTDIR
         assert_eq!(did_you_mean(b"relative/path"), None);
         assert_eq!(did_you_mean(b""), None);
         assert_eq!(did_you_mean(b"/"), None);
@@ -416,17 +379,17 @@ mod tests {
         assert_eq!(did_you_mean(b"/dev/nulll"), None);
         assert_eq!(did_you_mean(b"/a\0b"), None);
         // A symlink into /proc is refused too.
-        std::os::unix::fs::symlink("/proc/self", t.0.join("p")).unwrap();
-        assert_eq!(did_you_mean(&t.bytes("p/statuss")), None);
+        std::os::unix::fs::symlink("/proc/self", t.path().join("p")).unwrap();
+        assert_eq!(did_you_mean(&t.b("p/statuss")), None);
         // Symlink loop on the way: no panic, no answer.
-        std::os::unix::fs::symlink("loop", t.0.join("loop")).unwrap();
-        assert_eq!(did_you_mean(&t.bytes("loop/x")), None);
+        std::os::unix::fs::symlink("loop", t.path().join("loop")).unwrap();
+        assert_eq!(did_you_mean(&t.b("loop/x")), None);
         // Dangling symlink: the name exists, so it is not a typo.
-        std::os::unix::fs::symlink("nowhere", t.0.join("dangle")).unwrap();
-        assert_eq!(did_you_mean(&t.bytes("dangle")), None);
+        std::os::unix::fs::symlink("nowhere", t.path().join("dangle")).unwrap();
+        assert_eq!(did_you_mean(&t.b("dangle")), None);
         // A candidate that is itself a dangling symlink is not returned ("fila" sorts first).
-        std::os::unix::fs::symlink("nowhere", t.0.join("a/fila")).unwrap();
-        assert_eq!(did_you_mean(&t.bytes("a/filk")), Some(t.bytes("a/file")));
+        std::os::unix::fs::symlink("nowhere", t.path().join("a/fila")).unwrap();
+        assert_eq!(did_you_mean(&t.b("a/filk")), Some(t.b("a/file")));
         // Huge path.
         let mut long = b"/".to_vec();
         long.extend(std::iter::repeat_n(b'a', 10_000));
@@ -436,10 +399,10 @@ mod tests {
     #[test]
     fn invalid_utf8_names() {
         let t = TempDir::new("utf8");
-        let mut good = t.bytes("caf");
+        let mut good = t.b("caf");
         good.extend_from_slice(&[0xe9, b'.', b'p', b'h', b'p']); // "café.php" in Latin-1
         std::fs::write(as_path(&good), b"x").unwrap();
-        let mut typo = t.bytes("caf");
+        let mut typo = t.b("caf");
         typo.extend_from_slice(&[0xe9, b'.', b'p', b'h', b'p', b'p']);
         assert_eq!(did_you_mean(&typo), Some(good));
     }
@@ -447,22 +410,22 @@ mod tests {
     #[test]
     fn unreadable_and_huge_directories() {
         let t = TempDir::new("huge");
-        let big = t.0.join("big");
+        let big = t.path().join("big");
         std::fs::create_dir(&big).unwrap();
         for i in 0..(MAX_ENTRIES + 500) {
             std::fs::write(big.join(format!("f{i:06}")), b"").unwrap();
         }
         // Only a bounded number of entries is read; whatever it finds must exist.
-        if let Some(found) = did_you_mean(&t.bytes("big/f000000x")) {
+        if let Some(found) = did_you_mean(&t.b("big/f000000x")) {
             assert!(std::fs::metadata(as_path(&found)).is_ok());
         }
         // A directory we may not list (no effect when run as root): no panic.
-        let shut = t.0.join("shut");
+        let shut = t.path().join("shut");
         std::fs::create_dir(&shut).unwrap();
         std::fs::write(shut.join("index.php"), b"").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&shut, std::fs::Permissions::from_mode(0o300)).unwrap();
-        let _ = did_you_mean(&t.bytes("shut/index.phpp"));
+        let _ = did_you_mean(&t.b("shut/index.phpp"));
         std::fs::set_permissions(&shut, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
 }

@@ -1059,66 +1059,8 @@ fn name_from(file: &str, id: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::testdir::TempDir;
     use std::os::unix::fs::PermissionsExt;
-    use std::path::PathBuf;
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let dir = std::env::temp_dir().join(format!(
-                "reqtrace-perms-{tag}-{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            // Searchable by everyone, whatever the umask.
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-            TempDir(dir)
-        }
-        fn p(&self, rel: &str) -> PathBuf {
-            self.0.join(rel)
-        }
-        fn b(&self, rel: &str) -> Vec<u8> {
-            self.p(rel).as_os_str().as_bytes().to_vec()
-        }
-        fn s(&self, rel: &str) -> String {
-            self.p(rel).to_string_lossy().into_owned()
-        }
-        fn file(&self, rel: &str, mode: u32) {
-            let p = self.p(rel);
-            std::fs::write(&p, b"x").unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        }
-        fn dir(&self, rel: &str, mode: u32) {
-            let p = self.p(rel);
-            std::fs::create_dir_all(&p).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            // Make everything removable again first.
-            fn open_up(p: &Path) {
-                if let Ok(m) = std::fs::symlink_metadata(p)
-                    && m.is_dir()
-                {
-                    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755));
-                    if let Ok(rd) = std::fs::read_dir(p) {
-                        for e in rd.flatten() {
-                            open_up(&e.path());
-                        }
-                    }
-                }
-            }
-            open_up(&self.0);
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn www() -> Creds {
         Creds {

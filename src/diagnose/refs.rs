@@ -688,40 +688,7 @@ fn clean_text(line: &[u8], at: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let dir = std::env::temp_dir().join(format!(
-                "reqtrace-refs-{tag}-{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-        fn p(&self, rel: &str) -> PathBuf {
-            self.0.join(rel)
-        }
-        fn s(&self, rel: &str) -> String {
-            self.p(rel).to_string_lossy().into_owned()
-        }
-        fn write(&self, rel: &str, data: impl AsRef<[u8]>) {
-            let p = self.p(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, data).unwrap();
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::diagnose::testdir::TempDir;
 
     const LONG: Duration = Duration::from_secs(30);
 
@@ -739,7 +706,7 @@ mod tests {
                  IncludeOptional missing/*.conf\n\
                  ErrorLog ${{APACHE_LOG_DIR}}/error.log\nDefine web {root}/www\n\
                  DocumentRoot \"${{web}}\"\nDocumentRoot ${{UNKNOWN}}/x\n",
-                root = t.0.display()
+                root = t.path().display()
             ),
         );
         t.write(

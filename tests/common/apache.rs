@@ -192,6 +192,18 @@ impl Apache {
         ok as f64 / started.elapsed().as_secs_f64()
     }
 
+    /// Start `reqtrace attach ARGS MASTER` in the background and wait until every Apache
+    /// process is traced.
+    pub fn attach_bg(&self, args: &[&str]) -> Child {
+        let pid = self.pid().to_string();
+        let mut all = vec!["attach"];
+        all.extend_from_slice(args);
+        all.push(&pid);
+        let child = super::spawn_reqtrace(&all);
+        super::wait_traced_tree(self.pid());
+        child
+    }
+
     /// A plain GET on its own connection; returns the status.
     pub fn get(&self, path: &str) -> u16 {
         self.get_keepalive(&[path])[0]

@@ -89,6 +89,31 @@ pub fn start_fixture(name: &str, dir: &TempDir, extra: &[&str]) -> Proc {
     Proc { child }
 }
 
+/// Start reqtrace in the background with its output piped (collect it with `wait_output`).
+pub fn spawn_reqtrace(args: &[&str]) -> Child {
+    Command::new(reqtrace())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Start `reqtrace ARGS | CONSUMER` in bash with pipefail (the pipeline's status is
+/// reqtrace's unless the consumer fails), output piped.
+pub fn spawn_pipeline(args: &str, consumer: &str) -> Child {
+    let script = format!(
+        "set -o pipefail; '{}' {args} | {consumer}",
+        reqtrace().display()
+    );
+    Command::new("bash")
+        .args(["-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Run reqtrace to completion with a hard timeout (it is killed past it).
 pub fn run_reqtrace(args: &[&str], timeout: Duration) -> Output {
     let child = Command::new(reqtrace())
