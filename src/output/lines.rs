@@ -55,8 +55,26 @@ impl Lines {
 
     /// Queue a line; never blocks.
     pub fn push(&self, kind: Kind, line: String) {
+        self.push_all(&mut vec![(kind, line)]);
+    }
+
+    /// Queue lines (taken from `lines`) under one lock and one wake-up of the output thread.
+    pub fn push_all(&self, lines: &mut Vec<(Kind, String)>) {
+        if lines.is_empty() {
+            return;
+        }
         let (lock, cv) = &*self.shared;
         let Ok(mut q) = lock.lock() else { return };
+        for (kind, line) in lines.drain(..) {
+            q.push(kind, line);
+        }
+        cv.notify_one();
+    }
+}
+
+impl Queue {
+    fn push(&mut self, kind: Kind, line: String) {
+        let q = self;
         if q.broken {
             return;
         }
@@ -87,8 +105,10 @@ impl Lines {
             Kind::Record => q.records += 1,
         }
         q.items.push_back((kind, line));
-        cv.notify_one();
     }
+}
+
+impl Lines {
 
     /// Lines dropped so far because the reader could not keep up.
     pub fn dropped(&self) -> u64 {

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use crate::diagnose::{Diagnoser, Report, rank};
@@ -27,10 +29,17 @@ use crate::tracer::EventSink;
 
 use lines::{Kind, Lines};
 
+/// How often the writer looks for work while busy, and for how many looks it keeps polling
+/// before it parks.
+const POLL: std::time::Duration = std::time::Duration::from_millis(2);
+const IDLE_POLLS: u32 = 25;
+
 /// Events handed to the writer together.
 const BATCH: usize = 256;
-/// Batches queued between tracer and writer before dropping starts (≈ 256k events).
-const QUEUE: usize = 1024;
+/// Events queued between the tracer threads and the writer before dropping starts. Counted
+/// in events, not messages: a batch is as small as what was pending when the tracer went
+/// idle, so a bound on messages would say little about memory.
+const MAX_QUEUED: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -117,7 +126,7 @@ pub fn open_output(path: Option<&str>) -> Result<(Box<dyn Write + Send>, bool), 
 }
 
 /// Writes preformatted lines into the same ordered queue.
-pub struct LineSender(SyncSender<Msg>);
+pub struct LineSender(Sender<Msg>);
 
 impl LineSender {
     pub fn send_line(&self, s: String) {
@@ -127,13 +136,16 @@ impl LineSender {
 
 /// The writer thread's handle: starts it, and finishes it with the summary.
 pub struct Writer {
-    tx: SyncSender<Msg>,
+    tx: Sender<Msg>,
+    queued: Arc<AtomicUsize>,
     handle: Option<JoinHandle<Summary>>,
 }
 
 /// A tracer thread's end of the queue: batches events and counts what it had to drop.
 pub struct BatchSink {
-    tx: SyncSender<Msg>,
+    tx: Sender<Msg>,
+    /// Events sent and not yet taken by the writer, shared by every sink and the writer.
+    queued: Arc<AtomicUsize>,
     batch: Vec<Event>,
     pub dropped: u64,
 }
@@ -152,11 +164,16 @@ impl EventSink for BatchSink {
         if self.batch.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        match self.tx.try_send(Msg::Events(batch)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(Msg::Events(b))) => self.dropped += b.len() as u64,
-            Err(_) => {}
+        let batch = std::mem::take(&mut self.batch);
+        let n = batch.len();
+        // The writer is behind: drop rather than make the traced server wait for it.
+        if self.queued.load(Ordering::Relaxed) + n > MAX_QUEUED {
+            self.dropped += n as u64;
+            return;
+        }
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        if self.tx.send(Msg::Events(batch)).is_err() {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
         }
     }
 }
@@ -168,16 +185,19 @@ impl Writer {
         color: bool,
         pipeline: Pipeline,
     ) -> Writer {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (tx, rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let theirs = queued.clone();
         let handle = std::thread::Builder::new()
             .name("reqtrace-writer".into())
             .spawn(move || {
                 block_stop_signals();
-                write_loop(rx, out, format, color, pipeline)
+                write_loop(rx, theirs, out, format, color, pipeline)
             })
             .expect("spawning the writer thread");
         Writer {
             tx,
+            queued,
             handle: Some(handle),
         }
     }
@@ -186,7 +206,8 @@ impl Writer {
     pub fn sink(&self) -> BatchSink {
         BatchSink {
             tx: self.tx.clone(),
-            batch: Vec::with_capacity(BATCH),
+            queued: self.queued.clone(),
+            batch: Vec::new(),
             dropped: 0,
         }
     }
@@ -229,10 +250,12 @@ struct State {
     diag: Diagnoser,
     sum: Summary,
     done: Vec<crate::http::correlate::Request>,
+    /// Lines formatted since the last hand-over to the output thread.
+    lines: Vec<(Kind, String)>,
 }
 
 impl State {
-    fn event(&mut self, sink: &Lines, ev: Event) {
+    fn event(&mut self, ev: Event) {
         let request = if self.pipe.correlate {
             self.correlator.feed(&ev, &mut self.done)
         } else {
@@ -251,13 +274,13 @@ impl State {
                 Format::Human => human::format_syscall(ev, self.color),
                 Format::Json => json::syscall_line(ev, request),
             };
-            sink.push(Kind::Syscall, line);
+            self.lines.push((Kind::Syscall, line));
         }
-        self.reports(sink);
+        self.reports();
     }
 
     /// Diagnose and print the requests finished so far.
-    fn reports(&mut self, sink: &Lines) {
+    fn reports(&mut self) {
         for req in std::mem::take(&mut self.done) {
             // A request we know nothing of (no start seen, no status) is not worth a line.
             if req.method.is_none() && req.status.is_none() {
@@ -282,7 +305,7 @@ impl State {
                 Format::Human => report::format_report(&r, self.color, self.pipe.show_secrets),
                 Format::Json => json::request_line(&r, self.pipe.show_secrets),
             };
-            sink.push(Kind::Record, text);
+            self.lines.push((Kind::Record, text));
             if let Some(tx) = &self.pipe.seen {
                 let _ = tx.send(Seen {
                     method: r.request.method.clone(),
@@ -300,6 +323,7 @@ impl State {
 
 fn write_loop(
     rx: Receiver<Msg>,
+    queued: Arc<AtomicUsize>,
     out: Box<dyn Write + Send>,
     format: Format,
     color: bool,
@@ -315,20 +339,42 @@ fn write_loop(
         diag,
         sum: Summary::default(),
         done: Vec::new(),
+        lines: Vec::new(),
     };
-    while let Ok(msg) = rx.recv() {
+    let mut idle = 0;
+    loop {
+        // While events keep coming, poll: a receiver that is not parked costs the tracer no
+        // wake-up (a futex call and a context switch per batch on a machine the server
+        // needs). After a quiet spell, park until the next message.
+        let msg = match rx.try_recv() {
+            Ok(m) => m,
+            Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Empty) if idle < IDLE_POLLS => {
+                idle += 1;
+                std::thread::sleep(POLL);
+                continue;
+            }
+            Err(mpsc::TryRecvError::Empty) => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            },
+        };
+        idle = 0;
         match msg {
             Msg::Raw(s) => sink.push(Kind::Record, s),
             Msg::Abort => break,
             Msg::Events(evs) => {
+                queued.fetch_sub(evs.len(), Ordering::Relaxed);
                 for ev in evs {
-                    st.event(&sink, ev);
+                    st.event(ev);
                 }
+                sink.push_all(&mut st.lines);
             }
             Msg::Finish(s) => {
                 if st.pipe.correlate {
                     st.correlator.finish_all(crate::event::now(), &mut st.done);
-                    st.reports(&sink);
+                    st.reports();
+                    sink.push_all(&mut st.lines);
                 }
                 let sum = &mut st.sum;
                 sum.processes = s.processes;

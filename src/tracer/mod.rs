@@ -26,6 +26,9 @@ use memory::MemReader;
 use state::{Proc, Tracee};
 use sys::Stop;
 
+/// Most stops served in one round (a bound, not a target: a round ends when none is pending).
+const MAX_ROUND: usize = 1024;
+
 /// Classes whose calls belong to a request when made while it is served.
 const FILE_CLASSES: u32 = class::FILE | class::STAT | class::LSTAT | class::FSTAT;
 
@@ -102,6 +105,8 @@ pub struct Tracer<'a> {
     seccomp: bool,
     /// When the stop request arrived while the command depends on our seccomp filter.
     terminating: Option<Instant>,
+    /// The stops gathered in one round (kept to reuse its allocation).
+    stops: Vec<(i32, Stop)>,
     /// Distinct thread groups and threads ever traced.
     pub processes_seen: u64,
     pub threads_seen: u64,
@@ -122,6 +127,7 @@ impl<'a> Tracer<'a> {
             threads_seen: 0,
             seccomp: false,
             terminating: None,
+            stops: Vec::new(),
         }
     }
 
@@ -186,16 +192,40 @@ impl<'a> Tracer<'a> {
                 }
                 return Ok(Outcome::AllGone(self.main_exit));
             }
-            // Poll first; only when no stop is pending hand the batch to the writer and
-            // block. Under load that batches events; when idle, they go out at once.
-            let mut waited = sys::wait_any(true);
-            if matches!(waited, Ok(None)) {
-                self.sink.flush();
-                waited = sys::wait_any(false);
+            // Gather every stop that is pending, then serve them all. waitpid returns the
+            // first stopped child in the kernel's list, so serving one stop per wait lets
+            // the tracees at its head run again and again while the others wait: some
+            // requests took a second. Each stopped tracee is returned once (it stays stopped
+            // until resumed), so a round serves each at most once: fair, as strace does.
+            self.stops.clear();
+            let mut waited = Ok(());
+            while self.stops.len() < MAX_ROUND {
+                match sys::wait_any(true) {
+                    Ok(Some(stop)) => self.stops.push(stop),
+                    Ok(None) => break,
+                    Err(e) => {
+                        waited = Err(e);
+                        break;
+                    }
+                }
             }
+            if self.stops.is_empty() && waited.is_ok() {
+                // Nothing pending: hand the batch to the writer, then block. Under load that
+                // batches events; when idle, they go out at once.
+                self.sink.flush();
+                match sys::wait_any(false) {
+                    Ok(Some(stop)) => self.stops.push(stop),
+                    Ok(None) => {}
+                    Err(e) => waited = Err(e),
+                }
+            }
+            let round = std::mem::take(&mut self.stops);
+            for &(tid, stop) in &round {
+                self.handle(tid, stop);
+            }
+            self.stops = round;
             match waited {
-                Ok(Some((tid, stop))) => self.handle(tid, stop),
-                Ok(None) => {}
+                Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
                     return Ok(Outcome::AllGone(self.main_exit));
