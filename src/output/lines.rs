@@ -109,7 +109,6 @@ impl Queue {
 }
 
 impl Lines {
-
     /// Lines dropped so far because the reader could not keep up.
     pub fn dropped(&self) -> u64 {
         self.shared.0.lock().map(|q| q.dropped).unwrap_or(0)

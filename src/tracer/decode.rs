@@ -126,15 +126,16 @@ pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Ca
 pub fn exit(
     mem: &mut MemReader,
     proc_: &mut Proc,
-    pid: i32,
-    tid: i32,
+    (pid, tid): (i32, i32),
     p: &mut Pending,
     ret: i64,
-    capture_io: bool,
+    answered: Option<&mut bool>,
 ) {
     let ok = ret >= 0;
-    if capture_io && p.spec.class & class::HTTP != 0 {
-        capture(mem, proc_, pid, tid, p, ret);
+    if let Some(answered) = answered
+        && p.spec.class & class::HTTP != 0
+    {
+        capture(mem, proc_, (pid, tid), p, ret, answered);
     }
     if ok && ret > 0 {
         for (i, kind) in p.spec.args.iter().enumerate() {
@@ -184,27 +185,25 @@ pub fn complete_at_entry(name: &str) -> bool {
 }
 
 /// Finish such a call at its entry: keep a write's first bytes (its length as requested),
-/// forget a closed fd.
+/// forget a closed fd. `answered` (the thread's "status line already written" flag) is
+/// given when correlating.
 pub fn entry_only(
     mem: &mut MemReader,
     proc_: &mut Proc,
-    pid: i32,
-    tid: i32,
+    (pid, tid): (i32, i32),
     p: &mut Pending,
-    capture_io: bool,
+    answered: Option<&mut bool>,
 ) {
-    match p.spec.name {
-        "close" => proc_.set_fd(p.raw[0] as i32, None),
-        "write" | "sendto" if capture_io => capture(
-            mem,
-            proc_,
-            pid,
-            tid,
-            p,
-            p.raw[2].min(i64::MAX as u64) as i64,
-        ),
-        "writev" | "sendmsg" if capture_io => capture(mem, proc_, pid, tid, p, i64::MAX),
-        _ => {}
+    let len = match p.spec.name {
+        "close" => {
+            proc_.set_fd(p.raw[0] as i32, None);
+            return;
+        }
+        "write" | "sendto" => p.raw[2].min(i64::MAX as u64) as i64,
+        _ => i64::MAX,
+    };
+    if let Some(answered) = answered {
+        capture(mem, proc_, (pid, tid), p, len, answered);
     }
 }
 
@@ -223,7 +222,14 @@ fn looks_like_log(target: &[u8]) -> bool {
 
 /// For socket reads and writes, keep only the first bytes the correlator needs: the start of
 /// a request, or a status line; never bodies. Reads of regular files are not kept at all.
-fn capture(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, p: &mut Pending, ret: i64) {
+fn capture(
+    mem: &mut MemReader,
+    proc_: &mut Proc,
+    (pid, tid): (i32, i32),
+    p: &mut Pending,
+    ret: i64,
+    answered: &mut bool,
+) {
     let name = p.spec.name;
     let is_read = matches!(name, "read" | "recvfrom" | "readv" | "recvmsg");
     let is_write = matches!(name, "write" | "sendto" | "writev" | "sendmsg");
@@ -235,9 +241,14 @@ fn capture(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, p: &mut Pe
     };
     p.socket = target.starts_with(b"socket:");
     let cap = match (p.socket, is_read) {
-        (true, true) => READ_CAP,
+        (true, true) => {
+            // A new read on a connection: whatever comes next is a new answer.
+            *answered = false;
+            READ_CAP
+        }
         (true, false) => WRITE_CAP,
-        (false, false) if looks_like_log(target) => LOG_CAP,
+        // The access log is only the fallback for a status the socket did not show.
+        (false, false) if !*answered && looks_like_log(target) => LOG_CAP,
         _ => return,
     };
     if ret <= 0 {
@@ -257,6 +268,9 @@ fn capture(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, p: &mut Pe
         return;
     };
     p.data = mem.read_bytes(tid, iov[0], want.min(iov[1] as usize));
+    if p.socket && is_write && p.data.as_ref().is_some_and(|d| d.starts_with(b"HTTP/")) {
+        *answered = true;
+    }
 }
 
 fn ptr(v: u64) -> Arg {

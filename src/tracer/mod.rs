@@ -443,11 +443,15 @@ impl<'a> Tracer<'a> {
                 if let (Select::Print(mask), Some(kind)) = (select, p.stat_kind) {
                     p.print = mask & flavour_bit(kind) != 0;
                 }
-                // Under the seccomp filter, a call only the correlator needs and whose result
-                // it does not (a write's bytes are there at entry; close frees the fd whatever
-                // it returns) is finished here: one stop instead of two.
-                if seccomp_entry && !p.print && decode::complete_at_entry(p.spec.name) {
-                    decode::entry_only(&mut self.mem, proc_, tgid, tid, &mut p, self.cfg.correlate);
+                // A call only the correlator needs, and whose result it does not (a write's
+                // bytes are there at entry; close frees the fd whatever it returns), is
+                // finished here: under the seccomp filter one stop instead of two, otherwise
+                // no question to the kernel at its exit stop.
+                if !p.print && decode::complete_at_entry(p.spec.name) {
+                    let answered = self.cfg.correlate.then_some(&mut t.answered);
+                    decode::entry_only(&mut self.mem, proc_, (tgid, tid), &mut p, answered);
+                    // Without the filter the exit stop still comes: skip it unasked.
+                    t.in_ignored = !seccomp_entry;
                     self.emit(tid, p, 0, None);
                     return;
                 }
@@ -459,8 +463,8 @@ impl<'a> Tracer<'a> {
                 };
                 let tgid = t.tgid;
                 let proc_ = self.procs.entry(tgid).or_default();
-                let correlate = self.cfg.correlate;
-                decode::exit(&mut self.mem, proc_, tgid, tid, &mut p, rval, correlate);
+                let answered = self.cfg.correlate.then_some(&mut t.answered);
+                decode::exit(&mut self.mem, proc_, (tgid, tid), &mut p, rval, answered);
                 // is_error is the kernel's own IS_ERR_VALUE test: rval in [-4095, -1].
                 let errno = is_error.then_some((-rval) as i32);
                 self.emit(tid, *p, rval, errno);

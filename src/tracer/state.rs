@@ -36,6 +36,9 @@ pub struct Tracee {
     pub group_stopped: bool,
     /// Between the entry and exit stops of a syscall that is not traced.
     pub in_ignored: bool,
+    /// A status line was written on a socket since the thread last read one: its access-log
+    /// line (the fallback for the status) need not be read.
+    pub answered: bool,
 }
 
 impl Tracee {
@@ -46,6 +49,7 @@ impl Tracee {
             comm: None,
             group_stopped: false,
             in_ignored: false,
+            answered: false,
         }
     }
 
