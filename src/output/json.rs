@@ -32,19 +32,33 @@ fn hex_if_lossy(bytes: Option<&Vec<u8>>) -> Option<String> {
         .map(|b| escape::hex(b))
 }
 
-fn arg_value(arg: &Arg) -> Value {
-    match arg {
-        Arg::Int(v) => json!(v),
-        Arg::Fd(fd, _) => json!(fd),
-        Arg::AtFdCwd => json!("AT_FDCWD"),
-        Arg::Str { bytes, .. } => json!(lossy(bytes)),
-        Arg::Unreadable(addr) => json!(format!("{addr:#x}")),
-        Arg::Null => json!("NULL"),
-        Arg::Ptr(addr) => json!(format!("{addr:#x}")),
-        Arg::Sym(s) => json!(s),
-        Arg::StrArray { items, .. } => {
-            Value::Array(items.iter().map(|i| json!(lossy(i))).collect())
+/// One argument as JSON, serialized in place (no intermediate `Value`: this runs for every
+/// printed syscall).
+struct ArgOut<'a>(&'a Arg);
+
+impl Serialize for ArgOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Arg::Int(v) => s.serialize_i64(*v),
+            Arg::Fd(fd, _) => s.serialize_i32(*fd),
+            Arg::AtFdCwd => s.serialize_str("AT_FDCWD"),
+            Arg::Str { bytes, .. } => s.serialize_str(&String::from_utf8_lossy(bytes)),
+            Arg::Unreadable(addr) | Arg::Ptr(addr) => s.collect_str(&format_args!("{addr:#x}")),
+            Arg::Null => s.serialize_str("NULL"),
+            Arg::Sym(sym) => s.serialize_str(sym),
+            Arg::StrArray { items, .. } => {
+                s.collect_seq(items.iter().map(|i| String::from_utf8_lossy(i)))
+            }
         }
+    }
+}
+
+/// All arguments, as a JSON array.
+struct ArgsOut<'a>(&'a [Arg]);
+
+impl Serialize for ArgsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ArgOut))
     }
 }
 
@@ -57,12 +71,12 @@ struct SyscallLine<'a> {
     tid: i32,
     comm: &'a str,
     syscall: &'static str,
-    args: Vec<Value>,
-    path: Option<String>,
+    args: ArgsOut<'a>,
+    path: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     path_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    path2: Option<String>,
+    path2: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     path2_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,10 +99,10 @@ pub fn syscall_line(ev: &SyscallEvent, request: Option<u64>) -> String {
         tid: ev.tid,
         comm: &ev.comm,
         syscall: ev.name,
-        args: ev.args.iter().map(arg_value).collect(),
-        path: ev.path.as_deref().map(lossy),
+        args: ArgsOut(&ev.args),
+        path: ev.path.as_deref().map(String::from_utf8_lossy),
         path_hex: hex_if_lossy(ev.path.as_ref()),
-        path2: ev.path2.as_deref().map(lossy),
+        path2: ev.path2.as_deref().map(String::from_utf8_lossy),
         path2_hex: hex_if_lossy(ev.path2.as_ref()),
         stat_kind: ev.stat_kind.map(|k| k.as_str()),
         ret: ev.ret,

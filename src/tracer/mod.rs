@@ -12,7 +12,6 @@ pub mod seccomp;
 pub mod state;
 pub mod sys;
 
-use std::collections::HashMap;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ use crate::syscalls::class;
 use crate::syscalls::table::Catalogue;
 
 use memory::MemReader;
-use state::{Proc, Tracee};
+use state::{IntMap, Proc, Tracee};
 use sys::Stop;
 
 /// Most stops served in one round (a bound, not a target: a round ends when none is pending).
@@ -93,8 +92,8 @@ pub enum Outcome {
 pub struct Tracer<'a> {
     cfg: TracerConfig,
     cat: &'a Catalogue,
-    tracees: HashMap<i32, Tracee>,
-    procs: HashMap<i32, Proc>,
+    tracees: IntMap<Tracee>,
+    procs: IntMap<Proc>,
     mem: MemReader,
     sink: &'a mut dyn EventSink,
     /// The launched command (run mode), whose exit status becomes ours.
@@ -117,8 +116,8 @@ impl<'a> Tracer<'a> {
         Tracer {
             cfg,
             cat,
-            tracees: HashMap::new(),
-            procs: HashMap::new(),
+            tracees: IntMap::default(),
+            procs: IntMap::default(),
             mem: MemReader::new(),
             sink,
             main_child: None,

@@ -3,11 +3,35 @@
 //! close/dup/chdir/exec keep the caches true, so steady-state tracing reads /proc rarely.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::event::{Arg, Bytes};
 use crate::procinfo;
 use crate::syscalls::{Spec, StatKind};
+
+/// A hasher for the tracer's integer keys (tids, pids, fds), looked up on every stop: one
+/// multiplication (Fibonacci hashing) instead of SipHash, whose flooding resistance buys
+/// nothing for keys the kernel hands out.
+#[derive(Default)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.0 = (n as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by tid, pid or fd.
+pub type IntMap<V> = HashMap<i32, V, BuildHasherDefault<IntHasher>>;
 
 /// A syscall seen at entry, waiting for its exit stop.
 #[derive(Debug)]
@@ -66,7 +90,7 @@ impl Tracee {
 }
 
 /// What a file descriptor refers to, as far as we know.
-pub type FdTable = HashMap<i32, Bytes>;
+pub type FdTable = IntMap<Bytes>;
 
 /// One traced process (thread group): state shared by its threads.
 #[derive(Debug, Default, Clone)]
