@@ -24,3 +24,6 @@ cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo build --all-targets
 cargo test --all-targets
+
+# The benchmark's quick mode: every arm runs and detaches cleanly (timings are not asserted).
+scripts/bench.sh --quick
