@@ -350,3 +350,70 @@ fn output_files_are_private_and_never_follow_a_symlink() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("symbolic link"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }
+
+/// A worker killed in the middle of a request: its open request is closed as incomplete
+/// (no status, "worker exited"), and the correlator goes on with the other workers.
+#[test]
+fn a_worker_killed_mid_request_closes_its_request_as_incomplete() {
+    use std::io::Write;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let child = a.attach_bg(&[
+        "--json",
+        "--url",
+        "/hello.html",
+        "--count",
+        "2",
+        "--duration",
+        "20",
+    ]);
+    // A request whose headers never end: the worker reads its request line and waits.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", a.port)).unwrap();
+    s.write_all(b"GET /hello.html HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    // Find the worker holding it: the one whose socket count went up is hard to see from
+    // outside, so kill every worker blocked in a read of a connection: prefork idle workers
+    // wait in accept/poll, the busy one in read (wchan).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let busy = loop {
+        let busy: Vec<i32> = a
+            .workers()
+            .into_iter()
+            .filter(|w| {
+                std::fs::read_to_string(format!("/proc/{w}/wchan"))
+                    .is_ok_and(|c| c.contains("poll") && !c.contains("ep_poll"))
+            })
+            .collect();
+        if busy.len() == 1 || Instant::now() > deadline {
+            break busy;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(busy.len(), 1, "one worker holds the unfinished request");
+    send_signal(busy[0], libc::SIGKILL);
+    drop(s);
+    // The server goes on, and so does the correlator.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(a.get("/hello.html"), 200);
+    let out = wait_output(child, T);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    let reqs: Vec<_> = lines.iter().filter(|l| l["type"] == "request").collect();
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    let killed = reqs
+        .iter()
+        .find(|r| r["pid"] == busy[0])
+        .expect("the killed worker's request");
+    assert_eq!(killed["status"], serde_json::Value::Null);
+    assert_eq!(killed["end"], "worker exited");
+    assert!(
+        reqs.iter()
+            .any(|r| r["status"] == 200 && r["pid"] != busy[0])
+    );
+    all_untraced(&a);
+}
