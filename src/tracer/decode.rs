@@ -31,7 +31,8 @@ pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Ca
     let mut args = Vec::with_capacity(spec.args.len());
     let mut paths: [Option<Bytes>; 2] = [None, None];
     let mut npaths = 0;
-    // The base the next Path resolves against: set by a DirFd argument.
+    // What the next Path resolves against, set by a DirFd argument: the cwd (None) or the
+    // directory fd's target. Looked up only when a path is relative.
     let mut dir_base: Option<Option<Bytes>> = None;
     let mut empty_path = false;
     let mut first_fd_path: Option<Bytes> = None;
@@ -51,25 +52,22 @@ pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Ca
             ArgKind::DirFd => {
                 let fd = v as i32;
                 if fd == libc::AT_FDCWD {
-                    dir_base = Some(proc_.cwd(pid).map(<[u8]>::to_vec));
+                    dir_base = Some(None);
                     Arg::AtFdCwd
                 } else {
                     let target = proc_.fd(pid, fd).map(<[u8]>::to_vec);
-                    dir_base = Some(target.clone());
+                    // An unknown dirfd target: an empty base, so relative paths stay unresolved.
+                    dir_base = Some(Some(target.clone().unwrap_or_default()));
                     Arg::Fd(fd, target)
                 }
             }
             ArgKind::Path => {
-                let base = match dir_base.take() {
-                    Some(b) => b,
-                    None => proc_.cwd(pid).map(<[u8]>::to_vec),
-                };
+                let base = dir_base.take().flatten();
                 let arg = read_str(mem, tid, v);
                 if let Arg::Str { bytes, .. } = &arg {
                     empty_path |= bytes.is_empty();
                     if npaths < 2 {
-                        let root = proc_.root(pid).map(<[u8]>::to_vec);
-                        paths[npaths] = path::resolve(bytes, base.as_deref(), root.as_deref());
+                        paths[npaths] = resolve(proc_, pid, bytes, base.as_deref());
                     }
                 }
                 npaths += 1;
@@ -119,6 +117,19 @@ pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Ca
         socket: false,
         data: None,
     }
+}
+
+/// The absolute path `raw` names: against `base` (a dirfd's target) or else the cwd, under
+/// the root. The cached cwd and root are borrowed, not copied, and only looked at when
+/// needed (an absolute path outside a chroot needs neither).
+fn resolve(proc_: &mut Proc, pid: i32, raw: &[u8], base: Option<&[u8]>) -> Option<Bytes> {
+    proc_.root(pid);
+    if raw.first() != Some(&b'/') && base.is_none() {
+        proc_.cwd(pid);
+    }
+    let root = proc_.cached_root();
+    let base = base.or_else(|| proc_.cached_cwd());
+    path::resolve(raw, base, root)
 }
 
 /// Complete a pending call at its exit stop: out-parameters, and what the call changed in the

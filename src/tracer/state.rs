@@ -117,6 +117,15 @@ impl Proc {
         self.root.as_deref()
     }
 
+    /// The cwd and root as last read (call `cwd` / `root` first to fill them).
+    pub fn cached_cwd(&self) -> Option<&[u8]> {
+        self.cwd.as_deref()
+    }
+
+    pub fn cached_root(&self) -> Option<&[u8]> {
+        self.root.as_deref()
+    }
+
     pub fn set_cwd(&mut self, cwd: Option<Bytes>) {
         self.cwd = cwd;
     }
