@@ -4,9 +4,8 @@
 //! one walk down the path, one directory listing of at most [`MAX_ENTRIES`] names, and a few stats.
 //! Never looks inside /proc, /sys or /dev.
 
-use std::ffi::OsStr;
+use crate::syscalls::path::{as_path, join};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 /// At most this many entries of the parent directory are read.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -211,19 +210,6 @@ fn stem(name: &[u8]) -> &[u8] {
         Some(0) | None => name,
         Some(i) => &name[..i],
     }
-}
-
-fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut out = dir.to_vec();
-    if !out.ends_with(b"/") {
-        out.push(b'/');
-    }
-    out.extend_from_slice(name);
-    out
-}
-
-fn as_path(bytes: &[u8]) -> &Path {
-    Path::new(OsStr::from_bytes(bytes))
 }
 
 fn is_pseudo_fs_name(first: &[u8]) -> bool {

@@ -6,10 +6,10 @@
 //! sandbox seen in /proc/PID/mountinfo, immutable files, noexec mounts. Reads the file system
 //! and /proc, never writes; paths are bytes throughout.
 
+use crate::syscalls::path::{as_path, join};
 use std::collections::{HashSet, VecDeque};
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::fs::Metadata;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
@@ -258,19 +258,6 @@ fn parent_of(path: &[u8]) -> Vec<u8> {
         Some(0) | None => b"/".to_vec(),
         Some(i) => path[..i].to_vec(),
     }
-}
-
-fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut out = dir.to_vec();
-    if !out.ends_with(b"/") {
-        out.push(b'/');
-    }
-    out.extend_from_slice(name);
-    out
-}
-
-fn as_path(bytes: &[u8]) -> &Path {
-    Path::new(OsStr::from_bytes(bytes))
 }
 
 fn show(bytes: &[u8]) -> String {

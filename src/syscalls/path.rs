@@ -3,6 +3,25 @@
 //! tracee's root (after chroot). Purely lexical: `.` and `//` are dropped and `..` removes the
 //! previous component, which is what the path means unless a symlink sits before the `..`.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// `dir` + "/" + `name` (one slash between them), as bytes.
+pub fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = dir.to_vec();
+    if !out.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
+    out
+}
+
+/// Path bytes as a `Path`, for std::fs (Linux paths are bytes, not UTF-8).
+pub fn as_path(bytes: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(bytes))
+}
+
 /// Lexically normalise an absolute path.
 pub fn normalize(path: &[u8]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
