@@ -23,7 +23,12 @@ fi
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo build --all-targets
-cargo test --all-targets
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --all-targets 2>&1 | tee "$log"
 
 # The benchmark's quick mode: every arm runs and detaches cleanly (timings are not asserted).
 scripts/bench.sh --quick
+
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
