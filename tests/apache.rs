@@ -400,3 +400,29 @@ fn query_values_and_headers_are_not_printed() {
     let (_, lines) = probe(&a, "/hello.html?token=s3cret", &["--show-secrets"]);
     assert_eq!(requests(&lines)[0]["target"], "/hello.html?token=s3cret");
 }
+
+/// A 403 that no failing syscall explains: a symlink where FollowSymLinks is off (Apache
+/// finds the file, then refuses it itself). The report says so instead of naming nothing.
+#[test]
+fn a_refused_symlink_is_noted() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start_with(
+        "prefork",
+        "<Directory \"@ROOT@/www/sub\">\n    Options -FollowSymLinks\n</Directory>\n",
+    );
+    let sub = a.root.path().join("www/sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::os::unix::fs::symlink(a.root.path().join("www/hello.html"), sub.join("link.html"))
+        .unwrap();
+    let (out, lines) = probe(&a, "/sub/link.html", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = requests(&lines)[0];
+    assert_eq!(r["status"], 403);
+    let notes = r["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 1, "{r:#}");
+    let n = notes[0].as_str().unwrap();
+    assert!(
+        n.contains("sub/link.html is a symbolic link") && n.contains("FollowSymLinks"),
+        "{n}"
+    );
+}

@@ -58,6 +58,8 @@ pub struct Report {
     pub suspects: Vec<Suspect>,
     /// Failures that are normal (.htaccess probes, recovered lookups): counted, not shown.
     pub noise: u64,
+    /// What explains a failed request that no failing syscall does.
+    pub notes: Vec<String>,
 }
 
 /// The name to look for in the configuration: for a missing path, its first missing
@@ -80,6 +82,46 @@ fn reference_name(path: &[u8], errno: i32) -> Vec<u8> {
         }
     }
     rank::basename(path).to_vec()
+}
+
+/// A 403 with no failing syscall: Apache looked a path up, found it, and refused it itself.
+/// The usual reason is a symbolic link where Options FollowSymLinks (or
+/// SymLinksIfOwnerMatch, with another owner) is off: Apache's AH00037.
+fn symlink_notes(request: &Request) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    let url = request
+        .target
+        .as_deref()
+        .map(rank::url_path)
+        .unwrap_or_default();
+    for l in &request.lookups {
+        // Only what the URL names (a file or a directory on its way), not the server's own
+        // lookups (/etc/localtime for the log's time stamp).
+        let name = rank::basename(&l.path);
+        if name.is_empty() || !url.windows(name.len()).any(|w| w == name) {
+            continue;
+        }
+        let p = crate::syscalls::path::as_path(&l.path);
+        let Ok(meta) = std::fs::symlink_metadata(p) else {
+            continue;
+        };
+        if !meta.file_type().is_symlink() {
+            continue;
+        }
+        let target = std::fs::read_link(p)
+            .map(|t| t.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let note = format!(
+            "{} is a symbolic link (to {target}) and no lookup failed: Apache refuses \
+             symlinks where Options FollowSymLinks is off, or SymLinksIfOwnerMatch and the \
+             owners differ (AH00037 in its error log at LogLevel info)",
+            String::from_utf8_lossy(&l.path)
+        );
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    notes
 }
 
 pub struct Diagnoser {
@@ -187,10 +229,16 @@ impl Diagnoser {
             }
             suspects.push(s);
         }
+        let notes = if suspects.iter().all(|s| s.noise) && request.status == Some(403) {
+            symlink_notes(&request)
+        } else {
+            Vec::new()
+        };
         Report {
             request,
             suspects,
             noise,
+            notes,
         }
     }
 

@@ -231,6 +231,8 @@ struct RequestLine<'a> {
     noise: u64,
     end: &'static str,
     suspects: Vec<SuspectOut<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 /// A finished request and its suspects.
@@ -273,6 +275,7 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
                 noise: s.noise,
             })
             .collect(),
+        notes: &r.notes,
     };
     let mut s = serde_json::to_string(&line).unwrap_or_default();
     s.push('\n');

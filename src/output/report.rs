@@ -101,7 +101,10 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
             );
         }
     }
-    if r.real_suspects() == 0 {
+    for n in &r.notes {
+        let _ = writeln!(out, "  note: {}", escape::escaped(n.as_bytes()));
+    }
+    if r.real_suspects() == 0 && r.notes.is_empty() {
         out.push_str("  no failing file syscall in this request (the cause is elsewhere: a handler, a proxy, the application)\n");
     }
     if r.noise > 0 && r.suspects.iter().any(|s| s.noise) {

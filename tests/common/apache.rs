@@ -48,7 +48,7 @@ impl Apache {
             .replace("@ROOT@", root.path().to_str().unwrap())
             .replace("@PORT@", &port.to_string())
             .replace("@MPM@", mpm)
-            + extra;
+            + &extra.replace("@ROOT@", root.path().to_str().unwrap());
         std::fs::write(root.path().join("httpd.conf"), conf).unwrap();
         std::fs::copy(
             format!("{here}/tests/apache/site.conf.in"),
