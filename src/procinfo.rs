@@ -16,11 +16,6 @@ pub fn threads(pid: i32) -> Vec<i32> {
     tids
 }
 
-/// Whether /proc/PID exists (a process or a thread id).
-pub fn exists(pid: i32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
 /// The short command name of a thread (/proc/TID/comm), without the trailing newline.
 pub fn comm(tid: i32) -> Option<String> {
     let s = std::fs::read_to_string(format!("/proc/{tid}/comm")).ok()?;

@@ -155,10 +155,6 @@ impl<'a> Tracer<'a> {
         self.tracees.contains_key(&tid)
     }
 
-    pub fn tracee_count(&self) -> usize {
-        self.tracees.len()
-    }
-
     /// The trace loop: runs until every tracee is gone or a stop is requested.
     pub fn run(&mut self) -> io::Result<Outcome> {
         loop {
