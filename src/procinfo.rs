@@ -1,6 +1,8 @@
-//! The one place that reads /proc: process discovery, thread lists, comm, tgid, cwd, root,
-//! fd → path links, and the facts needed to explain an attach failure (TracerPid, capabilities,
-//! Yama). Everything returns plain data; callers decide what to cache.
+//! Reading /proc about processes: discovery, thread lists, comm, tgid, cwd, root, fd → path
+//! links, command lines, and the facts needed to explain an attach failure (TracerPid,
+//! capabilities, Yama). Everything returns plain data; callers decide what to cache. (Memory
+//! is read in tracer/memory.rs; the permission diagnosis reads mountinfo and LSM labels in
+//! diagnose/perms.rs.)
 
 use std::os::unix::ffi::OsStringExt;
 
