@@ -159,6 +159,11 @@ pub fn run(command: Command) -> Result<i32, Error> {
             )
         }
         Command::Run { command, common } => (common, None, command, Vec::new(), 10.0),
+        Command::Completions { .. } | Command::Man { .. } => {
+            return Err(Error::Usage(
+                "completions and man are handled by the binary".into(),
+            ));
+        }
     };
     let launch = targets.is_none();
     if let Some(d) = common.duration

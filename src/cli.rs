@@ -58,6 +58,33 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Print a shell completion script (generated from these very definitions).
+    #[command(after_help = "Examples:\n  \
+        reqtrace completions bash > /etc/bash_completion.d/reqtrace\n  \
+        reqtrace completions zsh > \"${fpath[1]}/_reqtrace\"\n  \
+        reqtrace completions fish > ~/.config/fish/completions/reqtrace.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print a man page (roff), generated from these very definitions: reqtrace(1), or one
+    /// subcommand's page (reqtrace-attach(1), reqtrace-run(1)).
+    #[command(after_help = "Examples:\n  \
+        reqtrace man > /usr/local/share/man/man1/reqtrace.1\n  \
+        reqtrace man attach > /usr/local/share/man/man1/reqtrace-attach.1")]
+    Man {
+        /// A subcommand whose page to print.
+        #[arg(value_name = "SUBCOMMAND")]
+        page: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -2,8 +2,54 @@
 
 use clap::Parser;
 
+use std::io::Write;
+
+use clap::CommandFactory;
+use reqtrace::cli::{Cli, Command, Shell};
+
+/// `completions` and `man` print what clap generates from the definitions in cli.rs.
+fn generate(command: &Command) -> Option<i32> {
+    let mut cmd = Cli::command();
+    // Rendered into memory, then written: clap_complete panics when a write fails, and a
+    // reader that closes early (| head) must not make reqtrace panic.
+    let mut out: Vec<u8> = Vec::new();
+    match command {
+        Command::Completions { shell } => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(shell, &mut cmd, "reqtrace", &mut out);
+        }
+        Command::Man { page } => {
+            let page = match page {
+                None => cmd,
+                Some(name) => {
+                    cmd.build();
+                    let Some(sub) = cmd.find_subcommand(name) else {
+                        eprintln!("reqtrace: no subcommand {name:?}: try attach or run");
+                        return Some(reqtrace::error::EXIT_USAGE);
+                    };
+                    // clap names are 'static; this process prints one page and exits.
+                    let full: &'static str = Box::leak(format!("reqtrace-{name}").into_boxed_str());
+                    sub.clone().name(full)
+                }
+            };
+            let _ = clap_mangen::Man::new(page).render(&mut out);
+        }
+        _ => return None,
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
+    Some(0)
+}
+
 fn main() {
-    let cli = reqtrace::cli::Cli::parse();
+    let cli = Cli::parse();
+    if let Some(code) = generate(&cli.command) {
+        std::process::exit(code);
+    }
     let code = match reqtrace::app::run(cli.command) {
         Ok(code) => code,
         Err(e) => {

@@ -1,0 +1,78 @@
+//! The command line as a user meets it: help with examples for every subcommand, shell
+//! completions and man pages generated from the same definitions, usage errors exit 2.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(30);
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = run_reqtrace(args, T);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_subcommand_has_help_with_examples() {
+    for sub in ["attach", "run", "completions", "man"] {
+        let help = stdout_of(&[sub, "--help"]);
+        assert!(
+            help.contains("Example"),
+            "{sub} --help has no example:\n{help}"
+        );
+    }
+    // The postmortem's case is the first example of attach.
+    let help = stdout_of(&["attach", "--help"]);
+    assert!(help.contains("reqtrace attach --apache --probe"), "{help}");
+}
+
+#[test]
+fn completions_know_the_subcommands_and_options() {
+    let bash = stdout_of(&["completions", "bash"]);
+    assert!(bash.contains("complete") && bash.contains("attach") && bash.contains("--probe"));
+    let zsh = stdout_of(&["completions", "zsh"]);
+    assert!(zsh.starts_with("#compdef reqtrace") && zsh.contains("--apache"));
+    let fish = stdout_of(&["completions", "fish"]);
+    assert!(fish.contains("complete -c reqtrace") && fish.contains("show-secrets"));
+    let out = run_reqtrace(&["completions", "tcsh"], T);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn man_pages_render_for_the_tool_and_each_subcommand() {
+    let main = stdout_of(&["man"]);
+    assert!(main.contains(".TH reqtrace 1") && main.contains("attach"));
+    let attach = stdout_of(&["man", "attach"]);
+    assert!(attach.contains(".TH reqtrace-attach 1") && attach.contains("probe"));
+    let run = stdout_of(&["man", "run"]);
+    assert!(
+        run.contains(".TH reqtrace-run 1") && run.contains(r"no\-seccomp"),
+        "{run}"
+    );
+    let out = run_reqtrace(&["man", "nope"], T);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no subcommand \"nope\""));
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let out = wait_output(
+        spawn_pipeline("completions bash", "head -n 1 >/dev/null"),
+        T,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
