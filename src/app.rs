@@ -197,6 +197,7 @@ pub fn run(command: Command) -> Result<i32, Error> {
         url: common.url.as_deref().map(UrlFilter::new),
         show_noise: common.all,
         show_secrets: common.show_secrets,
+        summary: common.summary,
         count: common.count,
         seen: (!probes.is_empty()).then_some(seen_tx),
     };

@@ -129,6 +129,10 @@ pub struct Common {
     /// Print syscall lines too when reporting requests (--apache, --name, --url, --probe).
     #[arg(long)]
     pub syscalls: bool,
+    /// At exit, a table of failures by path, errno and syscall, and of requests by status
+    /// (in the summary line with --json).
+    #[arg(long)]
+    pub summary: bool,
     /// Detach and exit 0 after N reported requests.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,

@@ -426,3 +426,67 @@ fn a_refused_symlink_is_noted() {
         "{n}"
     );
 }
+
+/// `--summary`: failures by path/errno/syscall and requests by status, in the JSON summary
+/// line and as a table.
+#[test]
+fn summary_counts_failures_by_path_and_requests_by_status() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let home = a.url("/home");
+    let hello = a.url("/hello.html");
+    let pid = a.pid().to_string();
+    let out = run_reqtrace(
+        &[
+            "attach",
+            "--json",
+            "--summary",
+            "--probe",
+            &home,
+            "--probe",
+            &home,
+            "--probe",
+            &hello,
+            &pid,
+        ],
+        T,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out.stdout);
+    let sum = lines.last().unwrap();
+    assert_eq!(sum["statuses"]["404"], 2, "{sum}");
+    assert_eq!(sum["statuses"]["200"], 1, "{sum}");
+    let typo = a.root.path().join("www/index.phpp");
+    let rows = sum["failures"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["path"] == typo.to_str().unwrap() && r["syscall"] == "newfstatat")
+        .expect("the typo's row");
+    assert_eq!(row["errno"], "ENOENT");
+    assert_eq!(
+        row["count"], 4,
+        "two stats per request, two requests: {rows:#?}"
+    );
+
+    let out = run_reqtrace(
+        &[
+            "attach",
+            "--summary",
+            "--color",
+            "never",
+            "--probe",
+            &home,
+            &pid,
+        ],
+        T,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("failures by path:") && text.contains("requests by status:"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("ENOENT       newfstatat     {}", typo.display())),
+        "{text}"
+    );
+}

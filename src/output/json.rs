@@ -168,10 +168,25 @@ struct SummaryLine<'a> {
     reason: &'a str,
     requests: u64,
     requests_failed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failures: Option<Vec<FailureOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failures_not_shown: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statuses: Option<&'a std::collections::BTreeMap<String, u64>>,
+}
+
+/// A row of `--summary`'s failure table.
+#[derive(Serialize)]
+struct FailureOut<'a> {
+    path: Cow<'a, str>,
+    errno: Cow<'static, str>,
+    syscall: &'static str,
+    count: u64,
 }
 
 /// The last line: counts.
-pub fn summary_line(sum: &Summary) -> String {
+pub fn summary_line(sum: &Summary, tally: Option<&super::tally::Tally>) -> String {
     let line = SummaryLine {
         kind: "summary",
         syscalls: sum.syscalls,
@@ -188,6 +203,19 @@ pub fn summary_line(sum: &Summary) -> String {
         reason: &sum.reason,
         requests: sum.requests,
         requests_failed: sum.requests_failed,
+        failures: tally.map(|t| {
+            t.rows()
+                .into_iter()
+                .map(|r| FailureOut {
+                    path: String::from_utf8_lossy(r.path),
+                    errno: errno_name(r.errno),
+                    syscall: r.syscall,
+                    count: r.count,
+                })
+                .collect()
+        }),
+        failures_not_shown: tally.map(|t| t.not_shown()),
+        statuses: tally.map(|t| t.statuses()),
     };
     let mut s = serde_json::to_string(&line).unwrap_or_default();
     s.push('\n');

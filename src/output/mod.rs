@@ -9,6 +9,7 @@ pub mod human;
 pub mod json;
 pub mod lines;
 pub mod report;
+pub mod tally;
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -83,6 +84,8 @@ pub struct Pipeline {
     pub show_noise: bool,
     /// `--show-secrets`: print query strings as sent (redacted by default).
     pub show_secrets: bool,
+    /// `--summary`: count failures by path and requests by status, printed at exit.
+    pub summary: bool,
     /// `--count N`: stop after N reported requests.
     pub count: Option<u64>,
     /// Where `--probe` learns about finished requests.
@@ -252,6 +255,7 @@ struct State {
     done: Vec<crate::http::correlate::Request>,
     /// Lines formatted since the last hand-over to the output thread.
     lines: Vec<(Kind, String)>,
+    tally: tally::Tally,
 }
 
 impl State {
@@ -261,6 +265,12 @@ impl State {
         } else {
             None
         };
+        if self.pipe.summary
+            && let Event::Syscall(ev) = &ev
+            && ev.shown
+        {
+            self.tally.failure(ev);
+        }
         if let Event::Syscall(ev) = &ev
             && ev.shown
             && self.pipe.show_syscalls
@@ -295,6 +305,9 @@ impl State {
             // --count N: once N are reported, the ones still in flight at detach are not.
             if self.pipe.count.is_some_and(|n| self.sum.requests >= n) {
                 continue;
+            }
+            if self.pipe.summary {
+                self.tally.request(req.status);
             }
             let r: Report = self.diag.diagnose(req);
             self.sum.requests += 1;
@@ -340,6 +353,7 @@ fn write_loop(
         sum: Summary::default(),
         done: Vec::new(),
         lines: Vec::new(),
+        tally: tally::Tally::default(),
     };
     let mut idle = 0;
     loop {
@@ -383,9 +397,13 @@ fn write_loop(
                 sum.dropped = s.dropped + sink.dropped();
                 sum.duration_s = s.duration_s;
                 sum.reason = s.reason;
+                let tally = st.pipe.summary.then_some(&st.tally);
                 match format {
-                    Format::Json => sink.push(Kind::Record, json::summary_line(sum)),
+                    Format::Json => sink.push(Kind::Record, json::summary_line(sum, tally)),
                     Format::Human => {
+                        if let Some(t) = tally {
+                            sink.push(Kind::Record, t.table());
+                        }
                         if !sink.broken() {
                             eprintln!(
                                 "reqtrace: {} requests ({} needing attention), {} syscalls shown ({} failed), {} processes, {} threads; {}",
