@@ -1,6 +1,7 @@
 //! Wiring: turn the parsed command line into a tracer, a writer and an exit code.
 
 use crate::cli::{ColorChoice, Command};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use crate::error::{EXIT_OK, EXIT_REQUEST_FAILED, Error};
@@ -198,6 +199,8 @@ pub fn run(command: Command) -> Result<i32, Error> {
         show_noise: common.all,
         show_secrets: common.show_secrets,
         summary: common.summary,
+        // Only when it cannot mix into the output: stderr a terminal, stdout not.
+        status_line: std::io::stderr().is_terminal() && !tty,
         count: common.count,
         seen: (!probes.is_empty()).then_some(seen_tx),
     };

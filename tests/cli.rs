@@ -76,3 +76,41 @@ fn a_closed_pipe_is_not_a_panic() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+/// A status line on stderr when stderr is a terminal and the output goes elsewhere; never
+/// when the output itself is on the terminal, and never in the output.
+#[test]
+fn status_line_on_a_terminal_stderr_only() {
+    let dir = TempDir::new("status");
+    let fx = start_fixture("fx_fileops", &dir, &[]);
+    let out_json = dir.join("out.json");
+    let typescript = dir.join("typescript");
+    let run_in_pty = |cmd: String| {
+        let status = std::process::Command::new("script")
+            .args(["-qec", &cmd, &typescript])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("script (bsdutils) runs a command on a pseudo-terminal");
+        assert!(status.success());
+        std::fs::read_to_string(&typescript).unwrap()
+    };
+    let bin = reqtrace();
+    let tty = run_in_pty(format!(
+        "'{}' attach --json --duration 2.5 {} > '{out_json}'",
+        bin.display(),
+        fx.pid()
+    ));
+    assert!(tty.contains("processes traced"), "{tty}");
+    let json = std::fs::read_to_string(&out_json).unwrap();
+    assert!(!json.contains("processes traced"));
+    let lines = json_lines(json.as_bytes());
+    assert_eq!(lines[0]["type"], "start");
+    // Output on the terminal: no status line to garble it.
+    let tty = run_in_pty(format!(
+        "'{}' attach --duration 1.2 {}",
+        bin.display(),
+        fx.pid()
+    ));
+    assert!(!tty.contains("processes traced"), "{tty}");
+    assert!(tty.contains("missing.phpp"), "{tty}");
+}

@@ -34,6 +34,8 @@ use lines::{Kind, Lines};
 /// before it parks.
 const POLL: std::time::Duration = std::time::Duration::from_millis(2);
 const IDLE_POLLS: u32 = 25;
+/// How often the status line is refreshed.
+const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Events handed to the writer together.
 const BATCH: usize = 256;
@@ -86,6 +88,8 @@ pub struct Pipeline {
     pub show_secrets: bool,
     /// `--summary`: count failures by path and requests by status, printed at exit.
     pub summary: bool,
+    /// Keep a status line on stderr (stderr is a terminal and stdout is not).
+    pub status_line: bool,
     /// `--count N`: stop after N reported requests.
     pub count: Option<u64>,
     /// Where `--probe` learns about finished requests.
@@ -256,10 +260,21 @@ struct State {
     /// Lines formatted since the last hand-over to the output thread.
     lines: Vec<(Kind, String)>,
     tally: tally::Tally,
+    /// Processes traced now (for the status line).
+    live: std::collections::HashSet<i32>,
 }
 
 impl State {
     fn event(&mut self, ev: Event) {
+        match &ev {
+            Event::Started { pid, .. } => {
+                self.live.insert(*pid);
+            }
+            Event::Exited { pid, tid, .. } if pid == tid => {
+                self.live.remove(pid);
+            }
+            _ => {}
+        }
         let request = if self.pipe.correlate {
             self.correlator.feed(&ev, &mut self.done)
         } else {
@@ -287,6 +302,21 @@ impl State {
             self.lines.push((Kind::Syscall, line));
         }
         self.reports();
+    }
+
+    /// Refresh the status line on stderr, at most once per STATUS_EVERY.
+    fn status(&self, sink: &Lines, at: &mut std::time::Instant) {
+        if at.elapsed() < STATUS_EVERY {
+            return;
+        }
+        *at = std::time::Instant::now();
+        eprint!(
+            "\r\x1b[Kreqtrace: {} processes traced, {} requests ({} needing attention), {} dropped",
+            self.live.len(),
+            self.sum.requests,
+            self.sum.requests_failed,
+            sink.dropped()
+        );
     }
 
     /// Diagnose and print the requests finished so far.
@@ -354,7 +384,9 @@ fn write_loop(
         done: Vec::new(),
         lines: Vec::new(),
         tally: tally::Tally::default(),
+        live: std::collections::HashSet::new(),
     };
+    let mut status_at = std::time::Instant::now();
     let mut idle = 0;
     loop {
         // While events keep coming, poll: a receiver that is not parked costs the tracer no
@@ -368,11 +400,25 @@ fn write_loop(
                 std::thread::sleep(POLL);
                 continue;
             }
+            // With a status line to keep fresh, park at most a second.
+            Err(mpsc::TryRecvError::Empty) if st.pipe.status_line => {
+                match rx.recv_timeout(STATUS_EVERY) {
+                    Ok(m) => m,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        st.status(&sink, &mut status_at);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
             Err(mpsc::TryRecvError::Empty) => match rx.recv() {
                 Ok(m) => m,
                 Err(_) => break,
             },
         };
+        if st.pipe.status_line {
+            st.status(&sink, &mut status_at);
+        }
         idle = 0;
         match msg {
             Msg::Raw(s) => sink.push(Kind::Record, s),
@@ -385,6 +431,10 @@ fn write_loop(
                 sink.push_all(&mut st.lines);
             }
             Msg::Finish(s) => {
+                if st.pipe.status_line {
+                    // Clear the status line before the closing summary.
+                    eprint!("\r\x1b[K");
+                }
                 if st.pipe.correlate {
                     st.correlator.finish_all(crate::event::now(), &mut st.done);
                     st.reports();
