@@ -17,10 +17,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 const T: Duration = Duration::from_secs(60);
 
-fn requests(lines: &[Value]) -> Vec<&Value> {
-    lines.iter().filter(|v| v["type"] == "request").collect()
-}
-
 fn probe(a: &Apache, path: &str, extra: &[&str]) -> (std::process::Output, Vec<Value>) {
     let pid = a.pid().to_string();
     let url = a.url(path);
@@ -173,16 +169,9 @@ fn keepalive_gives_one_record_per_request_with_its_own_syscalls() {
         "20",
     ]);
     assert_eq!(a.get_keepalive(&["/home", "/hello.html"]), vec![404, 200]);
-    let out = wait_output(child, T);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = json_lines(&out.stdout);
+    let lines = finish_json(child, T);
     let reqs = requests(&lines);
-    assert_eq!(reqs.len(), 2, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(reqs.len(), 2, "{lines:#?}");
     assert_eq!(
         (reqs[0]["target"].as_str(), reqs[0]["status"].as_u64()),
         (Some("/home"), Some(404))
@@ -306,14 +295,7 @@ fn workers_born_after_attach_are_followed_graceful_restart_and_recycling() {
     for path in ["/home", "/hello.html", "/home", "/hello.html"] {
         a.get(path);
     }
-    let out = wait_output(child, T);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = json_lines(&out.stdout);
+    let lines = finish_json(child, T);
     let reqs = requests(&lines);
     let got: Vec<(&str, u64)> = reqs
         .iter()

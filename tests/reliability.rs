@@ -157,15 +157,8 @@ fn full_restart_while_traced_is_followed() {
     for _ in 0..3 {
         assert_eq!(a.get("/home"), 404);
     }
-    let out = wait_output(child, T);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = json_lines(&out.stdout);
-    let reqs: Vec<_> = lines.iter().filter(|l| l["type"] == "request").collect();
+    let lines = finish_json(child, T);
+    let reqs = requests(&lines);
     assert_eq!(reqs.len(), 3, "{reqs:#?}");
     for r in &reqs {
         assert_eq!(r["status"], 404);
@@ -395,15 +388,8 @@ fn a_worker_killed_mid_request_closes_its_request_as_incomplete() {
     // The server goes on, and so does the correlator.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(a.get("/hello.html"), 200);
-    let out = wait_output(child, T);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = json_lines(&out.stdout);
-    let reqs: Vec<_> = lines.iter().filter(|l| l["type"] == "request").collect();
+    let lines = finish_json(child, T);
+    let reqs = requests(&lines);
     assert_eq!(reqs.len(), 2, "{reqs:#?}");
     let killed = reqs
         .iter()

@@ -155,6 +155,24 @@ pub fn json_lines(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// Wait for a reqtrace run, require exit 0 (showing its stderr otherwise), and parse its
+/// JSON Lines.
+pub fn finish_json(child: Child, timeout: Duration) -> Vec<Value> {
+    let out = wait_output(child, timeout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_lines(&out.stdout)
+}
+
+/// The request records among JSON lines.
+pub fn requests(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|v| v["type"] == "request").collect()
+}
+
 pub fn syscalls(lines: &[Value]) -> Vec<&Value> {
     lines.iter().filter(|v| v["type"] == "syscall").collect()
 }
