@@ -17,14 +17,17 @@
 //! also when every tracee is gone, 2 on a usage error or when nothing could be attached.
 //! Prints one summary line on stderr.
 //!
-//! Raw libc throughout: waitpid statuses are decoded by hand so real-time signals (glibc's
-//! SIGSETXID in threaded Apache workers) pass through like any other.
+//! The ptrace and waitpid calls are reqtrace's own thin wrappers (`reqtrace::tracer::sys`,
+//! raw statuses, so real-time signals pass through like any other) and the process tree comes
+//! from `reqtrace::procinfo`: only the decoding and everything after it is left out.
 
-use std::collections::{HashMap, HashSet};
-use std::io;
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use reqtrace::procinfo;
+use reqtrace::tracer::sys::{self, Stop};
 
 const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
     | libc::PTRACE_O_TRACEFORK
@@ -61,132 +64,18 @@ fn install_handlers() {
     }
 }
 
-/// ptrace(request, tid, 0, data); the requests used here take no pointers, except
-/// GETEVENTMSG whose `data` is the address of a live local.
-fn ptrace(request: libc::c_uint, tid: i32, data: usize) -> io::Result<()> {
-    // SAFETY: see above.
-    let r = unsafe {
-        libc::ptrace(
-            request,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            data as *mut libc::c_void,
-        )
-    };
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 /// The new tid of a fork/vfork/clone event, or the former tid of an exec event.
 fn event_msg(tid: i32) -> Option<i32> {
-    let mut msg: libc::c_ulong = 0;
-    ptrace(
-        libc::PTRACE_GETEVENTMSG,
-        tid,
-        &mut msg as *mut libc::c_ulong as usize,
-    )
-    .ok()
-    .map(|_| msg as i32)
-}
-
-/// What a raw waitpid status says.
-enum Stop {
-    Gone,
-    /// Syscall-enter or -exit stop (SIGTRAP | 0x80 thanks to TRACESYSGOOD).
-    Syscall,
-    /// PTRACE_EVENT_* stop: the event number and the stop signal.
-    Event(i32, i32),
-    /// Signal-delivery stop: the signal the tracee is about to receive.
-    Signal(i32),
-}
-
-fn decode(status: i32) -> Stop {
-    if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-        return Stop::Gone;
-    }
-    let sig = libc::WSTOPSIG(status);
-    let event = (status >> 16) & 0xffff;
-    if sig == libc::SIGTRAP | 0x80 {
-        Stop::Syscall
-    } else if event != 0 {
-        Stop::Event(event, sig)
-    } else {
-        Stop::Signal(sig)
-    }
-}
-
-fn wait_any(nohang: bool) -> io::Result<Option<(i32, Stop)>> {
-    let mut status = 0;
-    let flags = libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
-    // SAFETY: waitpid with a pointer to a live local.
-    match unsafe { libc::waitpid(-1, &mut status, flags) } {
-        -1 => Err(io::Error::last_os_error()),
-        0 => Ok(None),
-        pid => Ok(Some((pid, decode(status)))),
-    }
-}
-
-fn is_group_stop(sig: i32) -> bool {
-    matches!(
-        sig,
-        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-    )
-}
-
-/// Every process's parent, from /proc/*/stat (the field after the `(comm)`).
-fn parents() -> HashMap<i32, i32> {
-    let mut map = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return map;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok());
-        if let Some(ppid) = ppid {
-            map.insert(pid, ppid);
-        }
-    }
-    map
+    sys::geteventmsg(tid).ok().map(|m| m as i32)
 }
 
 /// The given PIDs and all their descendants.
 fn process_tree(roots: &[i32]) -> Vec<i32> {
-    let parents = parents();
-    let mut tree: Vec<i32> = roots.to_vec();
-    let mut i = 0;
-    while i < tree.len() {
-        let p = tree[i];
-        let mut kids: Vec<i32> = parents
-            .iter()
-            .filter(|&(&c, &pp)| pp == p && !tree.contains(&c))
-            .map(|(&c, _)| c)
-            .collect();
-        kids.sort_unstable();
-        tree.extend(kids);
-        i += 1;
+    let mut tree = roots.to_vec();
+    for &r in roots {
+        tree.extend(procinfo::descendants(r));
     }
     tree
-}
-
-fn threads(pid: i32) -> Vec<i32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Seizes and interrupts every thread of the roots and their descendants. Rescans until a
@@ -198,14 +87,14 @@ fn attach(roots: &[i32], tracees: &mut HashSet<i32>) {
     loop {
         let mut new = false;
         for pid in process_tree(roots) {
-            for tid in threads(pid) {
+            for tid in procinfo::threads(pid) {
                 if !tried.insert(tid) {
                     continue;
                 }
                 new = true;
-                match ptrace(libc::PTRACE_SEIZE, tid, OPTIONS as usize) {
+                match sys::seize(tid, OPTIONS) {
                     Ok(()) => {
-                        let _ = ptrace(libc::PTRACE_INTERRUPT, tid, 0);
+                        let _ = sys::interrupt(tid);
                         tracees.insert(tid);
                     }
                     // EPERM for a thread already auto-attached through a clone event is
@@ -229,11 +118,11 @@ fn attach(roots: &[i32], tracees: &mut HashSet<i32>) {
 fn detach_all(tracees: &mut HashSet<i32>) -> usize {
     let mut detached = 0;
     for &tid in tracees.iter() {
-        let _ = ptrace(libc::PTRACE_INTERRUPT, tid, 0);
+        let _ = sys::interrupt(tid);
     }
     let deadline = Instant::now() + Duration::from_secs(3);
     while !tracees.is_empty() && Instant::now() < deadline {
-        let (tid, stop) = match wait_any(true) {
+        let (tid, stop) = match sys::wait_any(true) {
             Ok(Some(x)) => x,
             Ok(None) => {
                 std::thread::sleep(Duration::from_millis(1));
@@ -243,7 +132,7 @@ fn detach_all(tracees: &mut HashSet<i32>) -> usize {
             Err(_) => break, // ECHILD: nothing left
         };
         let sig = match stop {
-            Stop::Gone => {
+            Stop::Exited(_) | Stop::Signaled(_) => {
                 tracees.remove(&tid);
                 continue;
             }
@@ -260,13 +149,13 @@ fn detach_all(tracees: &mut HashSet<i32>) -> usize {
             }
             Stop::Syscall => 0,
         };
-        if ptrace(libc::PTRACE_DETACH, tid, sig as usize).is_ok() {
+        if sys::detach(tid, sig).is_ok() {
             detached += 1;
         }
         tracees.remove(&tid);
     }
     for &tid in tracees.iter() {
-        let _ = ptrace(libc::PTRACE_DETACH, tid, 0);
+        let _ = sys::detach(tid, 0);
     }
     tracees.clear();
     detached
@@ -317,7 +206,7 @@ fn main() -> ExitCode {
 
     let mut stops: u64 = 0;
     while !STOP.load(Ordering::SeqCst) {
-        let (tid, stop) = match wait_any(false) {
+        let (tid, stop) = match sys::wait_any(false) {
             Ok(Some(x)) => x,
             Ok(None) => continue,
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
@@ -328,14 +217,14 @@ fn main() -> ExitCode {
         tracees.insert(tid);
         // Errors (ESRCH: the tracee was killed meanwhile) are ignored; its exit follows.
         let _ = match stop {
-            Stop::Gone => {
+            Stop::Exited(_) | Stop::Signaled(_) => {
                 tracees.remove(&tid);
                 continue;
             }
-            Stop::Syscall => ptrace(libc::PTRACE_SYSCALL, tid, 0),
-            Stop::Signal(sig) => ptrace(libc::PTRACE_SYSCALL, tid, sig as usize),
-            Stop::Event(libc::PTRACE_EVENT_STOP, sig) if is_group_stop(sig) => {
-                ptrace(libc::PTRACE_LISTEN, tid, 0)
+            Stop::Syscall => sys::syscall(tid, 0),
+            Stop::Signal(sig) => sys::syscall(tid, sig),
+            Stop::Event(libc::PTRACE_EVENT_STOP, sig) if sys::is_group_stop_signal(sig) => {
+                sys::listen(tid)
             }
             Stop::Event(ev, _) => {
                 match ev {
@@ -354,7 +243,7 @@ fn main() -> ExitCode {
                     }
                     _ => {}
                 }
-                ptrace(libc::PTRACE_SYSCALL, tid, 0)
+                sys::syscall(tid, 0)
             }
         };
     }

@@ -44,8 +44,10 @@ pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Ca
             ArgKind::Fd => {
                 let fd = v as i32;
                 let target = proc_.fd(pid, fd).map(<[u8]>::to_vec);
-                if first_fd_path.is_none() {
-                    first_fd_path = target.clone().filter(|t| t.first() == Some(&b'/'));
+                if first_fd_path.is_none()
+                    && target.as_ref().is_some_and(|t| t.first() == Some(&b'/'))
+                {
+                    first_fd_path = target.clone();
                 }
                 Arg::Fd(fd, target)
             }
