@@ -182,10 +182,7 @@ impl<'a> Tracer<'a> {
                 }
             }
             if self.tracees.is_empty() {
-                if reason != 0 {
-                    return Ok(Outcome::Detached(reason));
-                }
-                return Ok(Outcome::AllGone(self.main_exit));
+                return Ok(self.ended());
             }
             // Gather every stop that is pending, then serve them all. waitpid returns the
             // first stopped child in the kernel's list, so serving one stop per wait lets
@@ -223,13 +220,23 @@ impl<'a> Tracer<'a> {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
-                    return Ok(Outcome::AllGone(self.main_exit));
+                    return Ok(self.ended());
                 }
                 Err(e) => {
                     self.detach_all();
                     return Err(e);
                 }
             }
+        }
+    }
+
+    /// How the loop ends once nothing is left to trace: a requested stop (even if the
+    /// command then exited, as it does under the seccomp filter, ended by us) wins over
+    /// "all gone", which carries the launched command's status.
+    fn ended(&self) -> Outcome {
+        match signals::stop_reason() {
+            0 => Outcome::AllGone(self.main_exit),
+            reason => Outcome::Detached(reason),
         }
     }
 
