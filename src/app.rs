@@ -75,7 +75,7 @@ pub fn selection(
     Ok(sel)
 }
 
-fn use_color(choice: ColorChoice, tty: bool) -> bool {
+pub fn use_color(choice: ColorChoice, tty: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -160,6 +160,12 @@ pub fn run(command: Command) -> Result<i32, Error> {
             )
         }
         Command::Run { command, common } => (common, None, command, Vec::new(), 10.0),
+        Command::Analyze {
+            files,
+            fs_root,
+            config,
+            shown,
+        } => return crate::analyze::run(&files, fs_root, config, &shown),
         Command::Completions { .. } | Command::Man { .. } => {
             return Err(Error::Usage(
                 "completions and man are handled by the binary".into(),
@@ -175,41 +181,42 @@ pub fn run(command: Command) -> Result<i32, Error> {
         )));
     }
     let report_mode =
-        common.url.is_some() || !probes.is_empty() || targets.as_ref().is_some_and(|t| t.3);
+        common.shown.url.is_some() || !probes.is_empty() || targets.as_ref().is_some_and(|t| t.3);
     let targets = match targets {
         Some((pids, apache, names, _)) => Some(discover(pids, apache, names)?),
         None => None,
     };
     let cat = table::Catalogue::new();
-    let select = selection(&common.trace, &cat, true)?;
-    let (out, tty) = output::open_output(common.output.as_deref())?;
-    let format = if common.json {
+    let select = selection(&common.shown.trace, &cat, true)?;
+    let (out, tty) = output::open_output(common.shown.output.as_deref())?;
+    let format = if common.shown.json {
         Format::Json
     } else {
         Format::Human
     };
-    let color = format == Format::Human && use_color(common.color, tty);
+    let color = format == Format::Human && use_color(common.shown.color, tty);
 
     signals::install_handlers(launch);
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
     let pipeline = Pipeline {
         correlate: true,
-        show_syscalls: !report_mode || common.syscalls,
-        url: common.url.as_deref().map(UrlFilter::new),
-        show_noise: common.all,
-        show_secrets: common.show_secrets,
-        summary: common.summary,
+        show_syscalls: !report_mode || common.shown.syscalls,
+        url: common.shown.url.as_deref().map(UrlFilter::new),
+        show_noise: common.shown.all,
+        show_secrets: common.shown.show_secrets,
+        summary: common.shown.summary,
         // Only when it cannot mix into the output: stderr a terminal, stdout not.
         status_line: std::io::stderr().is_terminal() && !tty,
         count: common.count,
         seen: (!probes.is_empty()).then_some(seen_tx),
+        offline: None,
     };
     let writer = Writer::start(out, format, color, pipeline);
     let started = now();
     let cfg = TracerConfig {
         follow: !common.no_follow,
         select,
-        failed_only: common.failed,
+        failed_only: common.shown.failed,
         correlate: true,
         seccomp: launch && !common.no_seccomp,
     };

@@ -58,6 +58,35 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Read a recorded trace (reqtrace --json) or strace logs and report their requests and
+    /// suspects, as a live run would.
+    #[command(after_help = "Examples:\n  \
+        reqtrace attach --apache --json --syscalls -o trace.jsonl   (on the server)\n  \
+        reqtrace analyze trace.jsonl                 the report, read anywhere\n  \
+        reqtrace analyze --url '/home*' --json trace.jsonl | jq .suspects\n  \
+        strace -f -tt -s 512 -o apache.log -p \"$(pgrep -d' ' apache2)\"\n  \
+        reqtrace analyze --fs-root / apache.log       with did-you-mean from this machine\n  \
+        strace -ff -tt -s 512 -o trace -p 1234; reqtrace analyze trace   (trace.PID files)\n\n\
+        Lines that cannot be parsed are counted and reported with their line numbers on stderr.\n\
+        Exit codes: 0 read, 2 usage error, unreadable file or nothing recognisable in it.")]
+    Analyze {
+        /// Files to read: a trace from reqtrace --json, or strace logs (one file, several
+        /// -ff per-PID files, or the -ff prefix); `-` for standard input.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// Look paths up under DIR for did-you-mean, permission hints and configuration
+        /// references (`/` on the traced machine). Without it, a trace recorded on this very
+        /// machine (same boot) is looked up here; anything else is explained only by what the
+        /// recording says.
+        #[arg(long, value_name = "DIR")]
+        fs_root: Option<String>,
+        /// The web server's main configuration file, read under --fs-root, where references
+        /// are searched (default: /etc/apache2/apache2.conf, /etc/httpd/conf/httpd.conf).
+        #[arg(long, value_name = "FILE")]
+        config: Option<String>,
+        #[command(flatten)]
+        shown: Shown,
+    },
     /// Print a shell completion script (generated from these very definitions).
     #[command(after_help = "Examples:\n  \
         reqtrace completions bash > /etc/bash_completion.d/reqtrace\n  \
@@ -87,18 +116,19 @@ pub enum Shell {
     Fish,
 }
 
+/// What is shown and how: shared by the live commands and `analyze`.
 #[derive(Args, Debug, Clone)]
-pub struct Common {
+pub struct Shown {
     /// Print JSON Lines (schema: docs/json-format.md) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Write the trace to FILE (created 0600) instead of standard output.
+    /// Write the output to FILE (created 0600) instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<String>,
     /// Only show calls that failed.
     #[arg(long)]
     pub failed: bool,
-    /// What to trace: classes (file, stat, lstat, fstat, statfs, exec, desc, net, process) or
+    /// What to show: classes (file, stat, lstat, fstat, statfs, exec, desc, net, process) or
     /// syscall names, comma separated.
     #[arg(
         long = "trace",
@@ -107,15 +137,9 @@ pub struct Common {
         default_value = "file"
     )]
     pub trace: String,
-    /// Detach everything and exit 0 after SECS seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
     /// Colour: auto (only on a terminal, NO_COLOR respected), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
-    /// Do not follow forks, vforks and new threads.
-    #[arg(long)]
-    pub no_follow: bool,
     /// Only report requests whose URL path matches: a prefix, or a glob with * and ?.
     #[arg(long, value_name = "PATTERN")]
     pub url: Option<String>,
@@ -126,13 +150,27 @@ pub struct Common {
     /// (header values other than Host are never read into the output at all).
     #[arg(long)]
     pub show_secrets: bool,
-    /// Print syscall lines too when reporting requests (--apache, --name, --url, --probe).
+    /// Print syscall lines too when reporting requests (--apache, --name, --url, --probe,
+    /// analyze).
     #[arg(long)]
     pub syscalls: bool,
     /// At exit, a table of failures by path, errno and syscall, and of requests by status
     /// (in the summary line with --json).
     #[arg(long)]
     pub summary: bool,
+}
+
+/// Options of the live commands (attach, run).
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    #[command(flatten)]
+    pub shown: Shown,
+    /// Detach everything and exit 0 after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Do not follow forks, vforks and new threads.
+    #[arg(long)]
+    pub no_follow: bool,
     /// Detach and exit 0 after N reported requests.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,

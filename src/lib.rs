@@ -2,6 +2,7 @@
 //! launches one), decodes their file-related syscalls with errno results, and prints them as
 //! strace-like text or JSON Lines. See docs/architecture.md for how the pieces fit.
 
+pub mod analyze;
 pub mod app;
 pub mod arch;
 pub mod cli;

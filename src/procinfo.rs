@@ -186,3 +186,11 @@ pub fn descendants(pid: i32) -> Vec<i32> {
     out.sort_unstable();
     out
 }
+
+/// This boot's random id (/proc/sys/kernel/random/boot_id): the same machine, not rebooted.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}

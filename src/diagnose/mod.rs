@@ -11,6 +11,7 @@ pub mod refs;
 mod testdir;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::http::correlate::Request;
@@ -60,6 +61,85 @@ pub struct Report {
     pub noise: u64,
     /// What explains a failed request that no failing syscall does.
     pub notes: Vec<String>,
+}
+
+/// What a recorded trace said of a request (`reqtrace analyze`): its suspects as explained on
+/// the machine that recorded it.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub suspects: Vec<Suspect>,
+    pub notes: Vec<String>,
+    pub noise: u64,
+    /// The request's syscall lines were recorded too: its failures can be ranked again.
+    /// Without them the recorded suspects are all there is.
+    pub with_syscalls: bool,
+}
+
+/// Where the file system a trace refers to can be looked at, when not live.
+#[derive(Debug, Clone)]
+pub struct Offline {
+    /// The traced machine's `/` as seen here (`/` itself on the same machine); `None`: nowhere,
+    /// so nothing is looked up and only the recording explains.
+    pub root: Option<PathBuf>,
+    /// The server's main configuration file (a path on the traced machine).
+    pub config: Option<String>,
+}
+
+/// Paths of the traced machine, mapped under a root directory and back.
+#[derive(Debug, Clone)]
+struct Rooted(PathBuf);
+
+impl Rooted {
+    fn is_slash(&self) -> bool {
+        self.0 == Path::new("/")
+    }
+
+    /// `/srv/x` of the traced machine as a local path.
+    fn local(&self, path: &[u8]) -> Vec<u8> {
+        if self.is_slash() {
+            return path.to_vec();
+        }
+        crate::syscalls::path::join(
+            self.0.as_os_str().as_encoded_bytes(),
+            path.strip_prefix(b"/").unwrap_or(path),
+        )
+    }
+
+    /// A local path back as the traced machine's.
+    fn remote(&self, path: &[u8]) -> Vec<u8> {
+        let root = self.0.as_os_str().as_encoded_bytes();
+        let root = root.strip_suffix(b"/").unwrap_or(root);
+        match path.strip_prefix(root) {
+            Some(rest) if !self.is_slash() && (rest.is_empty() || rest[0] == b'/') => {
+                if rest.is_empty() {
+                    b"/".to_vec()
+                } else {
+                    rest.to_vec()
+                }
+            }
+            _ => path.to_vec(),
+        }
+    }
+
+    /// A message's local paths written as the traced machine's.
+    fn remote_text(&self, text: &str) -> String {
+        if self.is_slash() {
+            return text.to_string();
+        }
+        let root = self.0.to_string_lossy();
+        text.replace(root.trim_end_matches('/'), "")
+    }
+}
+
+/// How the diagnoser looks at the file system.
+enum View {
+    /// The traced processes are alive here: /proc tells their credentials and configuration.
+    Live,
+    /// A recording: look under a root, if any, with a configuration given up front.
+    Offline {
+        root: Option<Rooted>,
+        config: ServerConfig,
+    },
 }
 
 /// The name to look for in the configuration: for a missing path, its first missing
@@ -124,8 +204,30 @@ fn symlink_notes(request: &Request) -> Vec<String> {
     notes
 }
 
+/// What the recording explained of the same failure, where this run could not look.
+fn fill_from(s: &mut Suspect, rec: &Recorded) {
+    let Some(r) = rec
+        .suspects
+        .iter()
+        .find(|r| r.path == s.path && r.errno == s.errno)
+    else {
+        return;
+    };
+    if s.did_you_mean.is_none() {
+        s.did_you_mean = r.did_you_mean.clone();
+    }
+    if s.hints.is_empty() {
+        s.hints = r.hints.clone();
+    }
+    if s.references.is_empty() && !r.references.is_empty() {
+        s.references = r.references.clone();
+        s.searched = r.searched.clone();
+    }
+}
+
 pub struct Diagnoser {
     show_noise: bool,
+    view: View,
     /// Each server's configuration, by its master's PID: with several Apaches traced, a
     /// request's references come from the server that answered it.
     configs: HashMap<i32, ServerConfig>,
@@ -139,10 +241,30 @@ impl Diagnoser {
     pub fn new(show_noise: bool) -> Self {
         Diagnoser {
             show_noise,
+            view: View::Live,
             configs: HashMap::new(),
             last: ServerConfig::default(),
             refs_cache: HashMap::new(),
         }
+    }
+
+    /// A diagnoser for a recording (`reqtrace analyze`): no /proc, and the file system only
+    /// under `offline.root`.
+    pub fn offline(show_noise: bool, offline: Offline) -> Self {
+        let root = offline.root.map(Rooted);
+        let config = match &root {
+            Some(r) => {
+                let cmdline: Vec<String> = match offline.config {
+                    Some(f) => vec!["apache2".into(), "-f".into(), f],
+                    None => vec!["apache2".into()],
+                };
+                refs::apache_config_under(&r.0, &cmdline)
+            }
+            None => ServerConfig::default(),
+        };
+        let mut d = Diagnoser::new(show_noise);
+        d.view = View::Offline { root, config };
+        d
     }
 
     /// The configuration of the server `pid` belongs to: found from its Apache master's
@@ -165,13 +287,37 @@ impl Diagnoser {
         }
     }
 
-    pub fn diagnose(&mut self, request: Request) -> Report {
+    pub fn diagnose(&mut self, mut request: Request) -> Report {
+        let recorded = request.recorded.take();
+        if let Some(rec) = &recorded
+            && !rec.with_syscalls
+        {
+            // Nothing to rank again: the recording's own explanation is the report.
+            let show_noise = self.show_noise;
+            return Report {
+                request,
+                suspects: rec
+                    .suspects
+                    .iter()
+                    .filter(|s| show_noise || !s.noise)
+                    .cloned()
+                    .collect(),
+                noise: rec.noise,
+                notes: rec.notes.clone(),
+            };
+        }
         let groups = rank::rank(&request);
         let noise = groups
             .iter()
             .filter(|g| g.noise.is_some())
             .map(|g| g.count)
             .sum();
+        // Live, paths are looked at as they are; offline, under the root (or not at all).
+        let root: Option<Rooted> = match &self.view {
+            View::Live => Some(Rooted(PathBuf::from("/"))),
+            View::Offline { root, .. } => root.clone(),
+        };
+        let live = matches!(self.view, View::Live);
         // Read only when a suspect needs it: most requests have none.
         let mut creds: Option<Option<perms::Creds>> = None;
         let mut config: Option<(i32, ServerConfig)> = None;
@@ -199,9 +345,12 @@ impl Diagnoser {
                 searched: None,
                 noise: g.noise.is_some(),
             };
-            if g.noise.is_none() {
+            if g.noise.is_none()
+                && let Some(root) = &root
+            {
+                let here = root.local(&s.path);
                 if s.errno == libc::ENOENT {
-                    s.did_you_mean = nearmiss::did_you_mean(&s.path);
+                    s.did_you_mean = nearmiss::did_you_mean(&here).map(|p| root.remote(&p));
                 }
                 let want = match s.syscall {
                     "execve" | "execveat" => perms::Want::Exec,
@@ -212,25 +361,41 @@ impl Diagnoser {
                     _ => perms::Want::Search,
                 };
                 let obvious = format!("{} does not exist", String::from_utf8_lossy(&s.path));
-                let creds = creds.get_or_insert_with(|| perms::creds_of(request.pid));
-                s.hints = perms::explain(&s.path, s.errno, creds.as_ref(), want, Some(request.pid))
+                // Whose access is denied is known only while the process lives.
+                let pid = live.then_some(request.pid);
+                let creds = creds.get_or_insert_with(|| pid.and_then(perms::creds_of));
+                s.hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid)
                     .into_iter()
+                    .map(|h| root.remote_text(&h))
                     .filter(|h| *h != obvious)
                     .collect();
                 if suspects.len() < REF_SUSPECTS {
-                    let name = reference_name(&s.path, s.errno);
-                    let (master, cfg) = match &config {
-                        Some(c) => c.clone(),
-                        None => config.insert(self.config_for(request.pid)).clone(),
+                    let name = reference_name(&here, s.errno);
+                    let (master, cfg) = match (&config, &self.view) {
+                        (Some(c), _) => c.clone(),
+                        (None, View::Offline { config: c, .. }) => {
+                            config.insert((0, c.clone())).clone()
+                        }
+                        (None, View::Live) => config.insert(self.config_for(request.pid)).clone(),
                     };
                     s.references = self.references(master, &cfg, &name);
+                    for r in &mut s.references {
+                        r.file = root.remote_text(&r.file);
+                    }
                     s.searched = Some(name);
                 }
+            }
+            if let Some(rec) = &recorded {
+                fill_from(&mut s, rec);
             }
             suspects.push(s);
         }
         let notes = if suspects.iter().all(|s| s.noise) && request.status == Some(403) {
-            symlink_notes(&request)
+            match (&root, &recorded) {
+                (Some(root), _) if root.is_slash() => symlink_notes(&request),
+                (_, Some(rec)) => rec.notes.clone(),
+                _ => Vec::new(),
+            }
         } else {
             Vec::new()
         };

@@ -62,6 +62,13 @@ const MAX_TEXT_CHARS: usize = 200;
 /// /etc/apache2/apache2.conf, then /etc/httpd/conf/httpd.conf), `-C`/`-c` directives.
 /// Missing or unreadable files give an empty or partial answer, never an error.
 pub fn apache_config(cmdline: &[String]) -> ServerConfig {
+    apache_config_under(Path::new("/"), cmdline)
+}
+
+/// [`apache_config`] for a server whose file system is found under `root` (a copy or a
+/// mount of another machine's): every path the configuration names is looked up under
+/// `root`, and the files and DocumentRoots returned are those local paths.
+pub fn apache_config_under(under: &Path, cmdline: &[String]) -> ServerConfig {
     let mut root_arg: Option<String> = None;
     let mut file_arg: Option<String> = None;
     let mut before: Vec<String> = Vec::new();
@@ -117,7 +124,10 @@ pub fn apache_config(cmdline: &[String]) -> ServerConfig {
             v
         }
     };
+    let under = root_of(under);
+    let main: Vec<PathBuf> = main.iter().map(|f| local(&under, f)).collect();
     let mut p = Parser {
+        under,
         server_root: root,
         defines,
         visited: HashSet::new(),
@@ -135,7 +145,25 @@ pub fn apache_config(cmdline: &[String]) -> ServerConfig {
     p.cfg
 }
 
+/// `Some(root)` unless it is "/" (then paths are used as they are).
+fn root_of(root: &Path) -> Option<PathBuf> {
+    (root != Path::new("/") && !root.as_os_str().is_empty()).then(|| root.to_path_buf())
+}
+
+/// Where an absolute path of the configured machine is found here.
+fn local(under: &Option<PathBuf>, p: &Path) -> PathBuf {
+    match under {
+        Some(r) => {
+            let rel = p.strip_prefix("/").unwrap_or(p);
+            r.join(rel)
+        }
+        None => p.to_path_buf(),
+    }
+}
+
 struct Parser {
+    /// The file system root the configured paths live under (None: "/").
+    under: Option<PathBuf>,
     server_root: PathBuf,
     defines: HashMap<String, String>,
     visited: HashSet<(u64, u64)>,
@@ -224,13 +252,13 @@ impl Parser {
         match name.as_str() {
             "serverroot" => self.server_root = PathBuf::from(arg),
             "documentroot" => {
-                let dir = absolute(&self.server_root.join(&arg));
+                let dir = local(&self.under, &absolute(&self.server_root.join(&arg)));
                 if !self.cfg.document_roots.contains(&dir) {
                     self.cfg.document_roots.push(dir);
                 }
             }
             _ => {
-                let pattern = self.server_root.join(&arg);
+                let pattern = local(&self.under, &self.server_root.join(&arg));
                 for f in glob(&pattern) {
                     self.file(&f, depth + 1);
                 }

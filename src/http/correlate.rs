@@ -62,6 +62,8 @@ pub struct Request {
     pub lookups: Vec<Lookup>,
     /// Why it was finished: "response", "connection closed", "worker exited", "detached"...
     pub end_reason: &'static str,
+    /// What a recorded trace said of this request (`reqtrace analyze`), to fall back on.
+    pub recorded: Option<Box<crate::diagnose::Recorded>>,
     conn: Option<(i32, i32)>,
 }
 
@@ -84,7 +86,41 @@ impl Request {
             failures: Vec::new(),
             lookups: Vec::new(),
             end_reason: "",
+            recorded: None,
             conn: None,
+        }
+    }
+
+    /// Count a file syscall made while serving this request: a failure with its path, or a
+    /// successful lookup (bounded, see MAX_FAILURES and MAX_LOOKUPS).
+    pub fn file_call(&mut self, ev: &SyscallEvent) {
+        self.syscalls += 1;
+        if let Some(path) = &ev.path {
+            match ev.errno {
+                Some(errno) => {
+                    self.failed += 1;
+                    if self.failures.len() < MAX_FAILURES {
+                        self.failures.push(Failure {
+                            syscall: ev.name,
+                            path: path.clone(),
+                            errno,
+                            ts: ev.ts,
+                            stat_kind: ev.stat_kind,
+                            write: opened_for_write(ev),
+                        });
+                    }
+                }
+                None => {
+                    if self.lookups.len() < MAX_LOOKUPS {
+                        self.lookups.push(Lookup {
+                            path: path.clone(),
+                            ts: ev.ts,
+                        });
+                    }
+                }
+            }
+        } else if ev.errno.is_some() {
+            self.failed += 1;
         }
     }
 
@@ -198,35 +234,7 @@ impl Correlator {
             return self.current.get(&ev.tid).copied();
         }
         let id = *self.current.get(&ev.tid)?;
-        let req = self.open.get_mut(&id)?;
-        req.syscalls += 1;
-        if let Some(path) = &ev.path {
-            match ev.errno {
-                Some(errno) => {
-                    req.failed += 1;
-                    if req.failures.len() < MAX_FAILURES {
-                        req.failures.push(Failure {
-                            syscall: name,
-                            path: path.clone(),
-                            errno,
-                            ts: ev.ts,
-                            stat_kind: ev.stat_kind,
-                            write: opened_for_write(ev),
-                        });
-                    }
-                }
-                None => {
-                    if req.lookups.len() < MAX_LOOKUPS {
-                        req.lookups.push(Lookup {
-                            path: path.clone(),
-                            ts: ev.ts,
-                        });
-                    }
-                }
-            }
-        } else if ev.errno.is_some() {
-            req.failed += 1;
-        }
+        self.open.get_mut(&id)?.file_call(ev);
         Some(id)
     }
 

@@ -135,6 +135,10 @@ struct StartLine<'a> {
     targets: &'a [i32],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     command: &'a [String],
+    /// This boot of this machine: `reqtrace analyze` knows from it that a recording was made
+    /// here and its paths can be looked at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    boot_id: Option<String>,
 }
 
 /// The first line: what is traced, by which version.
@@ -148,6 +152,7 @@ pub fn start_line(mode: &str, targets: &[i32], command: &[String]) -> String {
         mode,
         targets,
         command,
+        boot_id: crate::procinfo::boot_id(),
     };
     let mut s = serde_json::to_string(&line).unwrap_or_default();
     s.push('\n');
@@ -174,6 +179,8 @@ struct SummaryLine<'a> {
     failures_not_shown: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     statuses: Option<&'a std::collections::BTreeMap<String, u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unparsed: Option<u64>,
 }
 
 /// A row of `--summary`'s failure table.
@@ -216,6 +223,7 @@ pub fn summary_line(sum: &Summary, tally: Option<&super::tally::Tally>) -> Strin
         }),
         failures_not_shown: tally.map(|t| t.not_shown()),
         statuses: tally.map(|t| t.statuses()),
+        unparsed: sum.unparsed,
     };
     let mut s = serde_json::to_string(&line).unwrap_or_default();
     s.push('\n');

@@ -64,6 +64,10 @@ pub struct Summary {
     /// Requests reported, and how many of those needed attention.
     pub requests: u64,
     pub requests_failed: u64,
+    /// When the trace ended (requests still open are finished then); now when `None`.
+    pub end_ts: Option<f64>,
+    /// Lines of a recording that could not be parsed (`reqtrace analyze`).
+    pub unparsed: Option<u64>,
 }
 
 /// What a finished request looked like, for `--probe`.
@@ -94,10 +98,17 @@ pub struct Pipeline {
     pub count: Option<u64>,
     /// Where `--probe` learns about finished requests.
     pub seen: Option<mpsc::Sender<Seen>>,
+    /// Diagnose a recording rather than live processes (`reqtrace analyze`).
+    pub offline: Option<crate::diagnose::Offline>,
 }
 
 enum Msg {
     Events(Vec<Event>),
+    /// A recording's events with the request each belonged to, and its finished requests.
+    Replay(
+        Vec<(Event, Option<u64>)>,
+        Vec<crate::http::correlate::Request>,
+    ),
     Raw(String),
     Finish(Box<Summary>),
     /// Stop without a summary.
@@ -219,6 +230,31 @@ impl Writer {
         }
     }
 
+    /// Wait until the writer has taken most of what was queued: an offline reader may go
+    /// faster than the printer, and unlike a live tracer it can wait.
+    fn backpressure(&self, n: usize) {
+        while self.queued.load(Ordering::Relaxed) > MAX_QUEUED {
+            std::thread::sleep(POLL);
+        }
+        self.queued.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Hand over events read from a recording; never drops, waits instead.
+    pub fn feed(&self, events: Vec<Event>) {
+        self.backpressure(events.len());
+        let _ = self.tx.send(Msg::Events(events));
+    }
+
+    /// Hand over a recording's already correlated events and finished requests.
+    pub fn replay(
+        &self,
+        events: Vec<(Event, Option<u64>)>,
+        requests: Vec<crate::http::correlate::Request>,
+    ) {
+        self.backpressure(events.len());
+        let _ = self.tx.send(Msg::Replay(events, requests));
+    }
+
     /// A handle that writes whole lines as they are (the start line), usable while the
     /// tracer holds the writer.
     pub fn line_sender(&self) -> LineSender {
@@ -280,16 +316,22 @@ impl State {
         } else {
             None
         };
-        if self.pipe.summary
-            && let Event::Syscall(ev) = &ev
-            && ev.shown
-        {
+        self.print(&ev, request);
+        self.reports();
+    }
+
+    /// Count and format a syscall line (`request`: the request it belongs to).
+    fn print(&mut self, ev: &Event, request: Option<u64>) {
+        let Event::Syscall(ev) = ev else {
+            return;
+        };
+        if !ev.shown {
+            return;
+        }
+        if self.pipe.summary {
             self.tally.failure(ev);
         }
-        if let Event::Syscall(ev) = &ev
-            && ev.shown
-            && self.pipe.show_syscalls
-        {
+        if self.pipe.show_syscalls {
             self.sum.syscalls += 1;
             if let Some(e) = ev.errno {
                 self.sum.failed += 1;
@@ -301,7 +343,6 @@ impl State {
             };
             self.lines.push((Kind::Syscall, line));
         }
-        self.reports();
     }
 
     /// Refresh the status line on stderr, at most once per STATUS_EVERY.
@@ -373,7 +414,10 @@ fn write_loop(
     pipe: Pipeline,
 ) -> Summary {
     let sink = Lines::start(out);
-    let diag = Diagnoser::new(pipe.show_noise);
+    let diag = match pipe.offline.clone() {
+        Some(o) => Diagnoser::offline(pipe.show_noise, o),
+        None => Diagnoser::new(pipe.show_noise),
+    };
     let mut st = State {
         format,
         color,
@@ -430,13 +474,23 @@ fn write_loop(
                 }
                 sink.push_all(&mut st.lines);
             }
+            Msg::Replay(evs, requests) => {
+                queued.fetch_sub(evs.len(), Ordering::Relaxed);
+                for (ev, request) in evs {
+                    st.print(&ev, request);
+                }
+                st.done.extend(requests);
+                st.reports();
+                sink.push_all(&mut st.lines);
+            }
             Msg::Finish(s) => {
                 if st.pipe.status_line {
                     // Clear the status line before the closing summary.
                     eprint!("\r\x1b[K");
                 }
                 if st.pipe.correlate {
-                    st.correlator.finish_all(crate::event::now(), &mut st.done);
+                    let end = s.end_ts.unwrap_or_else(crate::event::now);
+                    st.correlator.finish_all(end, &mut st.done);
                     st.reports();
                     sink.push_all(&mut st.lines);
                 }
@@ -447,6 +501,7 @@ fn write_loop(
                 sum.dropped = s.dropped + sink.dropped();
                 sum.duration_s = s.duration_s;
                 sum.reason = s.reason;
+                sum.unparsed = s.unparsed;
                 let tally = st.pipe.summary.then_some(&st.tally);
                 match format {
                     Format::Json => sink.push(Kind::Record, json::summary_line(sum, tally)),
@@ -455,8 +510,12 @@ fn write_loop(
                             sink.push(Kind::Record, t.table());
                         }
                         if !sink.broken() {
+                            let unparsed = match sum.unparsed {
+                                Some(n) if n > 0 => format!(", {n} lines not parsed"),
+                                _ => String::new(),
+                            };
                             eprintln!(
-                                "reqtrace: {} requests ({} needing attention), {} syscalls shown ({} failed), {} processes, {} threads; {}",
+                                "reqtrace: {} requests ({} needing attention), {} syscalls shown ({} failed), {} processes, {} threads{unparsed}; {}",
                                 sum.requests,
                                 sum.requests_failed,
                                 sum.syscalls,

@@ -207,6 +207,20 @@ pub fn name(e: i32) -> Option<&'static str> {
     entry(e).and_then(|(n, _)| n)
 }
 
+/// The errno named `name` ("ENOENT" gives 2), as strace spells it; also the aliases strace
+/// never prints but people write (EWOULDBLOCK, EDEADLOCK, ENOTSUP).
+pub fn by_name(name: &str) -> Option<i32> {
+    match name {
+        "EWOULDBLOCK" => return Some(libc::EAGAIN),
+        "EDEADLOCK" => return Some(libc::EDEADLK),
+        "ENOTSUP" => return Some(libc::EOPNOTSUPP),
+        _ => {}
+    }
+    (1..=133)
+        .chain(512..=531)
+        .find(|&e| self::name(e) == Some(name))
+}
+
 /// glibc's `strerror` text for errno `e` ("No such file or directory" for 2); strace's text
 /// for the kernel-internal restart codes; "Unknown error" for numbers outside the table
 /// (glibc would append the number, which needs an allocation: callers that want it can add
@@ -218,6 +232,20 @@ pub fn message(e: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_back_to_numbers() {
+        assert_eq!(by_name("ENOENT"), Some(2));
+        assert_eq!(by_name("EACCES"), Some(libc::EACCES));
+        assert_eq!(by_name("EWOULDBLOCK"), Some(libc::EAGAIN));
+        assert_eq!(by_name("ERESTARTSYS"), Some(512));
+        assert_eq!(by_name("ENOPE"), None);
+        for e in 1..=133 {
+            if let Some(n) = name(e) {
+                assert_eq!(by_name(n), Some(e));
+            }
+        }
+    }
 
     #[test]
     fn common_names() {

@@ -51,7 +51,8 @@ pub const STAT_LSTAT: u8 = 2;
 pub const STAT_FSTAT: u8 = 4;
 pub const STAT_ALL: u8 = 7;
 
-fn flavour_bit(kind: crate::syscalls::StatKind) -> u8 {
+/// The `Select::Print` bit of a stat flavour.
+pub fn flavour_bit(kind: crate::syscalls::StatKind) -> u8 {
     match kind {
         crate::syscalls::StatKind::Stat => STAT_STAT,
         crate::syscalls::StatKind::Lstat => STAT_LSTAT,

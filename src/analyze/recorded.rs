@@ -1,0 +1,317 @@
+//! Traces recorded with `reqtrace ... --json` read back: syscall lines become events again,
+//! request lines become requests with the failures of their own syscall lines (by `request`
+//! id) and what the recording explained, so the diagnosis can be run again elsewhere. The
+//! schema is docs/json-format.md; unknown fields are ignored, as that document promises.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::diagnose::{Recorded, Reference, Suspect};
+use crate::event::{Arg, Event, SyscallEvent};
+use crate::http::correlate::Request;
+use crate::syscalls::{ArgKind, StatKind, errno, table};
+
+use super::Shows;
+use super::strace::Unparsed;
+
+/// Syscall lines kept per request until its request line comes, at most.
+const MAX_PER_REQUEST: usize = 1024;
+
+/// What one recorded line gave.
+pub enum Item {
+    /// A syscall line (to print), with its request id.
+    Syscall(Event, Option<u64>),
+    /// A finished request.
+    Request(Box<Request>),
+    /// Start and summary lines: nothing to do.
+    Nothing,
+}
+
+pub struct Reader {
+    shows: Shows,
+    /// Syscall events of requests whose request line has not come yet.
+    by_request: HashMap<u64, Vec<SyscallEvent>>,
+    comms: HashMap<String, Arc<str>>,
+    pub unparsed: Vec<Unparsed>,
+    pub lines: usize,
+    pub understood: usize,
+}
+
+/// The `boot_id` of a recording's start line, if `line` is one.
+pub fn boot_id(line: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    (v.get("type")?.as_str()? == "start")
+        .then(|| v.get("boot_id")?.as_str().map(str::to_string))
+        .flatten()
+}
+
+fn bytes_of(v: &Value, field: &str) -> Option<Vec<u8>> {
+    if let Some(hex) = v.get(format!("{field}_hex")).and_then(Value::as_str)
+        && let Some(b) = unhex(hex)
+    {
+        return Some(b);
+    }
+    v.get(field)?.as_str().map(|s| s.as_bytes().to_vec())
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn errno_of(v: &Value) -> Option<i32> {
+    let name = v.as_str()?;
+    errno::by_name(name).or_else(|| name.strip_prefix('E')?.parse().ok())
+}
+
+fn int(v: &Value, field: &str) -> Option<i64> {
+    v.get(field)?.as_i64()
+}
+
+fn text(v: &Value, field: &str) -> Option<String> {
+    v.get(field)?.as_str().map(str::to_string)
+}
+
+/// The end reasons the correlator gives, as the static strings requests carry.
+fn end_reason(s: &str) -> &'static str {
+    const KNOWN: [&str; 7] = [
+        "response",
+        "next request",
+        "connection closed",
+        "worker exited",
+        "detached",
+        "abandoned",
+        "recorded",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == s)
+        .copied()
+        .unwrap_or("recorded")
+}
+
+impl Reader {
+    pub fn new(shows: Shows) -> Reader {
+        Reader {
+            shows,
+            by_request: HashMap::new(),
+            comms: HashMap::new(),
+            unparsed: Vec::new(),
+            lines: 0,
+            understood: 0,
+        }
+    }
+
+    pub fn line(&mut self, lineno: usize, line: &str) -> Item {
+        self.lines += 1;
+        if line.trim().is_empty() {
+            return Item::Nothing;
+        }
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => return self.bad(lineno, "not JSON"),
+        };
+        let item = match v.get("type").and_then(Value::as_str) {
+            Some("syscall") => self.syscall(&v),
+            Some("request") => self.request(&v),
+            Some("start" | "summary") => Some(Item::Nothing),
+            _ => return self.bad(lineno, "a JSON line with no known \"type\""),
+        };
+        match item {
+            Some(i) => {
+                self.understood += 1;
+                i
+            }
+            None => self.bad(lineno, "a line missing fields its type requires"),
+        }
+    }
+
+    fn bad(&mut self, line: usize, why: &'static str) -> Item {
+        self.unparsed.push(Unparsed { line, why });
+        Item::Nothing
+    }
+
+    fn syscall(&mut self, v: &Value) -> Option<Item> {
+        let name = v.get("syscall")?.as_str()?;
+        let Some(spec) = table::by_name(name) else {
+            // A call this version does not know: read, not used.
+            return Some(Item::Nothing);
+        };
+        let comm = text(v, "comm").unwrap_or_default();
+        let comm = self
+            .comms
+            .entry(comm.clone())
+            .or_insert_with(|| Arc::from(comm.as_str()))
+            .clone();
+        let raw_args: &[Value] = v.get("args").and_then(Value::as_array).map_or(&[], |a| a);
+        let args = spec
+            .args
+            .iter()
+            .zip(raw_args)
+            .map(|(k, a)| arg(*k, a))
+            .collect();
+        let errno = v.get("errno").and_then(errno_of);
+        let ev = SyscallEvent {
+            ts: v.get("ts")?.as_f64()?,
+            pid: int(v, "pid")? as i32,
+            tid: int(v, "tid")? as i32,
+            comm,
+            nr: self.shows.number(spec.name),
+            name: spec.name,
+            class: spec.class,
+            args,
+            path: bytes_of(v, "path"),
+            path2: bytes_of(v, "path2"),
+            stat_kind: match v.get("stat_kind").and_then(Value::as_str) {
+                Some("stat") => Some(StatKind::Stat),
+                Some("lstat") => Some(StatKind::Lstat),
+                Some("fstat") => Some(StatKind::Fstat),
+                _ => None,
+            },
+            ret: int(v, "ret")?,
+            errno,
+            unfinished: v.get("unfinished").and_then(Value::as_bool) == Some(true),
+            shown: false,
+            socket: false,
+            data: None,
+        };
+        let request = v.get("request").and_then(Value::as_u64);
+        if let Some(id) = request {
+            let kept = self.by_request.entry(id).or_default();
+            if kept.len() < MAX_PER_REQUEST {
+                kept.push(ev.clone());
+            }
+        }
+        let mut ev = ev;
+        ev.shown = self.shows.shown(&ev);
+        Some(Item::Syscall(Event::Syscall(Box::new(ev)), request))
+    }
+
+    fn request(&mut self, v: &Value) -> Option<Item> {
+        let id = v.get("id")?.as_u64()?;
+        let start = v.get("start_ts")?.as_f64()?;
+        let mut req = Request::new(id, int(v, "pid")? as i32, int(v, "tid")? as i32, start);
+        req.method = text(v, "method");
+        req.target = bytes_of(v, "target");
+        req.host = bytes_of(v, "host");
+        req.status = int(v, "status").and_then(|s| u16::try_from(s).ok());
+        req.partial = v.get("partial").and_then(Value::as_bool) == Some(true);
+        let end = start + v.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0) / 1000.0;
+        req.status_ts = req.status.map(|_| end);
+        req.end_ts = end;
+        req.end_reason = end_reason(v.get("end").and_then(Value::as_str).unwrap_or(""));
+        let calls = self.by_request.remove(&id).unwrap_or_default();
+        for ev in &calls {
+            req.file_call(ev);
+        }
+        // The recorded counts include calls the recording did not print.
+        req.syscalls = int(v, "syscalls").map_or(req.syscalls, |n| n as u64);
+        req.failed = int(v, "failed").map_or(req.failed, |n| n as u64);
+        let suspects = v
+            .get("suspects")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(suspect).collect())
+            .unwrap_or_default();
+        let notes = v
+            .get("notes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        req.recorded = Some(Box::new(Recorded {
+            suspects,
+            notes,
+            noise: int(v, "noise").unwrap_or(0) as u64,
+            with_syscalls: !calls.is_empty(),
+        }));
+        Some(Item::Request(Box::new(req)))
+    }
+}
+
+/// A recorded argument, typed by the syscall table (JSON has numbers and strings only).
+fn arg(kind: ArgKind, v: &Value) -> Arg {
+    match (kind, v) {
+        (ArgKind::Fd | ArgKind::DirFd, Value::String(s)) if s == "AT_FDCWD" => Arg::AtFdCwd,
+        (ArgKind::Fd | ArgKind::DirFd, Value::Number(n)) => {
+            Arg::Fd(n.as_i64().unwrap_or(-1) as i32, None)
+        }
+        (ArgKind::Path | ArgKind::Str | ArgKind::OutStr, Value::String(s)) if s == "NULL" => {
+            Arg::Null
+        }
+        (ArgKind::Path | ArgKind::Str | ArgKind::OutStr, Value::String(s)) => Arg::Str {
+            bytes: s.as_bytes().to_vec(),
+            truncated: false,
+        },
+        (ArgKind::StrArray, Value::Array(items)) => Arg::StrArray {
+            items: items
+                .iter()
+                .filter_map(|i| i.as_str().map(|s| s.as_bytes().to_vec()))
+                .collect(),
+            more: false,
+        },
+        (_, Value::Number(n)) => Arg::Int(n.as_i64().unwrap_or(0)),
+        (_, Value::String(s)) => Arg::Sym(s.clone()),
+        (_, other) => Arg::Sym(other.to_string()),
+    }
+}
+
+/// The name the recorded references were found for: the last component of the path that
+/// their lines mention (a misspelt directory, or the file name).
+fn searched(path: &[u8], refs: &[Reference]) -> Option<Vec<u8>> {
+    let first = refs.first()?.text.to_lowercase();
+    path.rsplit(|&b| b == b'/')
+        .filter(|c| c.len() >= 3)
+        .find(|c| first.contains(&String::from_utf8_lossy(c).to_lowercase()))
+        .map(<[u8]>::to_vec)
+}
+
+fn suspect(v: &Value) -> Option<Suspect> {
+    let syscall = table::by_name(v.get("syscall")?.as_str()?)?.name;
+    let mut s = Suspect {
+        syscall,
+        path: bytes_of(v, "path")?,
+        errno: v.get("errno").and_then(errno_of)?,
+        count: v.get("count").and_then(Value::as_u64).unwrap_or(1),
+        score: int(v, "score").unwrap_or(0) as i32,
+        reason: text(v, "reason").unwrap_or_default(),
+        did_you_mean: text(v, "did_you_mean").map(String::into_bytes),
+        hints: v
+            .get("hints")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|h| h.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        references: v
+            .get("references")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| {
+                        Some(Reference {
+                            file: text(r, "file")?,
+                            line: r.get("line")?.as_u64()? as u32,
+                            text: text(r, "text").unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        searched: None,
+        noise: v.get("noise").and_then(Value::as_bool) == Some(true),
+    };
+    s.searched = searched(&s.path, &s.references);
+    Some(s)
+}
