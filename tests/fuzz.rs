@@ -112,4 +112,33 @@ proptest! {
         prop_assert!(!text.trim_end().bytes().any(|b| b < 0x20 || b == 0x7f));
         prop_assert!(!escape::escaped(&path).chars().any(|c| c.is_control()));
     }
+
+    #[test]
+    fn analyze_readers_never_panic(line in straceish()) {
+        let shows = || reqtrace::analyze::Shows::new("all", false).unwrap();
+        let mut r = reqtrace::analyze::strace::Reader::new(shows());
+        let mut out = Vec::new();
+        r.line(1, &line, Some(7), &mut out);
+        r.line(2, &line, None, &mut out);
+        let mut j = reqtrace::analyze::recorded::Reader::new(shows());
+        let _ = j.line(1, &line);
+        let _ = j.line(2, &format!("{{\"type\":\"syscall\",{}", line));
+    }
+}
+
+/// strace-ish lines: real call shapes with hostile strings, resumed halves and junk.
+fn straceish() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,200}",
+        (
+            "[0-9]{0,7} ([0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6} )?",
+            "(openat|read|writev|newfstatat|accept4|clone|close|execve|chdir|foo)",
+            "\\(([0-9]{1,3}(<[^>]{0,20}>)?|AT_FDCWD(<[^>]{0,10}>)?), ",
+            "\"([^\"\\\\]|\\\\[0-7xnrt\"\\\\]){0,40}\"(\\.\\.\\.)?",
+            "(, [A-Z_|]{0,20})*(\\)| <unfinished \\.\\.\\.>)",
+            "( = (-1 E[A-Z]{2,8} \\([a-z ]{0,10}\\)|[0-9]{1,4}(<[^>]{0,12}>)?|\\?))?",
+        )
+            .prop_map(|(a, b, c, d, e, f)| format!("{a}{b}{c}{d}{e}{f}")),
+        "[0-9]{1,5} <\\.\\.\\. (read|openat) resumed>.{0,80}",
+    ]
 }

@@ -519,3 +519,125 @@ fn signal_number(name: &str) -> i32 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(lines: &[&str]) -> (Reader, Vec<SyscallEvent>) {
+        let mut r = Reader::new(Shows::new("file", false).unwrap());
+        let mut out = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            r.line(i + 1, l, None, &mut out);
+        }
+        let evs = out
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Syscall(s) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        (r, evs)
+    }
+
+    #[test]
+    fn a_request_across_unfinished_and_resumed() {
+        let (r, evs) = read(&[
+            "10 00:00:01.000000 accept4(3,  <unfinished ...>",
+            "11 00:00:01.100000 clone(child_stack=0x1, flags=CLONE_VM|CLONE_FS|CLONE_THREAD|CLONE_SYSVSEM) = 12",
+            "10 00:00:01.200000 <... accept4 resumed>{sa_family=AF_INET}, [16], SOCK_CLOEXEC) = 8",
+            "10 00:00:01.300000 read(8,  <unfinished ...>",
+            "12 00:00:01.350000 chdir(\"/srv\") = 0",
+            "10 00:00:01.400000 <... read resumed>\"GET /a HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n\", 8000) = 30",
+            "10 00:00:01.500000 newfstatat(AT_FDCWD, \"www/a\", 0x7ffc, 0) = -1 ENOENT (No such file or directory)",
+            "12 00:00:01.550000 openat(AT_FDCWD, \"b\", O_RDONLY) = 5",
+            "10 00:00:01.600000 writev(8, [{iov_base=\"HTTP/1.1 404 Not Found\\r\\n\", iov_len=24}], 1) = 24",
+            "10 00:00:01.700000 close(8) = 0",
+        ]);
+        assert!(r.unparsed.is_empty(), "{:?}", r.unparsed);
+        let evs: Vec<SyscallEvent> = evs
+            .into_iter()
+            .filter(|e| !matches!(e.name, "clone" | "chdir"))
+            .collect();
+        let names: Vec<&str> = evs.iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            ["accept4", "read", "newfstatat", "openat", "writev", "close"]
+        );
+        let read = &evs[1];
+        assert!(read.socket);
+        assert_eq!(
+            read.data.as_deref(),
+            Some(&b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"[..])
+        );
+        assert!((read.ts - 1.4).abs() < 1e-9, "the resumed half's time");
+        let stat = &evs[2];
+        assert_eq!(stat.errno, Some(libc::ENOENT));
+        assert_eq!(stat.ret, -i64::from(libc::ENOENT));
+        assert_eq!(stat.stat_kind, Some(StatKind::Stat));
+        // Relative, and no cwd known for process 10: kept as written.
+        assert_eq!(stat.path.as_deref(), Some(&b"www/a"[..]));
+        assert!(stat.shown);
+        // Thread 12 belongs to process 11 and took its chdir.
+        let open = &evs[3];
+        assert_eq!((open.pid, open.tid), (11, 12));
+        assert_eq!(open.path.as_deref(), Some(&b"/srv/b"[..]));
+        assert!(evs[4].socket);
+        assert_eq!(
+            evs[4].data.as_deref(),
+            Some(&b"HTTP/1.1 404 Not Found\r\n"[..])
+        );
+    }
+
+    #[test]
+    fn decorations_and_unknown_fds() {
+        let (_, evs) = read(&[
+            "newfstatat(AT_FDCWD</var/www>, \"x.html\", 0x1, AT_SYMLINK_NOFOLLOW) = -1 EACCES (Permission denied)",
+            "read(9, \"POST /f HTTP/1.0\\r\\n\\r\\n\", 512) = 20",
+            "read(4</etc/passwd>, \"GET / HTTP/1.1\\r\\n\", 512) = 16",
+            "newfstatat(7</srv/d>, \"\", {st_mode=S_IFDIR|0755, ...}, AT_EMPTY_PATH) = 0",
+        ]);
+        assert_eq!(evs[0].path.as_deref(), Some(&b"/var/www/x.html"[..]));
+        assert_eq!(evs[0].stat_kind, Some(StatKind::Lstat));
+        assert_eq!(evs[0].errno, Some(libc::EACCES));
+        // An fd never seen opened: its bytes say it is a connection.
+        assert!(evs[1].socket);
+        // A file, whatever its bytes look like.
+        assert!(!evs[2].socket);
+        assert_eq!(evs[3].stat_kind, Some(StatKind::Fstat));
+        assert_eq!(evs[3].path.as_deref(), Some(&b"/srv/d"[..]));
+    }
+
+    #[test]
+    fn midnight_and_exits() {
+        let mut r = Reader::new(Shows::new("file", false).unwrap());
+        let mut out = Vec::new();
+        r.line(1, "5 23:59:59.900000 chdir(\"/\") = 0", None, &mut out);
+        r.line(2, "5 00:00:00.100000 chdir(\"/\") = 0", None, &mut out);
+        r.line(
+            3,
+            "5 00:00:00.200000 +++ killed by SIGKILL +++",
+            None,
+            &mut out,
+        );
+        r.line(4, "exit_group(0) = ?", Some(6), &mut out);
+        r.line(5, "<... read resumed>\"x\", 1) = 1", Some(6), &mut out);
+        assert!(r.unparsed.is_empty());
+        let ts: Vec<f64> = out
+            .iter()
+            .filter_map(|e| match e {
+                Event::Syscall(s) => Some(s.ts),
+                _ => None,
+            })
+            .collect();
+        assert!((ts[1] - ts[0] - 0.2).abs() < 1e-6, "{ts:?}");
+        assert!(out.iter().any(|e| matches!(
+            e,
+            Event::Exited {
+                tid: 5,
+                how: ExitKind::Signal(9),
+                ..
+            }
+        )));
+    }
+}
