@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need when it is missing (strace, jq, curl,
-# apache2; apt-get, as root), then checks formatting and lints, builds, and runs every test.
+# apache2, nginx; apt-get, as root), then checks formatting and lints, builds, and runs every test.
 # The tests trace real processes with ptrace, so they need root or CAP_SYS_PTRACE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,14 +10,24 @@ for tool in strace jq curl; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 [ -x /usr/sbin/apache2 ] || need+=(apache2)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "scripts/test.sh: missing ${need[*]}; run as root so they can be installed" >&2
     exit 2
   fi
   echo "scripts/test.sh: installing ${need[*]}"
+  # Debian starts a package's service on install (nginx and apache2 both want port 80);
+  # the tests start their own servers on their own ports, so keep services from starting.
+  policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    policy=1
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 cargo fmt --check

@@ -4,6 +4,7 @@
 //! output thread, never on the tracer's: it reads the filesystem, bounded in time.
 
 pub mod nearmiss;
+pub mod nginx;
 pub mod perms;
 pub mod rank;
 pub mod refs;
@@ -253,13 +254,21 @@ impl Diagnoser {
     pub fn offline(show_noise: bool, offline: Offline) -> Self {
         let root = offline.root.map(Rooted);
         let config = match &root {
-            Some(r) => {
-                let cmdline: Vec<String> = match offline.config {
-                    Some(f) => vec!["apache2".into(), "-f".into(), f],
-                    None => vec!["apache2".into()],
-                };
-                refs::apache_config_under(&r.0, &cmdline)
-            }
+            Some(r) => match offline.config {
+                // The file's name says whose syntax it is: nginx.conf, or Apache's.
+                Some(f) if refs::base_name(&f).starts_with("nginx") => {
+                    nginx::nginx_config_under(&r.0, &["nginx".into(), "-c".into(), f])
+                }
+                Some(f) => refs::apache_config_under(&r.0, &["apache2".into(), "-f".into(), f]),
+                None => {
+                    let apache = refs::apache_config_under(&r.0, &["apache2".into()]);
+                    if apache.files.is_empty() {
+                        nginx::nginx_config_under(&r.0, &["nginx".into()])
+                    } else {
+                        apache
+                    }
+                }
+            },
             None => ServerConfig::default(),
         };
         let mut d = Diagnoser::new(show_noise);
@@ -278,6 +287,17 @@ impl Diagnoser {
                     .configs
                     .entry(master)
                     .or_insert_with(|| refs::apache_config(&procinfo::cmdline(master)))
+                    .clone();
+                self.last = cfg.clone();
+                (master, cfg)
+            }
+            Some("nginx") => {
+                let cfg = self
+                    .configs
+                    .entry(master)
+                    .or_insert_with(|| {
+                        nginx::nginx_config_under(Path::new("/"), &procinfo::cmdline(master))
+                    })
                     .clone();
                 self.last = cfg.clone();
                 (master, cfg)

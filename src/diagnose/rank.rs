@@ -250,7 +250,7 @@ fn score(
     {
         s += 35;
         g.reasons.push(
-            "the index file looked up for the directory the URL names (DirectoryIndex)".into(),
+            "the index file looked up for the directory the URL names (DirectoryIndex, nginx's index)".into(),
         );
     } else {
         // A path that is also the tail of a longer path in the group is a URL-path: the

@@ -36,11 +36,11 @@ pub struct ServerConfig {
 }
 
 /// Config files read at most.
-const MAX_CONFIG_FILES: usize = 500;
+pub(crate) const MAX_CONFIG_FILES: usize = 500;
 /// Include nesting (and directory-include recursion) at most.
-const MAX_INCLUDE_DEPTH: usize = 16;
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 16;
 /// Bytes of one config file read at most.
-const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 /// Entries read from one directory at most.
 const MAX_DIR_ENTRIES: usize = 10_000;
 /// Files searched at most by [`find_references`].
@@ -146,12 +146,12 @@ pub fn apache_config_under(under: &Path, cmdline: &[String]) -> ServerConfig {
 }
 
 /// `Some(root)` unless it is "/" (then paths are used as they are).
-fn root_of(root: &Path) -> Option<PathBuf> {
+pub(crate) fn root_of(root: &Path) -> Option<PathBuf> {
     (root != Path::new("/") && !root.as_os_str().is_empty()).then(|| root.to_path_buf())
 }
 
 /// Where an absolute path of the configured machine is found here.
-fn local(under: &Option<PathBuf>, p: &Path) -> PathBuf {
+pub(crate) fn local(under: &Option<PathBuf>, p: &Path) -> PathBuf {
     match under {
         Some(r) => {
             let rel = p.strip_prefix("/").unwrap_or(p);
@@ -325,7 +325,7 @@ fn words(s: &str) -> Vec<String> {
 /// Paths matching an absolute pattern with `*`, `?` and `[…]` in any component, as Apache's
 /// Include does: intermediate wildcards match directories only, leading dots must be matched
 /// explicitly, matches come in name order. Without wildcards, the path itself if it exists.
-fn glob(pattern: &Path) -> Vec<PathBuf> {
+pub(crate) fn glob(pattern: &Path) -> Vec<PathBuf> {
     let bytes = pattern.as_os_str().as_bytes();
     if !bytes.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
         return if pattern.exists() {
@@ -458,16 +458,16 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn base_name(p: &str) -> &str {
+pub(crate) fn base_name(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
-fn absolute(p: &Path) -> PathBuf {
+pub(crate) fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Whether a canonical absolute path is in /proc, /sys or /dev.
-fn is_pseudo_fs(path: &Path) -> bool {
+pub(crate) fn is_pseudo_fs(path: &Path) -> bool {
     let mut c = path.components();
     c.next(); // RootDir
     matches!(
@@ -478,7 +478,7 @@ fn is_pseudo_fs(path: &Path) -> bool {
 
 /// Contents of a regular file of at most `max` bytes; `None` for anything else (a FIFO swapped
 /// in cannot block: the open is non-blocking and the type is checked on the open file).
-fn read_regular(path: &Path, max: u64) -> Option<Vec<u8>> {
+pub(crate) fn read_regular(path: &Path, max: u64) -> Option<Vec<u8>> {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)

@@ -254,6 +254,7 @@ pub fn send_signal(pid: i32, sig: i32) {
     unsafe { libc::kill(pid, sig) };
 }
 pub mod apache;
+pub mod nginx;
 
 /// Wait until `pid` and every child it has are traced (attach finished for all of them).
 pub fn wait_traced_tree(pid: i32) {
