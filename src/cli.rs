@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "reqtrace",
     version,
     about = "Why did this URL fail? Trace a live server's file syscalls and explain the failures.",
-    after_help = "Exit codes: 0 done, 1 the traced request failed (coming), 2 usage or attach error.\n\
+    after_help = "Exit codes: 0 done, 1 a --probe request failed, 2 usage or attach error.\n\
                   Attaching needs root or CAP_SYS_PTRACE."
 )]
 pub struct Cli {
@@ -98,7 +98,7 @@ pub enum Command {
         shell: Shell,
     },
     /// Print a man page (roff), generated from these very definitions: reqtrace(1), or one
-    /// subcommand's page (reqtrace-attach(1), reqtrace-run(1)).
+    /// subcommand's page (reqtrace-attach(1), reqtrace-run(1), reqtrace-analyze(1)).
     #[command(after_help = "Examples:\n  \
         reqtrace man > /usr/local/share/man/man1/reqtrace.1\n  \
         reqtrace man attach > /usr/local/share/man/man1/reqtrace-attach.1")]

@@ -28,7 +28,7 @@ fn generate(command: &Command) -> Option<i32> {
                 Some(name) => {
                     cmd.build();
                     let Some(sub) = cmd.find_subcommand(name) else {
-                        eprintln!("reqtrace: no subcommand {name:?}: try attach or run");
+                        eprintln!("reqtrace: no subcommand {name:?}: try attach, run or analyze");
                         return Some(reqtrace::error::EXIT_USAGE);
                     };
                     // clap names are 'static; this process prints one page and exits.

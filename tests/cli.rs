@@ -22,7 +22,7 @@ fn stdout_of(args: &[&str]) -> String {
 
 #[test]
 fn every_subcommand_has_help_with_examples() {
-    for sub in ["attach", "run", "completions", "man"] {
+    for sub in ["attach", "run", "analyze", "completions", "man"] {
         let help = stdout_of(&[sub, "--help"]);
         assert!(
             help.contains("Example"),
@@ -42,6 +42,7 @@ fn completions_know_the_subcommands_and_options() {
     assert!(zsh.starts_with("#compdef reqtrace") && zsh.contains("--apache"));
     let fish = stdout_of(&["completions", "fish"]);
     assert!(fish.contains("complete -c reqtrace") && fish.contains("show-secrets"));
+    assert!(bash.contains("analyze") && bash.contains("--fs-root"));
     let out = run_reqtrace(&["completions", "tcsh"], T);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -56,6 +57,11 @@ fn man_pages_render_for_the_tool_and_each_subcommand() {
     assert!(
         run.contains(".TH reqtrace-run 1") && run.contains(r"no\-seccomp"),
         "{run}"
+    );
+    let analyze = stdout_of(&["man", "analyze"]);
+    assert!(
+        analyze.contains(".TH reqtrace-analyze 1") && analyze.contains(r"fs\-root"),
+        "{analyze}"
     );
     let out = run_reqtrace(&["man", "nope"], T);
     assert_eq!(out.status.code(), Some(2));
