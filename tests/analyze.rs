@@ -302,3 +302,34 @@ fn strace_logs_give_the_live_suspects() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing in it"));
 }
+
+/// Reading a file can wait for a slow reader: nothing is dropped (a live trace drops instead).
+#[test]
+fn a_slow_reader_loses_nothing() {
+    let dir = TempDir::new("analyze-slow");
+    let log = dir.join("many.log");
+    let n = 40_000;
+    let text: String = (0..n)
+        .map(|i| {
+            format!(
+                "7 00:00:{:02}.{:06} openat(AT_FDCWD, \"/srv/f{i}\", O_RDONLY) = -1 ENOENT (No such file or directory)\n",
+                i / 1_000_000,
+                i % 1_000_000
+            )
+        })
+        .collect();
+    std::fs::write(&log, text).unwrap();
+    let out = wait_output(
+        spawn_pipeline(
+            &format!("analyze --json --syscalls {log}"),
+            "(sleep 1; cat)",
+        ),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let lines = json_lines(&out.stdout);
+    assert_eq!(syscalls(&lines).len(), n);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["dropped"], 0);
+    assert_eq!(summary["syscalls"], n);
+}

@@ -232,7 +232,9 @@ impl Reader {
             suspects,
             notes,
             noise: int(v, "noise").unwrap_or(0) as u64,
-            with_syscalls: !calls.is_empty(),
+            // Syscall lines with paths: there is something to rank again (reads and writes
+            // of a `--trace net` recording are not).
+            with_syscalls: calls.iter().any(|c| c.path.is_some()),
         }));
         Some(Item::Request(Box::new(req)))
     }

@@ -154,9 +154,12 @@ impl Reader {
         self.groups.get(&tid).copied().unwrap_or(tid)
     }
 
-    /// The calls are over: threads still inside one are reported cut short.
+    /// One file is over (`-ff`): calls still unfinished in it stay so, and the next file
+    /// starts its own clock (each file crosses midnight on its own).
     pub fn finish(&mut self) {
         self.pending.clear();
+        self.day = 0.0;
+        self.last_ts = 0.0;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -212,7 +215,7 @@ impl Reader {
                 (ArgKind::DirFd, Arg::AtFdCwd) => {
                     // -y shows the cwd itself: AT_FDCWD</srv/www>.
                     if let Some(cwd) = decoration(text).filter(|d| d.starts_with('/')) {
-                        self.cwds.insert(pid, cwd.as_bytes().to_vec());
+                        self.cwds.insert(pid, strace_line::unescape(cwd.as_bytes()));
                     }
                     base = self.cwds.get(&pid).cloned();
                 }
@@ -264,7 +267,9 @@ impl Reader {
                 match strace_line::number(text) {
                     Some((fd, deco)) => {
                         let known = match deco {
-                            Some(d) if d.starts_with('/') => Some(d.as_bytes().to_vec()),
+                            Some(d) if d.starts_with('/') => {
+                                Some(strace_line::unescape(d.as_bytes()))
+                            }
                             _ => match self.fds.get(&(pid, fd as i32)) {
                                 Some(Fd::Path(p)) => Some(p.clone()),
                                 _ => None,
@@ -462,7 +467,8 @@ fn decoration(text: &str) -> Option<&str> {
 /// What a `-y`/`-yy` decoration says an fd is.
 fn fd_kind(deco: &str) -> Option<Fd> {
     if deco.starts_with('/') {
-        return Some(Fd::Path(deco.as_bytes().to_vec()));
+        // strace quotes the path inside the decoration as it quotes strings.
+        return Some(Fd::Path(strace_line::unescape(deco.as_bytes())));
     }
     let proto = deco.split(':').next().unwrap_or("");
     matches!(

@@ -182,6 +182,12 @@ fn matching_paren(s: &str, open: usize) -> Option<usize> {
     while i < b.len() {
         match b[i] {
             b'"' => i = end_of_string(b, i)?,
+            // A -y decoration (`3</a(b>`) may hold anything up to its '>'.
+            b'<' if i > 0 && b[i - 1].is_ascii_alphanumeric() => {
+                if let Some(e) = decoration_end(b, i) {
+                    i = e;
+                }
+            }
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => {
                 depth = depth.checked_sub(1)?;
@@ -479,6 +485,12 @@ mod tests {
             Some((9, None, Some("/tmp/a b")))
         );
         assert_eq!(super::result("0x2 (flags O_RDWR)"), Some((2, None, None)));
+        // Brackets and parentheses inside a decoration are not syntax.
+        let l = parse(r#"5 read(3</tmp/x)y>, "a", 1) = 1"#).unwrap();
+        let Body::Call { args, .. } = l.body else {
+            panic!()
+        };
+        assert_eq!(split_args(args), ["3</tmp/x)y>", "\"a\"", "1"]);
     }
 
     #[test]

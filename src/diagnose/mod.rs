@@ -122,13 +122,33 @@ impl Rooted {
         }
     }
 
-    /// A message's local paths written as the traced machine's.
+    /// A message's local paths written as the traced machine's: the root is removed where
+    /// it starts a path (at the start of the text or after a space, quote or parenthesis,
+    /// and followed by `/`), nowhere else.
     fn remote_text(&self, text: &str) -> String {
         if self.is_slash() {
             return text.to_string();
         }
         let root = self.0.to_string_lossy();
-        text.replace(root.trim_end_matches('/'), "")
+        let root = root.trim_end_matches('/');
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(i) = rest.find(root) {
+            let prev = if i > 0 {
+                rest[..i].chars().last()
+            } else {
+                out.chars().last()
+            };
+            let starts_path = prev.is_none_or(|c| " \"'(,:".contains(c));
+            let after = &rest[i + root.len()..];
+            out.push_str(&rest[..i]);
+            if !(starts_path && after.starts_with('/')) {
+                out.push_str(root);
+            }
+            rest = after;
+        }
+        out.push_str(rest);
+        out
     }
 }
 
@@ -252,7 +272,10 @@ impl Diagnoser {
     /// A diagnoser for a recording (`reqtrace analyze`): no /proc, and the file system only
     /// under `offline.root`.
     pub fn offline(show_noise: bool, offline: Offline) -> Self {
-        let root = offline.root.map(Rooted);
+        // Absolute, so that what is found under it starts with it.
+        let root = offline
+            .root
+            .map(|r| Rooted(std::path::absolute(&r).unwrap_or(r)));
         let config = match &root {
             Some(r) => match offline.config {
                 // The file's name says whose syntax it is: nginx.conf, or Apache's.
@@ -400,7 +423,8 @@ impl Diagnoser {
                     };
                     s.references = self.references(master, &cfg, &name);
                     for r in &mut s.references {
-                        r.file = root.remote_text(&r.file);
+                        r.file =
+                            String::from_utf8_lossy(&root.remote(r.file.as_bytes())).into_owned();
                     }
                     s.searched = Some(name);
                 }
@@ -409,6 +433,19 @@ impl Diagnoser {
                 fill_from(&mut s, rec);
             }
             suspects.push(s);
+        }
+        // What the recording named and this ranking does not see (its syscall lines were
+        // filtered when recorded: --failed, --trace) is kept, not lost.
+        if let Some(rec) = &recorded {
+            for r in &rec.suspects {
+                if (show_noise || !r.noise)
+                    && !suspects
+                        .iter()
+                        .any(|s: &Suspect| s.path == r.path && s.errno == r.errno)
+                {
+                    suspects.push(r.clone());
+                }
+            }
         }
         let notes = if suspects.iter().all(|s| s.noise) && request.status == Some(403) {
             match (&root, &recorded) {
@@ -441,5 +478,29 @@ impl Diagnoser {
         let refs = refs::find_references(cfg, name, REF_BUDGET);
         self.refs_cache.insert(key, (Instant::now(), refs.clone()));
         refs
+    }
+}
+
+#[cfg(test)]
+mod rooted_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_leading_root_is_removed() {
+        let r = Rooted(PathBuf::from("/img/"));
+        assert_eq!(r.local(b"/srv/img/a"), b"/img/srv/img/a");
+        assert_eq!(r.remote(b"/img/srv/img/a"), b"/srv/img/a");
+        assert_eq!(r.remote(b"/images/a"), b"/images/a");
+        assert_eq!(
+            r.remote_text("/img/srv/img/logo.png is 0600 root:root (under /img/srv)"),
+            "/srv/img/logo.png is 0600 root:root (under /srv)"
+        );
+        assert_eq!(
+            r.remote_text("see x/img/y and /images"),
+            "see x/img/y and /images"
+        );
+        let slash = Rooted(PathBuf::from("/"));
+        assert_eq!(slash.remote_text("/a/b"), "/a/b");
+        assert_eq!(slash.remote(b"/a"), b"/a");
     }
 }

@@ -37,10 +37,13 @@ type Shared = Arc<(Mutex<Queue>, Condvar)>;
 pub struct Lines {
     shared: Shared,
     handle: Option<JoinHandle<()>>,
+    /// Wait for room instead of dropping: reading a file (`analyze`) can wait for its reader,
+    /// a traced server cannot.
+    blocking: bool,
 }
 
 impl Lines {
-    pub fn start(out: Box<dyn Write + Send>) -> Lines {
+    pub fn start(out: Box<dyn Write + Send>, blocking: bool) -> Lines {
         let shared: Shared = Arc::default();
         let theirs = shared.clone();
         let handle = std::thread::Builder::new()
@@ -50,7 +53,11 @@ impl Lines {
                 write_loop(theirs, out)
             })
             .ok();
-        Lines { shared, handle }
+        Lines {
+            shared,
+            handle,
+            blocking,
+        }
     }
 
     /// Queue a line; never blocks.
@@ -65,6 +72,18 @@ impl Lines {
         }
         let (lock, cv) = &*self.shared;
         let Ok(mut q) = lock.lock() else { return };
+        while self.blocking
+            && !q.broken
+            && (q.syscalls >= MAX_SYSCALL_LINES || q.records >= MAX_RECORDS)
+        {
+            cv.notify_one();
+            drop(q);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            q = match lock.lock() {
+                Ok(q) => q,
+                Err(_) => return,
+            };
+        }
         for (kind, line) in lines.drain(..) {
             q.push(kind, line);
         }
@@ -210,11 +229,14 @@ mod tests {
     fn a_stalled_reader_loses_syscall_lines_first_and_records_last() {
         let (go_tx, go_rx) = mpsc::channel();
         let text = Arc::new(Mutex::new(Vec::new()));
-        let lines = Lines::start(Box::new(Stalled {
-            go: go_rx,
-            out: text.clone(),
-            waited: false,
-        }));
+        let lines = Lines::start(
+            Box::new(Stalled {
+                go: go_rx,
+                out: text.clone(),
+                waited: false,
+            }),
+            false,
+        );
         // The first line is taken by the writer thread, which then blocks on the reader.
         lines.push(Kind::Record, "first\n".into());
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -239,7 +239,8 @@ impl Writer {
         self.queued.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Hand over events read from a recording; never drops, waits instead.
+    /// Hand over events read from a recording; never drops, waits instead (down to the
+    /// output, which waits for its reader in this mode).
     pub fn feed(&self, events: Vec<Event>) {
         self.backpressure(events.len());
         let _ = self.tx.send(Msg::Events(events));
@@ -413,7 +414,7 @@ fn write_loop(
     color: bool,
     pipe: Pipeline,
 ) -> Summary {
-    let sink = Lines::start(out);
+    let sink = Lines::start(out, pipe.offline.is_some());
     let diag = match pipe.offline.clone() {
         Some(o) => Diagnoser::offline(pipe.show_noise, o),
         None => Diagnoser::new(pipe.show_noise),
