@@ -112,9 +112,13 @@ fn inputs(files: &[String]) -> Result<Vec<Input>, Error> {
 /// The PID an `strace -ff` file name ends with (`trace.1234`).
 fn ff_pid(p: &Path) -> Option<i32> {
     let name = p.file_name()?.to_str()?;
-    let (_, pid) = name.rsplit_once('.')?;
-    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| pid.parse().ok())
+    digits(name.rsplit_once('.')?.1)
+}
+
+/// A PID written in decimal digits only (no sign, no spaces).
+fn digits(s: &str) -> Option<i32> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
         .flatten()
 }
 
@@ -139,9 +143,7 @@ fn ff_files(prefix: &Path) -> Vec<(i32, PathBuf)> {
                 .strip_prefix(stem)?
                 .strip_prefix('.')?
                 .to_string();
-            let pid = (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| rest.parse().ok())
-                .flatten()?;
+            let pid = digits(&rest)?;
             Some((pid, e.path()))
         })
         .collect();
@@ -175,6 +177,17 @@ fn lines(r: Box<dyn BufRead>) -> impl Iterator<Item = (usize, String)> {
             }
         }
     })
+}
+
+type Lines = Box<dyn Iterator<Item = (usize, String)>>;
+
+/// The lines of `input`: those already opened to tell the format (the first input's), or the
+/// file opened now.
+fn source(first: &mut Option<Lines>, input: &Input) -> Result<Lines, Error> {
+    match first.take() {
+        Some(f) => Ok(f),
+        None => Ok(Box::new(lines(open(input)?))),
+    }
 }
 
 /// What the first non-empty line says the input is.
@@ -254,17 +267,14 @@ pub fn run(
             offline: Some(crate::diagnose::Offline { root, config }),
         },
     );
-    let mut first = Some(first);
+    let mut first: Option<Lines> = Some(Box::new(first));
     let mut unparsed: Vec<(String, strace::Unparsed)> = Vec::new();
     let mut understood = 0usize;
     let mut seen = Seen::default();
     match kind {
         Kind::Recorded { .. } => {
             for input in &inputs {
-                let src: Box<dyn Iterator<Item = (usize, String)>> = match first.take() {
-                    Some(f) => Box::new(f),
-                    None => Box::new(lines(open(input)?)),
-                };
+                let src = source(&mut first, input)?;
                 let mut rec = recorded::Reader::new(Shows::new(&shown.trace, shown.failed)?);
                 let mut events = Vec::new();
                 for (n, l) in src {
@@ -314,10 +324,7 @@ pub fn run(
                 // holds where time stamps tie or are missing).
                 let mut all: Vec<Event> = Vec::new();
                 for input in &inputs {
-                    let src: Box<dyn Iterator<Item = (usize, String)>> = match first.take() {
-                        Some(f) => Box::new(f),
-                        None => Box::new(lines(open(input)?)),
-                    };
+                    let src = source(&mut first, input)?;
                     for (n, l) in src {
                         reader.line(n, &l, input.tid, &mut all);
                     }

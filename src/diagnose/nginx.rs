@@ -6,13 +6,9 @@
 //! parser, whose helpers it uses.
 
 use std::collections::HashSet;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::refs::{
-    MAX_CONFIG_BYTES, MAX_CONFIG_FILES, MAX_INCLUDE_DEPTH, ServerConfig, absolute, glob,
-    is_pseudo_fs, local, read_regular, root_of,
-};
+use super::refs::{MAX_CONFIG_FILES, ServerConfig, absolute, admit, glob, local, root_of, take};
 
 /// Debian's nginx is built with this prefix and configuration file.
 const DEFAULT_PREFIX: &str = "/usr/share/nginx";
@@ -80,22 +76,12 @@ struct Parser {
 
 impl Parser {
     fn file(&mut self, path: &Path, depth: usize) {
-        if depth > MAX_INCLUDE_DEPTH || self.cfg.files.len() >= MAX_CONFIG_FILES {
-            return;
-        }
-        let Ok(meta) = std::fs::metadata(path) else {
+        let Some(meta) = admit(path, depth, &self.cfg) else {
             return;
         };
-        if !meta.is_file()
-            || std::fs::canonicalize(path).map_or(true, |real| is_pseudo_fs(&real))
-            || !self.visited.insert((meta.dev(), meta.ino()))
-        {
-            return;
-        }
-        let Some(data) = read_regular(path, MAX_CONFIG_BYTES) else {
+        let Some(data) = take(path, &meta, &mut self.visited, &mut self.cfg) else {
             return;
         };
-        self.cfg.files.push(absolute(path));
         for directive in directives(&String::from_utf8_lossy(&data)) {
             match directive.first().map(String::as_str) {
                 Some("include") if directive.len() > 1 => {

@@ -38,9 +38,9 @@ pub struct ServerConfig {
 /// Config files read at most.
 pub(crate) const MAX_CONFIG_FILES: usize = 500;
 /// Include nesting (and directory-include recursion) at most.
-pub(crate) const MAX_INCLUDE_DEPTH: usize = 16;
+const MAX_INCLUDE_DEPTH: usize = 16;
 /// Bytes of one config file read at most.
-pub(crate) const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 /// Entries read from one directory at most.
 const MAX_DIR_ENTRIES: usize = 10_000;
 /// Files searched at most by [`find_references`].
@@ -161,6 +161,35 @@ pub(crate) fn local(under: &Option<PathBuf>, p: &Path) -> PathBuf {
     }
 }
 
+/// A configuration path worth looking at: within the include depth and file count, existing,
+/// and not in /proc, /sys or /dev. Its metadata.
+pub(crate) fn admit(path: &Path, depth: usize, cfg: &ServerConfig) -> Option<std::fs::Metadata> {
+    if depth > MAX_INCLUDE_DEPTH || cfg.files.len() >= MAX_CONFIG_FILES {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    if std::fs::canonicalize(path).map_or(true, |real| is_pseudo_fs(&real)) {
+        return None;
+    }
+    Some(meta)
+}
+
+/// A regular configuration file's bytes, the first time it is met (by device and inode);
+/// it is then listed in `cfg.files`.
+pub(crate) fn take(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    visited: &mut HashSet<(u64, u64)>,
+    cfg: &mut ServerConfig,
+) -> Option<Vec<u8>> {
+    if !meta.is_file() || !visited.insert((meta.dev(), meta.ino())) {
+        return None;
+    }
+    let data = read_regular(path, MAX_CONFIG_BYTES)?;
+    cfg.files.push(absolute(path));
+    Some(data)
+}
+
 struct Parser {
     /// The file system root the configured paths live under (None: "/").
     under: Option<PathBuf>,
@@ -172,15 +201,9 @@ struct Parser {
 
 impl Parser {
     fn file(&mut self, path: &Path, depth: usize) {
-        if depth > MAX_INCLUDE_DEPTH || self.cfg.files.len() >= MAX_CONFIG_FILES {
-            return;
-        }
-        let Ok(meta) = std::fs::metadata(path) else {
+        let Some(meta) = admit(path, depth, &self.cfg) else {
             return;
         };
-        if std::fs::canonicalize(path).map_or(true, |real| is_pseudo_fs(&real)) {
-            return;
-        }
         if meta.is_dir() {
             // A directory includes every file in it, recursively, in name order.
             for entry in sorted_entries(path) {
@@ -188,13 +211,9 @@ impl Parser {
             }
             return;
         }
-        if !meta.is_file() || !self.visited.insert((meta.dev(), meta.ino())) {
-            return;
-        }
-        let Some(data) = read_regular(path, MAX_CONFIG_BYTES) else {
+        let Some(data) = take(path, &meta, &mut self.visited, &mut self.cfg) else {
             return;
         };
-        self.cfg.files.push(absolute(path));
         let text = String::from_utf8_lossy(&data);
         let mut logical = String::new();
         for raw in text.lines() {
@@ -467,7 +486,7 @@ pub(crate) fn absolute(p: &Path) -> PathBuf {
 }
 
 /// Whether a canonical absolute path is in /proc, /sys or /dev.
-pub(crate) fn is_pseudo_fs(path: &Path) -> bool {
+fn is_pseudo_fs(path: &Path) -> bool {
     let mut c = path.components();
     c.next(); // RootDir
     matches!(
@@ -478,7 +497,7 @@ pub(crate) fn is_pseudo_fs(path: &Path) -> bool {
 
 /// Contents of a regular file of at most `max` bytes; `None` for anything else (a FIFO swapped
 /// in cannot block: the open is non-blocking and the type is checked on the open file).
-pub(crate) fn read_regular(path: &Path, max: u64) -> Option<Vec<u8>> {
+fn read_regular(path: &Path, max: u64) -> Option<Vec<u8>> {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)

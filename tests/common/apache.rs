@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,14 +14,6 @@ pub struct Apache {
     pub root: TempDir,
     pub port: u16,
     child: Child,
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Apache {
@@ -42,7 +34,7 @@ impl Apache {
             std::fs::create_dir_all(root.path().join(d)).unwrap();
         }
         let here = env!("CARGO_MANIFEST_DIR");
-        let port = free_port();
+        let port = super::free_port();
         let conf = std::fs::read_to_string(format!("{here}/tests/apache/httpd.conf.in"))
             .unwrap()
             .replace("@ROOT@", root.path().to_str().unwrap())
@@ -87,14 +79,7 @@ impl Apache {
 
     /// The master's current children (its workers).
     pub fn workers(&self) -> Vec<i32> {
-        let pid = self.pid();
-        let mut v: Vec<i32> = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|c| c.parse().ok())
-            .collect();
-        v.sort_unstable();
-        v
+        super::children(self.pid())
     }
 
     pub fn pid(&self) -> i32 {
@@ -212,14 +197,7 @@ impl Apache {
 
 impl Drop for Apache {
     fn drop(&mut self) {
-        // SIGTERM: the master stops its workers and exits.
-        super::send_signal(self.pid(), libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::stop_server(&mut self.child);
     }
 }
 

@@ -281,3 +281,35 @@ pub fn wait_traced_tree(pid: i32) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A process's current children (a server master's workers), sorted.
+pub fn children(pid: i32) -> Vec<i32> {
+    let mut v: Vec<i32> = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Stop a test server: SIGTERM (the master stops its workers and exits; nginx's fast
+/// shutdown), then SIGKILL if it is still there after 10 s.
+pub fn stop_server(child: &mut Child) {
+    send_signal(child.id() as i32, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -28,7 +28,7 @@ impl Nginx {
             std::fs::create_dir_all(root.path().join(d)).unwrap();
         }
         let here = env!("CARGO_MANIFEST_DIR");
-        let port = super::apache::free_port();
+        let port = super::free_port();
         let r = root.path().to_str().unwrap();
         for (src, dst) in [
             ("nginx.conf.in", "nginx.conf"),
@@ -80,12 +80,7 @@ impl Nginx {
     }
 
     pub fn workers(&self) -> Vec<i32> {
-        let pid = self.pid();
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|c| c.parse().ok())
-            .collect()
+        super::children(self.pid())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -95,13 +90,6 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // SIGQUIT would wait for connections; SIGTERM is nginx's fast shutdown.
-        super::send_signal(self.pid(), libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::stop_server(&mut self.child);
     }
 }
