@@ -19,9 +19,10 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const T: Duration = Duration::from_secs(60);
 
 /// What must agree between a live run and an analysis: per request, the target, status and
-/// each suspect's path, errno, did-you-mean and configuration references.
+/// each suspect's path, errno, did-you-mean and configuration references. In target order: a
+/// request's record is written when its connection lets go of it, and two workers race for that.
 fn verdicts(lines: &[Value]) -> Vec<Value> {
-    requests(lines)
+    let mut v: Vec<Value> = requests(lines)
         .iter()
         .map(|r| {
             let suspects: Vec<Value> = r["suspects"]
@@ -38,7 +39,9 @@ fn verdicts(lines: &[Value]) -> Vec<Value> {
                 .collect();
             serde_json::json!({"target": r["target"], "status": r["status"], "suspects": suspects})
         })
-        .collect()
+        .collect();
+    v.sort_by_key(|r| r["target"].to_string());
+    v
 }
 
 fn analyze(args: &[&str]) -> (std::process::Output, Vec<Value>) {
