@@ -7,6 +7,12 @@ use std::io::Write;
 use clap::CommandFactory;
 use reqtrace::cli::{Cli, Command, Shell};
 
+/// mimalloc instead of glibc's malloc: every event is allocated on a tracer thread and freed
+/// on the writer thread, and glibc's free of another thread's chunk takes that arena's lock,
+/// which the tracer then waits on (futex calls on the tracer's critical path).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `completions` and `man` print what clap generates from the definitions in cli.rs.
 fn generate(command: &Command) -> Option<i32> {
     let mut cmd = Cli::command();

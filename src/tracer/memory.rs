@@ -76,7 +76,24 @@ impl MemReader {
 
     /// Read a NUL-terminated string. `None` when the pointer cannot be read at all; the bool
     /// is true when no NUL was found within MAX_STR bytes (the string is cut there).
+    ///
+    /// The first read stops at the end of the string's page: a path is nearly always shorter
+    /// than what is left of its page, and each page of the remote range costs the kernel a
+    /// page-table walk and a pin (strace reads page by page too). The rest is read only when
+    /// that page held no NUL.
     pub fn read_cstr(&mut self, tid: i32, addr: u64) -> Option<(Vec<u8>, bool)> {
+        let first = ((addr / PAGE + 1) * PAGE).saturating_sub(addr) as usize;
+        let first = first.min(MAX_STR);
+        let got = self.read_into(tid, addr, first);
+        if got == 0 {
+            return None;
+        }
+        if let Some(nul) = self.buf[..got].iter().position(|&b| b == 0) {
+            return Some((self.buf[..nul].to_vec(), false));
+        }
+        if got < first || first == MAX_STR {
+            return Some((self.buf[..got].to_vec(), true));
+        }
         let got = self.read_into(tid, addr, MAX_STR);
         if got == 0 {
             return None;
@@ -104,5 +121,106 @@ impl MemReader {
                 .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two pages of our own memory, the second made unreadable: strings can be placed to
+    /// cross the page boundary or to run into the unreadable page.
+    struct Pages(*mut u8);
+
+    impl Pages {
+        fn new(second_readable: bool) -> Pages {
+            // SAFETY: an anonymous private mapping of two pages, unmapped in Drop.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    2 * PAGE as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(p, libc::MAP_FAILED);
+            if !second_readable {
+                // SAFETY: the second page of the mapping made above.
+                let r =
+                    unsafe { libc::mprotect(p.add(PAGE as usize), PAGE as usize, libc::PROT_NONE) };
+                assert_eq!(r, 0);
+            }
+            Pages(p as *mut u8)
+        }
+
+        /// Write `s` at `offset` into the first page; returns its address.
+        fn put(&self, s: &[u8], offset: usize) -> u64 {
+            assert!(offset + s.len() <= 2 * PAGE as usize);
+            // SAFETY: within the mapping (asserted); the tests write only readable pages.
+            unsafe {
+                let dst = self.0.add(offset);
+                std::ptr::copy_nonoverlapping(s.as_ptr(), dst, s.len());
+                dst as u64
+            }
+        }
+    }
+
+    impl Drop for Pages {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `new`.
+            unsafe { libc::munmap(self.0 as *mut libc::c_void, 2 * PAGE as usize) };
+        }
+    }
+
+    fn me() -> i32 {
+        // SAFETY: gettid has no preconditions.
+        unsafe { libc::gettid() }
+    }
+
+    #[test]
+    fn a_string_within_its_page_is_read_whole() {
+        let pages = Pages::new(true);
+        let addr = pages.put(b"/srv/www/index.php\0", 100);
+        let mut m = MemReader::new();
+        assert_eq!(
+            m.read_cstr(me(), addr),
+            Some((b"/srv/www/index.php".to_vec(), false))
+        );
+    }
+
+    #[test]
+    fn a_string_crossing_into_the_next_page_is_read_whole() {
+        let pages = Pages::new(true);
+        let s = b"/srv/www/a-path-that-crosses-the-page-boundary\0";
+        let addr = pages.put(s, PAGE as usize - 10);
+        let mut m = MemReader::new();
+        assert_eq!(
+            m.read_cstr(me(), addr),
+            Some((s[..s.len() - 1].to_vec(), false))
+        );
+    }
+
+    #[test]
+    fn a_string_running_into_an_unreadable_page_is_cut_there() {
+        let pages = Pages::new(false);
+        let addr = pages.put(b"/srv/www/no-nul", PAGE as usize - 15);
+        let mut m = MemReader::new();
+        assert_eq!(
+            m.read_cstr(me(), addr),
+            Some((b"/srv/www/no-nul".to_vec(), true))
+        );
+        // The NUL is the last byte of the readable page.
+        let addr = pages.put(b"/srv/x\0", PAGE as usize - 7);
+        assert_eq!(m.read_cstr(me(), addr), Some((b"/srv/x".to_vec(), false)));
+    }
+
+    #[test]
+    fn an_unreadable_pointer_reads_nothing() {
+        let pages = Pages::new(false);
+        let mut m = MemReader::new();
+        assert_eq!(m.read_cstr(me(), pages.0 as u64 + PAGE + 8), None);
+        assert_eq!(m.read_cstr(me(), 1), None);
     }
 }
