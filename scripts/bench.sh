@@ -14,6 +14,8 @@
 #                   the floor of what ptrace costs
 #   reqtrace-json   reqtrace attach --json -o /dev/null MASTER (an attached master's workers
 #                   are attached too; correlation is on)
+#   reqtrace-records  reqtrace attach --json --url / -o /dev/null MASTER: report mode, as
+#                   with --apache: request records only, no syscall lines
 #   reqtrace-human  reqtrace attach -o /dev/null MASTER
 #   reqtrace-json-tT  reqtrace attach --json --threads T ... for each T in --threads, when
 #                   `reqtrace attach --help` lists --threads
@@ -216,7 +218,7 @@ check_clean() {
 }
 
 # ---- arms ------------------------------------------------------------------------------------
-arms=(untraced strace bare reqtrace-json reqtrace-human)
+arms=(untraced strace bare reqtrace-json reqtrace-records reqtrace-human)
 if "$reqtrace" attach --help 2>/dev/null | grep -q -- '--threads'; then
   for t in $threads_list; do arms+=("reqtrace-json-t$t"); done
 else
@@ -235,6 +237,9 @@ arm_cmd() {
       ;;
     bare) cmd=("$bare" "$apache") ;;
     reqtrace-json) cmd=("$reqtrace" attach --json -o /dev/null "$apache") ;;
+    # Report mode, as with --apache (which would attach to every Apache on the machine):
+    # request records only, no syscall lines.
+    reqtrace-records) cmd=("$reqtrace" attach --json --url / -o /dev/null "$apache") ;;
     reqtrace-human) cmd=("$reqtrace" attach -o /dev/null "$apache") ;;
     reqtrace-json-t*) cmd=("$reqtrace" attach --json --threads "${1#reqtrace-json-t}" -o /dev/null "$apache") ;;
   esac

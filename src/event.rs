@@ -26,10 +26,54 @@ pub enum Arg {
     Null,
     /// A pointer shown as an address (stat buffers and other out-parameters).
     Ptr(u64),
-    /// Symbolic flags, a mode or a command already decoded to names: `O_RDONLY|O_CLOEXEC`, `0644`.
+    /// Symbolic flags, a mode or a command already decoded to names: `O_RDONLY|O_CLOEXEC`, `0644`
+    /// (what a recorded trace or an strace log gives).
     Sym(String),
+    /// A flag word or mode as the tracee passed it, named only when printed (`Arg::sym`): most
+    /// decoded calls are never printed, only correlated.
+    Flags(FlagKind, u64),
     /// An array of strings (execve argv); `more` when it was cut short.
     StrArray { items: Vec<Bytes>, more: bool },
+}
+
+/// How a [`Arg::Flags`] value is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagKind {
+    Open,
+    Mode,
+    ModeType,
+    /// AT_* flags, whose shared bits mean different things per syscall (its name).
+    At(&'static str),
+    Access,
+    StatxMask,
+    Rename,
+    FcntlCmd,
+    Hex,
+    Dev,
+}
+
+impl Arg {
+    /// The symbolic text of a `Sym` or `Flags` argument: `O_RDONLY|O_CLOEXEC`, `0644`.
+    pub fn sym(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use crate::syscalls::flags;
+        use std::borrow::Cow;
+        match self {
+            Arg::Sym(s) => Some(Cow::Borrowed(s)),
+            Arg::Flags(kind, v) => Some(Cow::Owned(match *kind {
+                FlagKind::Open => flags::open_flags(*v),
+                FlagKind::Mode => flags::mode(*v),
+                FlagKind::ModeType => flags::mode_type(*v),
+                FlagKind::At(name) => flags::at_flags_for(name, *v),
+                FlagKind::Access => flags::access_mode(*v),
+                FlagKind::StatxMask => flags::statx_mask(*v),
+                FlagKind::Rename => flags::rename_flags(*v),
+                FlagKind::FcntlCmd => flags::fcntl_cmd(*v),
+                FlagKind::Hex => flags::hex(*v),
+                FlagKind::Dev => flags::dev(*v),
+            })),
+            _ => None,
+        }
+    }
 }
 
 /// A completed (or cut short) system call of a traced thread.

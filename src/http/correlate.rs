@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::event::{Arg, Bytes, Event, SyscallEvent};
+use crate::event::{Arg, Bytes, Event, FlagKind, SyscallEvent};
 use crate::syscalls::{StatKind, class};
 
 use super::parse;
@@ -459,6 +459,9 @@ impl Correlator {
 fn opened_for_write(ev: &SyscallEvent) -> bool {
     matches!(ev.name, "open" | "openat" | "creat" | "openat2")
         && ev.args.iter().any(|a| match a {
+            Arg::Flags(FlagKind::Open, v) => {
+                *v as i32 & (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT) != 0
+            }
             Arg::Sym(s) => s.contains("O_WRONLY") || s.contains("O_RDWR") || s.contains("O_CREAT"),
             _ => false,
         })

@@ -39,7 +39,7 @@ pub fn format_arg(out: &mut String, arg: &Arg) {
         Arg::Ptr(addr) => {
             let _ = write!(out, "{addr:#x}");
         }
-        Arg::Sym(s) => out.push_str(s),
+        Arg::Sym(_) | Arg::Flags(..) => out.push_str(&arg.sym().unwrap_or_default()),
         Arg::StrArray { items, more } => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {

@@ -45,7 +45,7 @@ impl Serialize for ArgOut<'_> {
             Arg::Str { bytes, .. } => s.serialize_str(&String::from_utf8_lossy(bytes)),
             Arg::Unreadable(addr) | Arg::Ptr(addr) => s.collect_str(&format_args!("{addr:#x}")),
             Arg::Null => s.serialize_str("NULL"),
-            Arg::Sym(sym) => s.serialize_str(sym),
+            Arg::Sym(_) | Arg::Flags(..) => s.serialize_str(&self.0.sym().unwrap_or_default()),
             Arg::StrArray { items, .. } => {
                 s.collect_seq(items.iter().map(|i| String::from_utf8_lossy(i)))
             }

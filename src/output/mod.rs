@@ -39,6 +39,9 @@ const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Events handed to the writer together.
 const BATCH: usize = 256;
+/// Lines the writer formats before it hands them to the output thread even if more
+/// events are waiting (bounds what it holds; otherwise it hands them over when caught up).
+const BATCH_LINES: usize = 1024;
 /// Events queued between the tracer threads and the writer before dropping starts. Counted
 /// in events, not messages: a batch is as small as what was pending when the tracer went
 /// idle, so a bound on messages would say little about memory.
@@ -440,6 +443,13 @@ fn write_loop(
         let msg = match rx.try_recv() {
             Ok(m) => m,
             Err(mpsc::TryRecvError::Disconnected) => break,
+            // Caught up: hand the lines to the output thread now, one wake-up of it per
+            // catch-up rather than one per batch (a batch is whatever was pending when a
+            // tracer thread went idle: thousands a second under load).
+            Err(mpsc::TryRecvError::Empty) if !st.lines.is_empty() => {
+                sink.push_all(&mut st.lines);
+                continue;
+            }
             Err(mpsc::TryRecvError::Empty) if idle < IDLE_POLLS => {
                 idle += 1;
                 std::thread::sleep(POLL);
@@ -466,14 +476,16 @@ fn write_loop(
         }
         idle = 0;
         match msg {
-            Msg::Raw(s) => sink.push(Kind::Record, s),
+            Msg::Raw(s) => st.lines.push((Kind::Record, s)),
             Msg::Abort => break,
             Msg::Events(evs) => {
                 queued.fetch_sub(evs.len(), Ordering::Relaxed);
                 for ev in evs {
                     st.event(ev);
                 }
-                sink.push_all(&mut st.lines);
+                if st.lines.len() >= BATCH_LINES {
+                    sink.push_all(&mut st.lines);
+                }
             }
             Msg::Replay(evs, requests) => {
                 queued.fetch_sub(evs.len(), Ordering::Relaxed);
@@ -485,6 +497,7 @@ fn write_loop(
                 sink.push_all(&mut st.lines);
             }
             Msg::Finish(s) => {
+                sink.push_all(&mut st.lines);
                 if st.pipe.status_line {
                     // Clear the status line before the closing summary.
                     eprint!("\r\x1b[K");
@@ -538,6 +551,7 @@ fn write_loop(
             }
         }
     }
+    sink.push_all(&mut st.lines);
     sink.finish();
     st.sum
 }

@@ -3,7 +3,7 @@
 //! meant); at exit, fill the out-parameters (readlink, getcwd) and keep the process's fd/cwd
 //! knowledge true. Returns data; printers do the formatting.
 
-use crate::event::{Arg, Bytes};
+use crate::event::{Arg, Bytes, FlagKind};
 use crate::syscalls::{ArgKind, Spec, class, flags, path};
 
 use super::memory::MemReader;
@@ -77,21 +77,22 @@ pub fn entry(mem: &mut MemReader, proc_: &mut Proc, pid: i32, tid: i32, call: Ca
             }
             ArgKind::Str => read_str(mem, tid, v),
             ArgKind::Ptr | ArgKind::OutStr => ptr(v),
-            ArgKind::OpenFlags => Arg::Sym(flags::open_flags(v)),
-            ArgKind::Mode => Arg::Sym(flags::mode(v)),
-            ArgKind::ModeType => Arg::Sym(flags::mode_type(v)),
-            ArgKind::AtFlags => Arg::Sym(flags::at_flags_for(spec.name, v)),
-            ArgKind::AccessMode => Arg::Sym(flags::access_mode(v)),
-            ArgKind::StatxMask => Arg::Sym(flags::statx_mask(v)),
-            ArgKind::RenameFlags => Arg::Sym(flags::rename_flags(v)),
-            ArgKind::FcntlCmd => Arg::Sym(flags::fcntl_cmd(v)),
-            ArgKind::Hex => Arg::Sym(flags::hex(v)),
+            // Named by the printer, if the call is printed at all.
+            ArgKind::OpenFlags => Arg::Flags(FlagKind::Open, v),
+            ArgKind::Mode => Arg::Flags(FlagKind::Mode, v),
+            ArgKind::ModeType => Arg::Flags(FlagKind::ModeType, v),
+            ArgKind::AtFlags => Arg::Flags(FlagKind::At(spec.name), v),
+            ArgKind::AccessMode => Arg::Flags(FlagKind::Access, v),
+            ArgKind::StatxMask => Arg::Flags(FlagKind::StatxMask, v),
+            ArgKind::RenameFlags => Arg::Flags(FlagKind::Rename, v),
+            ArgKind::FcntlCmd => Arg::Flags(FlagKind::FcntlCmd, v),
+            ArgKind::Hex => Arg::Flags(FlagKind::Hex, v),
             ArgKind::Id => Arg::Int(if v as u32 == u32::MAX {
                 -1
             } else {
                 v as u32 as i64
             }),
-            ArgKind::Dev => Arg::Sym(flags::dev(v)),
+            ArgKind::Dev => Arg::Flags(FlagKind::Dev, v),
             ArgKind::OpenHow => open_how(mem, tid, v),
             ArgKind::StrArray => str_array(mem, tid, v),
         };
