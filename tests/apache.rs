@@ -358,6 +358,66 @@ fn a_stalled_reader_does_not_stall_the_server() {
     assert_untraced_and_running(a.pid());
 }
 
+/// A broken URL under load: every request the server answered is recorded, each with its
+/// suspect and did-you-mean, and nothing is dropped (a failure's look at the file system is
+/// reused for a second, so explaining thousands of identical failures keeps up); a change
+/// on disk shows in the records once that second is over.
+#[test]
+fn a_failing_url_under_load_is_explained_every_time_and_a_change_shows() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let dir = TempDir::new("load-explained");
+    let out = dir.join("records.jsonl");
+    let child = a.attach_bg(&["--json", "--url", "/home", "-o", &out]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (answered, errors) = a
+        .load("/home", 4, Duration::from_secs(3), stop)
+        .join()
+        .unwrap();
+    assert_eq!(errors, 0);
+    assert!(answered > 100, "only {answered} requests answered");
+    // Another near miss appears: index.phpx, one letter from the typo, like index.php.
+    let www = a.root.path().join("www");
+    std::fs::rename(www.join("index.php"), www.join("index.phpx")).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(a.get("/home"), 404);
+    send_signal(child.id() as i32, libc::SIGINT);
+    let done = wait_output(child, T);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let lines = json_lines(&std::fs::read(&out).unwrap());
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["dropped"], 0, "{summary}");
+    let mut reqs = requests(&lines);
+    assert_eq!(reqs.len() as u64, answered + 1, "{summary}");
+    reqs.sort_by(|x, y| {
+        x["start_ts"]
+            .as_f64()
+            .partial_cmp(&y["start_ts"].as_f64())
+            .unwrap()
+    });
+    let (last, load) = reqs.split_last().unwrap();
+    let meant = |r: &Value| {
+        r["suspects"][0]["did_you_mean"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let before = www.join("index.php").to_string_lossy().into_owned();
+    for r in load {
+        assert_eq!(r["status"], 404, "{r}");
+        assert_eq!(meant(r).as_deref(), Some(before.as_str()), "{r}");
+        assert_eq!(r["suspects"][0]["references"][0]["line"], 3, "{r}");
+    }
+    let after = www.join("index.phpx").to_string_lossy().into_owned();
+    assert_eq!(meant(last).as_deref(), Some(after.as_str()), "{last}");
+    assert_untraced_and_running(a.pid());
+}
+
 /// Query strings carry tokens: their values are redacted unless --show-secrets, and no
 /// header value but Host reaches the output.
 #[test]

@@ -27,6 +27,20 @@ const REF_SUSPECTS: usize = 3;
 const REF_BUDGET: Duration = Duration::from_millis(300);
 /// A search result is reused this long (a failing URL under load repeats the same name).
 const REF_TTL: Duration = Duration::from_secs(10);
+/// A suspect's look at the file system (did-you-mean, hints) is reused this long for the
+/// same path, errno, access and worker. A broken URL under load fails the same way thousands
+/// of times a second: it is looked at once a second, not once a request (which made the
+/// writer fall behind and drop events), and a fix shows within a second.
+const LOOK_TTL: Duration = Duration::from_secs(1);
+/// A worker's server (its master) is looked up in /proc at most this often.
+const MASTER_TTL: Duration = Duration::from_secs(10);
+/// Entries a cache holds before it is emptied: memory stays bounded whatever the traffic.
+const MAX_CACHED: usize = 4096;
+
+/// What a look at the file system said about one failure: (did_you_mean, hints).
+type Look = (Option<Vec<u8>>, Vec<String>);
+/// Whose failure (the worker, while it lives), which path as seen here, errno, access.
+type LookKey = (Option<i32>, Vec<u8>, i32, perms::Want);
 
 /// A likely cause of a request's failure, explained.
 #[derive(Debug, Clone)]
@@ -255,6 +269,9 @@ pub struct Diagnoser {
     /// The configuration used last, for a worker that is gone by the time it is asked.
     last: ServerConfig,
     refs_cache: HashMap<(i32, Vec<u8>), (Instant, Vec<Reference>)>,
+    looks: HashMap<LookKey, (Instant, Look)>,
+    /// A worker's master PID and its command name, by worker PID.
+    masters: HashMap<i32, (Instant, i32, Option<String>)>,
 }
 
 impl Diagnoser {
@@ -266,6 +283,8 @@ impl Diagnoser {
             configs: HashMap::new(),
             last: ServerConfig::default(),
             refs_cache: HashMap::new(),
+            looks: HashMap::new(),
+            masters: HashMap::new(),
         }
     }
 
@@ -302,8 +321,19 @@ impl Diagnoser {
     /// The configuration of the server `pid` belongs to: found from its Apache master's
     /// command line (empty for other servers). The master PID identifies the server.
     fn config_for(&mut self, pid: i32) -> (i32, ServerConfig) {
-        let master = procinfo::server_master(pid);
-        let comm = procinfo::comm(master);
+        let (master, comm) = match self.masters.get(&pid) {
+            Some((at, master, comm)) if at.elapsed() < MASTER_TTL => (*master, comm.clone()),
+            _ => {
+                let master = procinfo::server_master(pid);
+                let comm = procinfo::comm(master);
+                if self.masters.len() >= MAX_CACHED {
+                    self.masters.clear();
+                }
+                self.masters
+                    .insert(pid, (Instant::now(), master, comm.clone()));
+                (master, comm)
+            }
+        };
         match comm.as_deref() {
             Some("apache2" | "httpd") => {
                 let cfg = self
@@ -392,9 +422,6 @@ impl Diagnoser {
                 && let Some(root) = &root
             {
                 let here = root.local(&s.path);
-                if s.errno == libc::ENOENT {
-                    s.did_you_mean = nearmiss::did_you_mean(&here).map(|p| root.remote(&p));
-                }
                 let want = match s.syscall {
                     "execve" | "execveat" => perms::Want::Exec,
                     "open" | "openat" | "openat2" | "creat" if g.write => perms::Want::Write,
@@ -403,15 +430,32 @@ impl Diagnoser {
                     }
                     _ => perms::Want::Search,
                 };
-                let obvious = format!("{} does not exist", String::from_utf8_lossy(&s.path));
                 // Whose access is denied is known only while the process lives.
                 let pid = live.then_some(request.pid);
-                let creds = creds.get_or_insert_with(|| pid.and_then(perms::creds_of));
-                s.hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid)
-                    .into_iter()
-                    .map(|h| root.remote_text(&h))
-                    .filter(|h| *h != obvious)
-                    .collect();
+                let key: LookKey = (pid, here.clone(), s.errno, want);
+                let look = match self.looks.get(&key) {
+                    Some((at, look)) if at.elapsed() < LOOK_TTL => look.clone(),
+                    _ => {
+                        let did_you_mean = (s.errno == libc::ENOENT)
+                            .then(|| nearmiss::did_you_mean(&here).map(|p| root.remote(&p)))
+                            .flatten();
+                        let obvious =
+                            format!("{} does not exist", String::from_utf8_lossy(&s.path));
+                        let creds = creds.get_or_insert_with(|| pid.and_then(perms::creds_of));
+                        let hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid)
+                            .into_iter()
+                            .map(|h| root.remote_text(&h))
+                            .filter(|h| *h != obvious)
+                            .collect();
+                        if self.looks.len() >= MAX_CACHED {
+                            self.looks.clear();
+                        }
+                        let look = (did_you_mean, hints);
+                        self.looks.insert(key, (Instant::now(), look.clone()));
+                        look
+                    }
+                };
+                (s.did_you_mean, s.hints) = look;
                 if suspects.len() < REF_SUSPECTS {
                     let name = reference_name(&here, s.errno);
                     let (master, cfg) = match (&config, &self.view) {
@@ -476,6 +520,10 @@ impl Diagnoser {
             return refs.clone();
         }
         let refs = refs::find_references(cfg, name, REF_BUDGET);
+        // A scanner trying thousands of missing names must not grow this without bound.
+        if self.refs_cache.len() >= MAX_CACHED {
+            self.refs_cache.clear();
+        }
         self.refs_cache.insert(key, (Instant::now(), refs.clone()));
         refs
     }

@@ -33,7 +33,7 @@ pub fn creds_of(pid: i32) -> Option<Creds> {
 }
 
 /// The access the failed call wanted on the last component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Want {
     Read,
     Write,
