@@ -258,6 +258,8 @@ fn a_permission_problem_is_explained() {
         hints.contains("0600") && hints.contains("www-data"),
         "{hints}"
     );
+    // The refused open explains the 403: no "the server refused by itself" note.
+    assert!(r.get("notes").is_none(), "{r:#}");
 }
 
 #[test]
@@ -465,6 +467,29 @@ fn a_refused_symlink_is_noted() {
     let n = notes[0].as_str().unwrap();
     assert!(
         n.contains("sub/link.html is a symbolic link") && n.contains("FollowSymLinks"),
+        "{n}"
+    );
+}
+
+/// A 403 from an access rule, on a URL whose file does not exist: the missing file is no
+/// reason for a 403, and the record says the server refused by itself. A 403 for a real
+/// permission problem gets no such note (see a_permission_problem_is_explained).
+#[test]
+fn a_403_by_an_access_rule_is_noted() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start_with(
+        "prefork",
+        "<Location \"/private\">\n    Require all denied\n</Location>\n",
+    );
+    let (out, lines) = probe(&a, "/private/report.html", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = requests(&lines)[0];
+    assert_eq!(r["status"], 403, "{r:#}");
+    let notes = r["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 1, "{r:#}");
+    let n = notes[0].as_str().unwrap();
+    assert!(
+        n.contains("the server refused by itself") && n.contains("Require"),
         "{n}"
     );
 }

@@ -199,6 +199,14 @@ fn reference_name(path: &[u8], errno: i32) -> Vec<u8> {
     rank::basename(path).to_vec()
 }
 
+/// A 403 that no refused file call explains: the server refused by itself. Missing files are
+/// no reason for a 403 unless the URL named a directory none of whose index files exist.
+const FORBIDDEN_BY_SERVER: &str = "no file call was refused permission: the server refused \
+     by itself, by an access rule (Require, Deny, an .htaccess) or because a directory has \
+     none of its index files and listing is off; its error log says which (Apache at LogLevel \
+     info: AH01630 or AH01797 for a rule, AH01276 for a directory; nginx: \"access forbidden \
+     by rule\" or \"directory index ... is forbidden\")";
+
 /// A 403 with no failing syscall: Apache looked a path up, found it, and refused it itself.
 /// The usual reason is a symbolic link where Options FollowSymLinks (or
 /// SymLinksIfOwnerMatch, with another owner) is off: Apache's AH00037.
@@ -491,7 +499,7 @@ impl Diagnoser {
                 }
             }
         }
-        let notes = if suspects.iter().all(|s| s.noise) && request.status == Some(403) {
+        let mut notes = if suspects.iter().all(|s| s.noise) && request.status == Some(403) {
             match (&root, &recorded) {
                 (Some(root), _) if root.is_slash() => symlink_notes(&request),
                 (_, Some(rec)) => rec.notes.clone(),
@@ -500,6 +508,14 @@ impl Diagnoser {
         } else {
             Vec::new()
         };
+        if request.status == Some(403)
+            && notes.is_empty()
+            && !suspects
+                .iter()
+                .any(|s| !s.noise && matches!(s.errno, libc::EACCES | libc::EPERM))
+        {
+            notes.push(FORBIDDEN_BY_SERVER.to_string());
+        }
         Report {
             request,
             suspects,
