@@ -82,19 +82,11 @@ impl MemReader {
     /// page-table walk and a pin (strace reads page by page too). The rest is read only when
     /// that page held no NUL.
     pub fn read_cstr(&mut self, tid: i32, addr: u64) -> Option<(Vec<u8>, bool)> {
-        let first = ((addr / PAGE + 1) * PAGE).saturating_sub(addr) as usize;
-        let first = first.min(MAX_STR);
-        let got = self.read_into(tid, addr, first);
-        if got == 0 {
-            return None;
+        let first = (((addr / PAGE + 1) * PAGE).saturating_sub(addr) as usize).min(MAX_STR);
+        let mut got = self.read_into(tid, addr, first);
+        if got == first && first < MAX_STR && !self.buf[..got].contains(&0) {
+            got = self.read_into(tid, addr, MAX_STR);
         }
-        if let Some(nul) = self.buf[..got].iter().position(|&b| b == 0) {
-            return Some((self.buf[..nul].to_vec(), false));
-        }
-        if got < first || first == MAX_STR {
-            return Some((self.buf[..got].to_vec(), true));
-        }
-        let got = self.read_into(tid, addr, MAX_STR);
         if got == 0 {
             return None;
         }
