@@ -1,79 +1,25 @@
-//! Wiring: turn the parsed command line into a tracer, a writer and an exit code.
+//! Wiring: from the parsed command line, plain settings for a source (the ptrace tracer, or
+//! a recording or strace logs), a printer and the pipeline between them; and the exit code.
+//! The only module that knows both the command line and the sources.
 
-use crate::cli::{ColorChoice, Command};
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::analyze::Replay;
+use crate::cli::{ColorChoice, Command, Common, Shown};
+use crate::diagnose::Offline;
 use crate::error::{EXIT_OK, EXIT_REQUEST_FAILED, Error};
-use crate::event::{ExitKind, now};
+use crate::event::select::Selection;
+use crate::event::{ExitKind, Source, SourceEnd, now};
 use crate::http::urlmatch::UrlFilter;
-use crate::output::{self, Format, Pipeline, Summary, Writer, json};
+use crate::output::{self, Format, Printer};
+use crate::pipeline::{Closing, Pipeline, Settings};
 use crate::probe::{self, ProbeUrl};
 use crate::signals;
-use crate::syscalls::{class, table};
-use crate::tracer::pool::{self, Job};
-use crate::tracer::{Outcome, STAT_ALL, STAT_FSTAT, STAT_LSTAT, STAT_STAT, Select, TracerConfig};
-
-/// Resolve `--trace LIST` into a per-syscall-number selection. Bookkeeping calls (close, dup,
-/// chdir, exec...) are always tracked so fd and cwd knowledge stays true; with `correlate`,
-/// so is the socket I/O the HTTP correlator watches.
-pub fn selection(
-    list: &str,
-    cat: &table::Catalogue,
-    correlate: bool,
-) -> Result<Vec<Select>, Error> {
-    let max = cat.iter().map(|(nr, _)| nr).max().unwrap_or(0) as usize;
-    let mut sel = vec![Select::Ignore; max + 1];
-    let mut track = class::TRACK;
-    if correlate {
-        // The correlator needs a request's socket I/O and file calls whatever is printed.
-        track |= class::HTTP | class::FILE | class::STAT | class::LSTAT | class::FSTAT;
-    }
-    for (nr, spec) in cat.iter() {
-        if spec.class & track != 0 {
-            sel[nr as usize] = Select::Track;
-        }
-    }
-    let mut print = |nr: u64, flavours: u8| {
-        let slot = &mut sel[nr as usize];
-        *slot = match *slot {
-            Select::Print(m) => Select::Print(m | flavours),
-            _ => Select::Print(flavours),
-        };
-    };
-    for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        if word == "all" {
-            for (nr, _) in cat.iter() {
-                print(nr, STAT_ALL);
-            }
-        } else if let Some(bits) = table::class_by_name(word) {
-            // A flavour class (stat, lstat, fstat) prints only its flavour of the calls
-            // that serve all three (newfstatat, statx).
-            let flavours = [
-                (class::STAT, STAT_STAT),
-                (class::LSTAT, STAT_LSTAT),
-                (class::FSTAT, STAT_FSTAT),
-            ]
-            .iter()
-            .filter(|(c, _)| bits & c != 0)
-            .fold(0, |m, (_, f)| m | f);
-            let flavour_only = bits & !(class::STAT | class::LSTAT | class::FSTAT) == 0;
-            for (nr, spec) in cat.iter() {
-                if spec.class & bits != 0 {
-                    print(nr, if flavour_only { flavours } else { STAT_ALL });
-                }
-            }
-        } else if let Some(nr) = cat.number(word) {
-            print(nr, STAT_ALL);
-        } else {
-            return Err(Error::Usage(format!(
-                "--trace: unknown class or syscall '{word}': use file, stat, lstat, fstat, \
-                 statfs, exec, desc, net, process, all, or a syscall name such as openat"
-            )));
-        }
-    }
-    Ok(sel)
-}
+use crate::syscalls::table::Catalogue;
+use crate::tracer::TracerConfig;
+use crate::tracer::source::{Ptrace, Targets};
 
 pub fn use_color(choice: ColorChoice, tty: bool) -> bool {
     match choice {
@@ -83,60 +29,13 @@ pub fn use_color(choice: ColorChoice, tty: bool) -> bool {
     }
 }
 
-fn reason_text(reason: i32) -> String {
-    match reason {
-        signals::REASON_DURATION => "duration reached, detached".into(),
-        signals::REASON_OUTPUT_CLOSED => "output closed, detached".into(),
-        signals::REASON_DONE => "probes done, detached".into(),
-        signals::REASON_COUNT => "--count reached, detached".into(),
-        sig if sig > 0 => format!("signal {sig} received, detached"),
-        _ => "all traced processes exited".into(),
-    }
-}
-
-/// What to attach to, from the command line.
-struct Targets {
-    pids: Vec<i32>,
-    /// Found by name (--apache, --name): tolerate ones that vanish or are traced by others.
-    discovered: Vec<i32>,
-    /// The names they were found by.
-    names: Vec<String>,
-}
-
-fn discover(pids: Vec<i32>, apache: bool, mut names: Vec<String>) -> Result<Targets, Error> {
-    if apache {
-        names.extend(["apache2".to_string(), "httpd".to_string()]);
-    }
-    let ours = crate::procinfo::self_and_ancestors();
-    let discovered: Vec<i32> = crate::procinfo::find_by_comm(&names)
-        .into_iter()
-        .filter(|p| !pids.contains(p) && !ours.contains(p))
-        .collect();
-    if pids.is_empty() && discovered.is_empty() {
-        return Err(if names.is_empty() {
-            Error::Usage("give PIDs to attach to, or --apache, or --name COMM".into())
-        } else {
-            Error::Usage(format!(
-                "no running process named {}: is the server running? (pgrep -l {})",
-                names.join(" or "),
-                names[0]
-            ))
-        });
-    }
-    Ok(Targets {
-        pids,
-        discovered,
-        names,
-    })
-}
-
 /// Run a parsed command; returns the process exit code.
 pub fn run(command: Command) -> Result<i32, Error> {
-    let (common, targets, argv, probes, probe_timeout) = match command {
+    match command {
         Command::Attach {
             pids,
             apache,
-            names,
+            mut names,
             probes,
             probe_timeout,
             common,
@@ -150,122 +49,121 @@ pub fn run(command: Command) -> Result<i32, Error> {
                     "--probe-timeout: give a positive number of seconds".into(),
                 ));
             }
-            let report = apache || !names.is_empty();
-            (
-                common,
-                Some((pids, apache, names, report)),
-                Vec::new(),
+            check_duration(common.duration)?;
+            // Report mode: requests, not syscall lines, unless --syscalls.
+            let report = apache || !names.is_empty() || !probes.is_empty();
+            if apache {
+                names.extend(["apache2".to_string(), "httpd".to_string()]);
+            }
+            let cfg = tracer_config(&common, false)?;
+            let threads = common.threads.unwrap_or_else(default_threads);
+            let source = Ptrace::attach(cfg, Targets { pids, names }, threads)?;
+            live(
+                Box::new(source),
+                &common,
+                report,
                 probes,
                 probe_timeout,
+                &[],
             )
         }
-        Command::Run { command, common } => (common, None, command, Vec::new(), 10.0),
+        Command::Run { command, common } => {
+            check_duration(common.duration)?;
+            let cfg = tracer_config(&common, true)?;
+            let source = Ptrace::launch(cfg, command.clone());
+            live(Box::new(source), &common, false, Vec::new(), 10.0, &command)
+        }
         Command::Analyze {
             files,
             fs_root,
             config,
             shown,
-        } => return crate::analyze::run(&files, fs_root, config, &shown),
-        Command::Completions { .. } | Command::Man { .. } => {
-            return Err(Error::Usage(
-                "completions and man are handled by the binary".into(),
-            ));
-        }
-    };
-    let launch = targets.is_none();
-    if let Some(d) = common.duration
-        && !(d > 0.0 && d.is_finite())
-    {
-        return Err(Error::Usage(format!(
-            "--duration {d}: give a positive number of seconds"
-        )));
+        } => analyze(&files, fs_root, config, &shown),
+        Command::Completions { .. } | Command::Man { .. } => Err(Error::Usage(
+            "completions and man are handled by the binary".into(),
+        )),
     }
-    let report_mode =
-        common.shown.url.is_some() || !probes.is_empty() || targets.as_ref().is_some_and(|t| t.3);
-    let targets = match targets {
-        Some((pids, apache, names, _)) => Some(discover(pids, apache, names)?),
-        None => None,
-    };
-    let cat = table::Catalogue::new();
-    let select = selection(&common.shown.trace, &cat, true)?;
-    let (out, tty) = output::open_output(common.shown.output.as_deref())?;
-    let format = if common.shown.json {
+}
+
+fn check_duration(duration: Option<f64>) -> Result<(), Error> {
+    match duration {
+        Some(d) if !(d > 0.0 && d.is_finite()) => Err(Error::Usage(format!(
+            "--duration {d}: give a positive number of seconds"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The tracer's settings from the command line; `launch`: `run`, with its seccomp filter.
+fn tracer_config(common: &Common, launch: bool) -> Result<TracerConfig, Error> {
+    let cat = Catalogue::new();
+    Ok(TracerConfig {
+        follow: !common.no_follow,
+        select: Selection::new(&common.shown.trace, common.shown.failed, &cat, true)?,
+        correlate: true,
+        seccomp: launch && !common.no_seccomp,
+    })
+}
+
+/// How records are printed, from the shared options; and whether the output is a terminal.
+fn printer(shown: &Shown) -> Result<(Box<dyn std::io::Write + Send>, Printer, bool), Error> {
+    let (out, tty) = output::open_output(shown.output.as_deref())?;
+    let format = if shown.json {
         Format::Json
     } else {
         Format::Human
     };
-    let color = format == Format::Human && use_color(common.shown.color, tty);
+    let printer = Printer {
+        format,
+        color: format == Format::Human && use_color(shown.color, tty),
+        show_secrets: shown.show_secrets,
+    };
+    Ok((out, printer, tty))
+}
 
+/// Trace live processes (attach or run) into the pipeline; with probes, send them and
+/// judge their records.
+fn live(
+    mut source: Box<dyn Source>,
+    common: &Common,
+    report_mode: bool,
+    probes: Vec<ProbeUrl>,
+    probe_timeout: f64,
+    argv: &[String],
+) -> Result<i32, Error> {
+    let launch = !argv.is_empty();
+    let shown = &common.shown;
+    let report_mode = report_mode || shown.url.is_some();
+    let (out, printer, tty) = printer(shown)?;
     signals::install_handlers(launch);
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
-    let pipeline = Pipeline {
-        correlate: true,
-        show_syscalls: !report_mode || common.shown.syscalls,
-        url: common.shown.url.as_deref().map(UrlFilter::new),
-        show_noise: common.shown.all,
-        show_secrets: common.shown.show_secrets,
-        summary: common.shown.summary,
-        // Only when it cannot mix into the output: stderr a terminal, stdout not.
-        status_line: std::io::stderr().is_terminal() && !tty,
-        count: common.count,
-        seen: (!probes.is_empty()).then_some(seen_tx),
-        offline: None,
-    };
-    let writer = Writer::start(out, format, color, pipeline);
+    let pipeline = Pipeline::start(
+        out,
+        Settings {
+            printer,
+            show_syscalls: !report_mode || shown.syscalls,
+            url: shown.url.as_deref().map(UrlFilter::new),
+            show_noise: shown.all,
+            summary: shown.summary,
+            // Only when it cannot mix into the output: stderr a terminal, stdout not.
+            status_line: std::io::stderr().is_terminal() && !tty,
+            count: common.count,
+            seen: (!probes.is_empty()).then_some(seen_tx),
+            offline: None,
+        },
+    );
     let started = now();
-    let cfg = TracerConfig {
-        follow: !common.no_follow,
-        select,
-        failed_only: common.shown.failed,
-        correlate: true,
-        seccomp: launch && !common.no_seccomp,
-    };
-    let jobs = match &targets {
-        None => vec![Job::Launch(argv.clone())],
-        Some(t) => plan(t, cfg.follow),
-    };
-    // A launched command is one process tree: one thread. Otherwise spread the processes.
-    let nthreads = if launch {
-        1
-    } else {
-        common
-            .threads
-            .unwrap_or_else(default_threads)
-            .clamp(1, 64)
-            .min(jobs.len().max(1))
-    };
-    let mut shares: Vec<Vec<Job>> = vec![Vec::new(); nthreads];
-    for (i, job) in jobs.into_iter().enumerate() {
-        shares[i % nthreads].push(job);
-    }
-    let rescan = || match &targets {
-        Some(t) => {
-            let mut v = Vec::new();
-            if cfg.follow {
-                for &pid in &t.pids {
-                    v.extend(crate::procinfo::descendants(pid));
-                }
-            }
-            v.extend(crate::procinfo::find_by_comm(&t.names));
-            let ours = crate::procinfo::self_and_ancestors();
-            v.retain(|p| !ours.contains(p));
-            v
-        }
-        None => Vec::new(),
-    };
-    let (pool, attached_to) = match pool::start(shares, &cfg, &writer, &rescan) {
-        Ok(x) => x,
+    let attached_to = match source.start(&pipeline) {
+        Ok(pids) => pids,
         Err(e) => {
             signals::disarm();
-            writer.abort();
+            pipeline.abort();
             return Err(e);
         }
     };
-    if format == Format::Json {
-        let mode = if launch { "run" } else { "attach" };
-        writer
-            .line_sender()
-            .send_line(json::start_line(mode, &attached_to, &argv));
+    let mode = if launch { "run" } else { "attach" };
+    if let Some(line) = printer.start(mode, &attached_to, argv) {
+        pipeline.send_line(line);
     }
     if let Some(d) = common.duration {
         signals::arm_duration(d);
@@ -278,23 +176,10 @@ pub fn run(command: Command) -> Result<i32, Error> {
             probe::run(probes, seen_rx, timeout)
         })
     });
-    let end = pool.join();
+    let end = source.run(&pipeline);
     signals::disarm();
-    let outcome = end
-        .outcome
-        .map_err(|e| Error::Sys(format!("waiting for tracees failed: {e}")))?;
-    let reason = match outcome {
-        Outcome::Detached(r) => reason_text(r),
-        Outcome::AllGone(_) => reason_text(0),
-    };
-    writer.finish(Summary {
-        processes: end.processes,
-        threads: end.threads,
-        dropped: end.dropped,
-        duration_s: now() - started,
-        reason,
-        ..Summary::default()
-    });
+    let end = end?;
+    pipeline.finish(closing(&end, now() - started));
     if let Some(handle) = probe {
         let results = handle.join().unwrap_or_default();
         for r in &results {
@@ -315,11 +200,77 @@ pub fn run(command: Command) -> Result<i32, Error> {
             EXIT_REQUEST_FAILED
         });
     }
-    Ok(match outcome {
-        Outcome::AllGone(Some(ExitKind::Code(c))) if launch => c,
-        Outcome::AllGone(Some(ExitKind::Signal(s))) if launch => 128 + s,
+    Ok(match end.exit {
+        Some(ExitKind::Code(c)) if launch => c,
+        Some(ExitKind::Signal(s)) if launch => 128 + s,
         _ => EXIT_OK,
     })
+}
+
+/// What the pipeline is told at the end, from how the source ended.
+fn closing(end: &SourceEnd, duration_s: f64) -> Closing {
+    Closing {
+        processes: end.processes,
+        threads: end.threads,
+        dropped: end.dropped,
+        duration_s,
+        reason: end.end.text(),
+        end_ts: end.end_ts,
+        unparsed: end.unparsed,
+    }
+}
+
+/// `reqtrace analyze`: a recording or strace logs through the same pipeline, diagnosed
+/// offline: files are looked at under `--fs-root`, or here when the recording was made on
+/// this very boot, else not at all.
+fn analyze(
+    files: &[String],
+    fs_root: Option<String>,
+    config: Option<String>,
+    shown: &Shown,
+) -> Result<i32, Error> {
+    if let Some(r) = &fs_root
+        && !Path::new(r).is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "--fs-root {r}: not a directory: give where the traced machine's / is found here"
+        )));
+    }
+    let shows = Selection::new(&shown.trace, shown.failed, &Catalogue::new(), false)?;
+    // The first line is read before the pipeline starts: a recording made on this machine
+    // may be looked at here.
+    let source = Replay::open(files, shows)?;
+    let root = match (&fs_root, source.boot_id()) {
+        (Some(r), _) => Some(PathBuf::from(r)),
+        (None, Some(b)) if crate::procinfo::boot_id().as_deref() == Some(b) => {
+            Some(PathBuf::from("/"))
+        }
+        _ => None,
+    };
+    let (out, printer, _) = printer(shown)?;
+    let pipeline = Pipeline::start(
+        out,
+        Settings {
+            printer,
+            show_syscalls: shown.syscalls,
+            url: shown.url.as_deref().map(UrlFilter::new),
+            show_noise: shown.all,
+            summary: shown.summary,
+            status_line: false,
+            count: None,
+            seen: None,
+            offline: Some(Offline { root, config }),
+        },
+    );
+    let started = now();
+    let mut source: Box<dyn Source> = Box::new(source);
+    source.start(&pipeline)?;
+    let end = source.run(&pipeline)?;
+    pipeline.finish(closing(&end, now() - started));
+    match end.late_error {
+        Some(e) => Err(e),
+        None => Ok(EXIT_OK),
+    }
 }
 
 /// Tracer threads when `--threads` is not given: one per 8 cores, at most 2. Measured on a
@@ -328,30 +279,4 @@ pub fn run(command: Command) -> Result<i32, Error> {
 fn default_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores / 8).clamp(1, 2)
-}
-
-/// What to attach: the PIDs given (a failure is fatal), then, when following forks, their
-/// existing descendants (an Apache master's workers), then the processes found by name.
-fn plan(t: &Targets, follow: bool) -> Vec<Job> {
-    let mut pids = t.pids.clone();
-    pids.sort_unstable();
-    pids.dedup();
-    let mut seen: std::collections::HashSet<i32> = pids.iter().copied().collect();
-    let mut jobs: Vec<Job> = pids
-        .iter()
-        .map(|&pid| Job::Attach { pid, fatal: true })
-        .collect();
-    let mut others = Vec::new();
-    if follow {
-        for &pid in &pids {
-            others.extend(crate::procinfo::descendants(pid));
-        }
-    }
-    others.extend(&t.discovered);
-    for pid in others {
-        if seen.insert(pid) {
-            jobs.push(Job::Attach { pid, fatal: false });
-        }
-    }
-    jobs
 }

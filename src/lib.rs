@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod http;
 pub mod output;
+pub mod pipeline;
 pub mod probe;
 pub mod procinfo;
 pub mod signals;

@@ -8,7 +8,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::output::Seen;
+use crate::pipeline::Seen;
 use crate::signals;
 
 /// A parsed `http://host[:port]/path` URL.

@@ -22,6 +22,19 @@ pub const REASON_OUTPUT_CLOSED: i32 = -2;
 pub const REASON_DONE: i32 = -3;
 pub const REASON_COUNT: i32 = -4;
 
+/// What a stop reason means, for the summary.
+pub fn end_of(reason: i32) -> crate::event::End {
+    use crate::event::End;
+    match reason {
+        REASON_DURATION => End::Duration,
+        REASON_OUTPUT_CLOSED => End::OutputClosed,
+        REASON_DONE => End::ProbesDone,
+        REASON_COUNT => End::CountReached,
+        sig if sig > 0 => End::Signal(sig),
+        _ => End::AllExited,
+    }
+}
+
 /// SIGALRM to every tracer thread. Only tgkill and atomics: async-signal-safe.
 fn kick_all() {
     // SAFETY: getpid and tgkill are plain syscalls, safe in a signal handler.

@@ -1,9 +1,10 @@
-//! `reqtrace analyze`: traces read from files instead of live processes. A recording made
-//! with `reqtrace ... --json` (recorded.rs) or strace logs (strace.rs) become the same events
-//! and requests a live run produces, and go through the same writer: the same filters
-//! (`--url`, `--failed`, `--all`, `--trace`), diagnosis and printers. This module owns finding
-//! the input files (`-` for stdin, strace `-ff` prefixes), telling the two formats apart,
-//! reporting unparsable lines, and where the diagnosis may look at files (`--fs-root`).
+//! Traces read from files instead of live processes, as event sources: a recording made with
+//! `reqtrace ... --json` (recorded.rs) or strace logs (strace.rs) become the same events a
+//! live run produces and go through the same pipeline: the same filters (`--url`,
+//! `--failed`, `--all`, `--trace`), correlation, diagnosis and printers. This module owns
+//! finding the input files (`-` for stdin, strace `-ff` prefixes), telling the two formats
+//! apart, and reporting unparsable lines. Where the diagnosis may look at files is decided
+//! by app.rs from what [`Replay::boot_id`] says.
 
 pub mod recorded;
 pub mod strace;
@@ -12,55 +13,12 @@ pub mod strace_line;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::cli::Shown;
-use crate::error::{EXIT_OK, Error};
-use crate::event::{Event, SyscallEvent};
-use crate::http::urlmatch::UrlFilter;
-use crate::output::{self, Format, Pipeline, Summary, Writer};
-use crate::syscalls::table::Catalogue;
-use crate::tracer::Select;
+use crate::error::Error;
+use crate::event::select::Selection;
+use crate::event::{End, Event, Hub, Source, SourceEnd};
 
 /// Unparsable lines listed on stderr at most (all are counted).
 const MAX_LISTED: usize = 10;
-/// Events handed to the writer together.
-const BATCH: usize = 512;
-
-/// Which calls are printed: `--trace` and `--failed`, decided per event as the tracer does.
-pub struct Shows {
-    cat: Catalogue,
-    select: Vec<Select>,
-    failed_only: bool,
-}
-
-impl Shows {
-    pub fn new(trace: &str, failed_only: bool) -> Result<Shows, Error> {
-        let cat = Catalogue::new();
-        let select = crate::app::selection(trace, &cat, false)?;
-        Ok(Shows {
-            cat,
-            select,
-            failed_only,
-        })
-    }
-
-    /// This architecture's number of a syscall (0 when it has none).
-    pub fn number(&self, name: &str) -> u64 {
-        self.cat.number(name).unwrap_or(0)
-    }
-
-    pub fn shown(&self, ev: &SyscallEvent) -> bool {
-        let Some(nr) = self.cat.number(ev.name) else {
-            return false;
-        };
-        let Some(Select::Print(mask)) = self.select.get(nr as usize).copied() else {
-            return false;
-        };
-        let flavour_ok = ev
-            .stat_kind
-            .is_none_or(|k| mask & crate::tracer::flavour_bit(k) != 0);
-        flavour_ok && !(self.failed_only && ev.errno.is_none())
-    }
-}
 
 /// One input: its name for messages, and the PID of an `strace -ff` file.
 struct Input {
@@ -197,178 +155,150 @@ enum Kind {
     Strace,
 }
 
-/// Run `reqtrace analyze`.
-pub fn run(
-    files: &[String],
-    fs_root: Option<String>,
-    config: Option<String>,
-    shown: &Shown,
-) -> Result<i32, Error> {
-    let inputs = inputs(files)?;
-    if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
-        return Err(Error::Usage(
-            "standard input (-) can be read only once".into(),
-        ));
-    }
-    if let Some(r) = &fs_root
-        && !Path::new(r).is_dir()
-    {
-        return Err(Error::Usage(format!(
-            "--fs-root {r}: not a directory: give where the traced machine's / is found here"
-        )));
-    }
-    let shows = Shows::new(&shown.trace, shown.failed)?;
-    // The first input decides the format; its first line is read before the writer starts,
-    // because a recording made on this machine may be looked at here.
-    let mut first = lines(open(&inputs[0])?).peekable();
-    let kind = loop {
-        match first.peek() {
-            Some((_, l)) if l.trim().is_empty() => {
-                first.next();
-            }
-            Some((_, l)) if l.trim_start().starts_with('{') => {
-                break Kind::Recorded {
-                    boot_id: recorded::boot_id(l),
-                };
-            }
-            _ => break Kind::Strace,
+/// A recording or strace logs, opened and recognised: a source for the pipeline.
+pub struct Replay {
+    inputs: Vec<Input>,
+    kind: Kind,
+    /// The first input's lines, already opened to tell the format.
+    first: Option<Lines>,
+    shows: Selection,
+    names: String,
+}
+
+impl Replay {
+    /// Open `files` and tell their format from the first non-empty line. `shows`: what is
+    /// printed (`--trace`, `--failed`).
+    pub fn open(files: &[String], shows: Selection) -> Result<Replay, Error> {
+        let inputs = inputs(files)?;
+        if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
+            return Err(Error::Usage(
+                "standard input (-) can be read only once".into(),
+            ));
         }
-    };
-    let root = match (&fs_root, &kind) {
-        (Some(r), _) => Some(PathBuf::from(r)),
-        (None, Kind::Recorded { boot_id: Some(b) })
-            if crate::procinfo::boot_id().as_deref() == Some(b.as_str()) =>
-        {
-            Some(PathBuf::from("/"))
-        }
-        _ => None,
-    };
-    let (out, tty) = output::open_output(shown.output.as_deref())?;
-    let format = if shown.json {
-        Format::Json
-    } else {
-        Format::Human
-    };
-    let color = format == Format::Human && crate::app::use_color(shown.color, tty);
-    let writer = Writer::start(
-        out,
-        format,
-        color,
-        Pipeline {
-            correlate: kind == Kind::Strace,
-            show_syscalls: shown.syscalls,
-            url: shown.url.as_deref().map(UrlFilter::new),
-            show_noise: shown.all,
-            show_secrets: shown.show_secrets,
-            summary: shown.summary,
-            status_line: false,
-            count: None,
-            seen: None,
-            offline: Some(crate::diagnose::Offline { root, config }),
-        },
-    );
-    let mut first: Option<Lines> = Some(Box::new(first));
-    let mut unparsed: Vec<(String, strace::Unparsed)> = Vec::new();
-    let mut understood = 0usize;
-    let mut seen = Seen::default();
-    match kind {
-        Kind::Recorded { .. } => {
-            for input in &inputs {
-                let src = source(&mut first, input)?;
-                let mut rec = recorded::Reader::new(Shows::new(&shown.trace, shown.failed)?);
-                let mut events = Vec::new();
-                for (n, l) in src {
-                    match rec.line(n, &l) {
-                        recorded::Item::Syscall(ev, id) => {
-                            seen.note(&ev);
-                            events.push((ev, id));
-                        }
-                        recorded::Item::Request(r) => {
-                            seen.procs.insert(r.pid);
-                            seen.threads.insert(r.tid);
-                            writer.replay(std::mem::take(&mut events), vec![*r]);
-                        }
-                        recorded::Item::Nothing => {}
-                    }
-                    if events.len() >= BATCH {
-                        writer.replay(std::mem::take(&mut events), Vec::new());
-                    }
+        let mut first = lines(open(&inputs[0])?).peekable();
+        let kind = loop {
+            match first.peek() {
+                Some((_, l)) if l.trim().is_empty() => {
+                    first.next();
                 }
-                writer.replay(events, Vec::new());
-                understood += rec.understood;
-                unparsed.extend(rec.unparsed.into_iter().map(|u| (input.name.clone(), u)));
-            }
-        }
-        Kind::Strace => {
-            let mut reader = strace::Reader::new(shows);
-            if inputs.len() == 1 {
-                // One log: streamed.
-                let mut events = Vec::new();
-                for (n, l) in first.take().into_iter().flatten() {
-                    reader.line(n, &l, inputs[0].tid, &mut events);
-                    if events.len() >= BATCH {
-                        events.iter().for_each(|e| seen.note(e));
-                        writer.feed(std::mem::take(&mut events));
-                    }
+                Some((_, l)) if l.trim_start().starts_with('{') => {
+                    break Kind::Recorded {
+                        boot_id: recorded::boot_id(l),
+                    };
                 }
-                events.iter().for_each(|e| seen.note(e));
-                writer.feed(events);
-                unparsed.extend(
-                    reader
-                        .unparsed
-                        .drain(..)
-                        .map(|u| (inputs[0].name.clone(), u)),
-                );
-            } else {
-                // -ff files: one per thread, merged by time (stable, so a file's own order
-                // holds where time stamps tie or are missing).
-                let mut all: Vec<Event> = Vec::new();
-                for input in &inputs {
-                    let src = source(&mut first, input)?;
+                _ => break Kind::Strace,
+            }
+        };
+        Ok(Replay {
+            inputs,
+            kind,
+            first: Some(Box::new(first)),
+            shows,
+            names: files.join(" "),
+        })
+    }
+
+    /// A recording's boot id (its start line's `boot_id`): the machine and boot it was made
+    /// on. `None` for strace logs and recordings without one.
+    pub fn boot_id(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Recorded { boot_id } => boot_id.as_deref(),
+            Kind::Strace => None,
+        }
+    }
+}
+
+impl Source for Replay {
+    fn start(&mut self, _hub: &dyn Hub) -> Result<Vec<i32>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn run(mut self: Box<Self>, hub: &dyn Hub) -> Result<SourceEnd, Error> {
+        let mut sink = hub.replay_sink();
+        let mut unparsed: Vec<(String, strace::Unparsed)> = Vec::new();
+        let mut seen = Seen::default();
+        let mut send = |evs: &mut Vec<Event>, seen: &mut Seen| {
+            for ev in evs.drain(..) {
+                seen.note(&ev);
+                sink.send(ev);
+            }
+        };
+        let understood = match self.kind {
+            Kind::Recorded { .. } => {
+                let mut understood = 0;
+                for input in &self.inputs {
+                    let src = source(&mut self.first, input)?;
+                    let mut rec = recorded::Reader::new(self.shows.clone());
+                    let mut events = Vec::new();
                     for (n, l) in src {
-                        reader.line(n, &l, input.tid, &mut all);
+                        rec.line(n, &l, &mut events);
+                        send(&mut events, &mut seen);
                     }
-                    reader.finish();
-                    unparsed.extend(reader.unparsed.drain(..).map(|u| (input.name.clone(), u)));
+                    understood += rec.understood;
+                    unparsed.extend(rec.unparsed.into_iter().map(|u| (input.name.clone(), u)));
                 }
-                all.sort_by(|a, b| ts_of(a).total_cmp(&ts_of(b)));
-                all.iter().for_each(|e| seen.note(e));
-                for chunk in all.chunks(BATCH) {
-                    writer.feed(chunk.to_vec());
-                }
+                understood
             }
-            understood = reader.lines.saturating_sub(unparsed.len());
+            Kind::Strace => {
+                let mut reader = strace::Reader::new(self.shows.clone());
+                if self.inputs.len() == 1 {
+                    // One log: streamed.
+                    let mut events = Vec::new();
+                    for (n, l) in self.first.take().into_iter().flatten() {
+                        reader.line(n, &l, self.inputs[0].tid, &mut events);
+                        send(&mut events, &mut seen);
+                    }
+                    let name = &self.inputs[0].name;
+                    unparsed.extend(reader.unparsed.drain(..).map(|u| (name.clone(), u)));
+                } else {
+                    // -ff files: one per thread, merged by time (stable, so a file's own order
+                    // holds where time stamps tie or are missing).
+                    let mut all: Vec<Event> = Vec::new();
+                    for input in &self.inputs {
+                        let src = source(&mut self.first, input)?;
+                        for (n, l) in src {
+                            reader.line(n, &l, input.tid, &mut all);
+                        }
+                        reader.finish();
+                        unparsed.extend(reader.unparsed.drain(..).map(|u| (input.name.clone(), u)));
+                    }
+                    all.sort_by(|a, b| ts_of(a).total_cmp(&ts_of(b)));
+                    send(&mut all, &mut seen);
+                }
+                reader.lines.saturating_sub(unparsed.len())
+            }
+        };
+        sink.flush();
+        let listed = unparsed.len().min(MAX_LISTED);
+        for (name, u) in &unparsed[..listed] {
+            eprintln!(
+                "reqtrace: {name}:{}: cannot parse this line: {}",
+                u.line, u.why
+            );
         }
+        if unparsed.len() > listed {
+            eprintln!(
+                "reqtrace: ... and {} more lines that could not be parsed",
+                unparsed.len() - listed
+            );
+        }
+        let late_error = (understood == 0 && !unparsed.is_empty()).then(|| {
+            Error::Usage(format!(
+                "{}: nothing in it is a trace from reqtrace --json or an strace log",
+                self.names
+            ))
+        });
+        Ok(SourceEnd {
+            end: End::EndOfInput,
+            processes: seen.procs.len() as u64,
+            threads: seen.threads.len() as u64,
+            dropped: 0,
+            end_ts: seen.last_ts,
+            unparsed: Some(unparsed.len() as u64),
+            exit: None,
+            late_error,
+        })
     }
-    let listed = unparsed.len().min(MAX_LISTED);
-    for (name, u) in &unparsed[..listed] {
-        eprintln!(
-            "reqtrace: {name}:{}: cannot parse this line: {}",
-            u.line, u.why
-        );
-    }
-    if unparsed.len() > listed {
-        eprintln!(
-            "reqtrace: ... and {} more lines that could not be parsed",
-            unparsed.len() - listed
-        );
-    }
-    let sum = writer.finish(Summary {
-        processes: seen.procs.len() as u64,
-        threads: seen.threads.len() as u64,
-        reason: "end of input".into(),
-        end_ts: seen.last_ts,
-        unparsed: Some(unparsed.len() as u64),
-        ..Summary::default()
-    });
-    let _ = sum;
-    if understood == 0 && !unparsed.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: nothing in it is a trace from reqtrace --json or an strace log",
-            files.join(" ")
-        )));
-    }
-    Ok(EXIT_OK)
 }
 
 /// Processes, threads and the last time stamp seen, for the summary.
@@ -381,10 +311,18 @@ struct Seen {
 
 impl Seen {
     fn note(&mut self, ev: &Event) {
-        if let Event::Syscall(s) = ev {
-            self.procs.insert(s.pid);
-            self.threads.insert(s.tid);
-            self.last_ts = Some(self.last_ts.map_or(s.ts, |t| t.max(s.ts)));
+        match ev {
+            Event::Syscall(s) => {
+                self.procs.insert(s.pid);
+                self.threads.insert(s.tid);
+                self.last_ts = Some(self.last_ts.map_or(s.ts, |t| t.max(s.ts)));
+            }
+            // A recording's request names its worker even when its calls were not recorded.
+            Event::Request(r) => {
+                self.procs.insert(r.pid);
+                self.threads.insert(r.tid);
+            }
+            _ => {}
         }
     }
 }
@@ -393,5 +331,7 @@ fn ts_of(ev: &Event) -> f64 {
     match ev {
         Event::Syscall(s) => s.ts,
         Event::Started { ts, .. } | Event::Exec { ts, .. } | Event::Exited { ts, .. } => *ts,
+        Event::Request(r) => r.start_ts,
+        Event::Lost { .. } => 0.0,
     }
 }

@@ -1,7 +1,8 @@
 //! Traces recorded with `reqtrace ... --json` read back: syscall lines become events again,
-//! request lines become requests with the failures of their own syscall lines (by `request`
-//! id) and what the recording explained, so the diagnosis can be run again elsewhere. The
-//! schema is docs/json-format.md; unknown fields are ignored, as that document promises.
+//! tagged with the request the recorder tied them to (`request`), and request lines become
+//! announced requests carrying what the recording explained, so the correlator rebuilds each
+//! request from its own calls and the diagnosis can run again elsewhere. The schema is
+//! docs/json-format.md; unknown fields are ignored, as that document promises.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,30 +10,16 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::diagnose::{Recorded, Reference, Suspect};
-use crate::event::{Arg, Event, SyscallEvent};
-use crate::http::correlate::Request;
+use crate::event::select::Selection;
+use crate::event::{Announced, Arg, Event, RequestEnd, SyscallEvent, Verdict};
+use crate::syscalls::table::Catalogue;
 use crate::syscalls::{ArgKind, StatKind, errno, table};
 
-use super::Shows;
 use super::strace::Unparsed;
 
-/// Syscall lines kept per request until its request line comes, at most.
-const MAX_PER_REQUEST: usize = 1024;
-
-/// What one recorded line gave.
-pub enum Item {
-    /// A syscall line (to print), with its request id.
-    Syscall(Event, Option<u64>),
-    /// A finished request.
-    Request(Box<Request>),
-    /// Start and summary lines: nothing to do.
-    Nothing,
-}
-
 pub struct Reader {
-    shows: Shows,
-    /// Syscall events of requests whose request line has not come yet.
-    by_request: HashMap<u64, Vec<SyscallEvent>>,
+    shows: Selection,
+    cat: Catalogue,
     comms: HashMap<String, Arc<str>>,
     pub unparsed: Vec<Unparsed>,
     pub lines: usize,
@@ -79,29 +66,11 @@ fn text(v: &Value, field: &str) -> Option<String> {
     v.get(field)?.as_str().map(str::to_string)
 }
 
-/// The end reasons the correlator gives, as the static strings requests carry.
-fn end_reason(s: &str) -> &'static str {
-    const KNOWN: [&str; 7] = [
-        "response",
-        "next request",
-        "connection closed",
-        "worker exited",
-        "detached",
-        "abandoned",
-        "recorded",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| **k == s)
-        .copied()
-        .unwrap_or("recorded")
-}
-
 impl Reader {
-    pub fn new(shows: Shows) -> Reader {
+    pub fn new(shows: Selection) -> Reader {
         Reader {
             shows,
-            by_request: HashMap::new(),
+            cat: Catalogue::new(),
             comms: HashMap::new(),
             unparsed: Vec::new(),
             lines: 0,
@@ -109,10 +78,11 @@ impl Reader {
         }
     }
 
-    pub fn line(&mut self, lineno: usize, line: &str) -> Item {
+    /// Read one line; what it gives goes to `out`.
+    pub fn line(&mut self, lineno: usize, line: &str, out: &mut Vec<Event>) {
         self.lines += 1;
         if line.trim().is_empty() {
-            return Item::Nothing;
+            return;
         }
         let v: Value = match serde_json::from_str(line) {
             Ok(v) => v,
@@ -121,28 +91,28 @@ impl Reader {
         let item = match v.get("type").and_then(Value::as_str) {
             Some("syscall") => self.syscall(&v),
             Some("request") => self.request(&v),
-            Some("start" | "summary") => Some(Item::Nothing),
+            Some("start" | "summary") => Some(None),
             _ => return self.bad(lineno, "a JSON line with no known \"type\""),
         };
         match item {
-            Some(i) => {
+            Some(ev) => {
                 self.understood += 1;
-                i
+                out.extend(ev);
             }
             None => self.bad(lineno, "a line missing fields its type requires"),
         }
     }
 
-    fn bad(&mut self, line: usize, why: &'static str) -> Item {
+    fn bad(&mut self, line: usize, why: &'static str) {
         self.unparsed.push(Unparsed { line, why });
-        Item::Nothing
     }
 
-    fn syscall(&mut self, v: &Value) -> Option<Item> {
+    /// `None`: a field the line needs is missing; `Some(None)`: understood, nothing to send.
+    fn syscall(&mut self, v: &Value) -> Option<Option<Event>> {
         let name = v.get("syscall")?.as_str()?;
         let Some(spec) = table::by_name(name) else {
             // A call this version does not know: read, not used.
-            return Some(Item::Nothing);
+            return Some(None);
         };
         let comm = text(v, "comm").unwrap_or_default();
         let comm = self
@@ -157,63 +127,38 @@ impl Reader {
             .zip(raw_args)
             .map(|(k, a)| arg(*k, a))
             .collect();
-        let errno = v.get("errno").and_then(errno_of);
-        let ev = SyscallEvent {
-            ts: v.get("ts")?.as_f64()?,
-            pid: int(v, "pid")? as i32,
-            tid: int(v, "tid")? as i32,
+        let nr = self.cat.number(spec.name).unwrap_or(0);
+        let mut ev = SyscallEvent::new(
+            v.get("ts")?.as_f64()?,
+            int(v, "pid")? as i32,
+            int(v, "tid")? as i32,
             comm,
-            nr: self.shows.number(spec.name),
-            name: spec.name,
-            class: spec.class,
-            args,
-            path: bytes_of(v, "path"),
-            path2: bytes_of(v, "path2"),
-            stat_kind: match v.get("stat_kind").and_then(Value::as_str) {
-                Some("stat") => Some(StatKind::Stat),
-                Some("lstat") => Some(StatKind::Lstat),
-                Some("fstat") => Some(StatKind::Fstat),
-                _ => None,
-            },
-            ret: int(v, "ret")?,
-            errno,
-            unfinished: v.get("unfinished").and_then(Value::as_bool) == Some(true),
-            shown: false,
-            socket: false,
-            data: None,
+            nr,
+            spec,
+        );
+        ev.args = args;
+        ev.path = bytes_of(v, "path");
+        ev.path2 = bytes_of(v, "path2");
+        ev.stat_kind = match v.get("stat_kind").and_then(Value::as_str) {
+            Some("stat") => Some(StatKind::Stat),
+            Some("lstat") => Some(StatKind::Lstat),
+            Some("fstat") => Some(StatKind::Fstat),
+            _ => None,
         };
-        let request = v.get("request").and_then(Value::as_u64);
-        if let Some(id) = request {
-            let kept = self.by_request.entry(id).or_default();
-            if kept.len() < MAX_PER_REQUEST {
-                kept.push(ev.clone());
-            }
-        }
-        let mut ev = ev;
-        ev.shown = self.shows.shown(&ev);
-        Some(Item::Syscall(Event::Syscall(Box::new(ev)), request))
+        ev.returned(int(v, "ret")?, v.get("errno").and_then(errno_of));
+        ev.unfinished = v.get("unfinished").and_then(Value::as_bool) == Some(true);
+        ev.request = v.get("request").and_then(Value::as_u64);
+        ev.shown = self
+            .shows
+            .shown(self.shows.printed(nr, ev.stat_kind), ev.errno);
+        Some(Some(Event::Syscall(Box::new(ev))))
     }
 
-    fn request(&mut self, v: &Value) -> Option<Item> {
+    fn request(&mut self, v: &Value) -> Option<Option<Event>> {
         let id = v.get("id")?.as_u64()?;
         let start = v.get("start_ts")?.as_f64()?;
-        let mut req = Request::new(id, int(v, "pid")? as i32, int(v, "tid")? as i32, start);
-        req.method = text(v, "method");
-        req.target = bytes_of(v, "target");
-        req.host = bytes_of(v, "host");
-        req.status = int(v, "status").and_then(|s| u16::try_from(s).ok());
-        req.partial = v.get("partial").and_then(Value::as_bool) == Some(true);
+        let status = int(v, "status").and_then(|s| u16::try_from(s).ok());
         let end = start + v.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0) / 1000.0;
-        req.status_ts = req.status.map(|_| end);
-        req.end_ts = end;
-        req.end_reason = end_reason(v.get("end").and_then(Value::as_str).unwrap_or(""));
-        let calls = self.by_request.remove(&id).unwrap_or_default();
-        for ev in &calls {
-            req.file_call(ev);
-        }
-        // The recorded counts include calls the recording did not print.
-        req.syscalls = int(v, "syscalls").map_or(req.syscalls, |n| n as u64);
-        req.failed = int(v, "failed").map_or(req.failed, |n| n as u64);
         let suspects = v
             .get("suspects")
             .and_then(Value::as_array)
@@ -228,15 +173,27 @@ impl Reader {
                     .collect()
             })
             .unwrap_or_default();
-        req.recorded = Some(Box::new(Recorded {
+        let verdict = Recorded {
             suspects,
             notes,
             noise: int(v, "noise").unwrap_or(0) as u64,
-            // Syscall lines with paths: there is something to rank again (reads and writes
-            // of a `--trace net` recording are not).
-            with_syscalls: calls.iter().any(|c| c.path.is_some()),
-        }));
-        Some(Item::Request(Box::new(req)))
+        };
+        Some(Some(Event::Request(Box::new(Announced {
+            id,
+            pid: int(v, "pid")? as i32,
+            tid: int(v, "tid")? as i32,
+            method: text(v, "method"),
+            target: bytes_of(v, "target"),
+            host: bytes_of(v, "host"),
+            status,
+            partial: v.get("partial").and_then(Value::as_bool) == Some(true),
+            start_ts: start,
+            end_ts: end,
+            end: RequestEnd::from_name(v.get("end").and_then(Value::as_str).unwrap_or("")),
+            syscalls: int(v, "syscalls").map(|n| n as u64),
+            failed: int(v, "failed").map(|n| n as u64),
+            verdict: Some(Verdict(Arc::new(verdict))),
+        }))))
     }
 }
 

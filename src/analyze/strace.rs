@@ -1,34 +1,32 @@
-//! strace logs turned into the tracer's own events, so that a log someone already captured
-//! (`strace -f -tt -s 512 -o FILE -p ...`, with or without `-y`, one file or `-ff` per-PID
-//! files) goes through the same correlator, ranking and printers as a live run.
+//! strace logs turned into the same events a live source emits, so that a log someone already
+//! captured (`strace -f -tt -s 512 -o FILE -p ...`, with or without `-y`, one file or `-ff`
+//! per-PID files) goes through the same pipeline: correlation, ranking and printers.
 //!
-//! What a live tracer learns from the kernel, a log only says in passing, so this module keeps
-//! the same bookkeeping the tracer does, from the log itself: each process's open fds (from
-//! open/accept results, `-y` decorations, dup and close) and cwd (chdir), thread groups (clone
-//! with CLONE_THREAD), and `<unfinished ...>` halves waiting for their `<... resumed>`. A read
-//! or write on an fd it knows nothing about counts as socket I/O when its bytes say so (a
-//! request line, a status line): a log usually starts long after the connection was accepted.
+//! What a live tracer learns from the kernel, a log only says in passing. The fd/cwd/fork
+//! rules are the shared ones (event::fds, with no look-up behind them); what is particular to
+//! a log is kept here: `-y` decorations naming fds and the cwd, thread groups (clone with
+//! CLONE_THREAD), `<unfinished ...>` halves waiting for their `<... resumed>`, and a read or
+//! write on an fd the log never showed opened, which counts as socket I/O when its bytes say
+//! so (a request line, a status line): a log usually starts long after the connection was
+//! accepted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::event::{Arg, Bytes, Event, ExitKind, SyscallEvent};
+use crate::event::capture::{self, Io};
+use crate::event::fds::{NoLookup, Table};
+use crate::event::select::Selection;
+use crate::event::{self, Arg, Event, ExitKind, SyscallEvent};
 use crate::http::parse;
-use crate::syscalls::{ArgKind, StatKind, errno, path, table};
+use crate::syscalls::table::Catalogue;
+use crate::syscalls::{ArgKind, errno, table};
 
-use super::Shows;
 use super::strace_line::{self, Body};
 
-/// Bytes of a socket read or write kept for the correlator (the request or status line).
-const DATA_MAX: usize = 2048;
 /// Seconds: a time of day this far behind the previous line means midnight was crossed.
 const HALF_DAY: f64 = 43_200.0;
-
-#[derive(Debug, Clone)]
-enum Fd {
-    Path(Bytes),
-    Socket,
-}
+/// What an fd known from the log only as "a socket" is called.
+const SOCKET: &[u8] = b"socket:[log]";
 
 /// A line that could not be understood.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,13 +37,13 @@ pub struct Unparsed {
 
 /// Reads one strace log (or several -ff files fed one after another, each with its PID).
 pub struct Reader {
-    shows: Shows,
+    shows: Selection,
+    cat: Catalogue,
     /// Calls waiting for their `<... resumed>` half, by thread: the text so far and its time.
     pending: HashMap<i32, String>,
     /// Thread → thread group (process), learnt from clone(CLONE_THREAD).
     groups: HashMap<i32, i32>,
-    fds: HashMap<(i32, i32), Fd>,
-    cwds: HashMap<i32, Bytes>,
+    files: Table,
     comms: HashMap<i32, Arc<str>>,
     unknown_comm: Arc<str>,
     /// Added to a time of day after midnight was crossed.
@@ -58,13 +56,13 @@ pub struct Reader {
 }
 
 impl Reader {
-    pub fn new(shows: Shows) -> Reader {
+    pub fn new(shows: Selection) -> Reader {
         Reader {
             shows,
+            cat: Catalogue::new(),
             pending: HashMap::new(),
             groups: HashMap::new(),
-            fds: HashMap::new(),
-            cwds: HashMap::new(),
+            files: Table::default(),
             comms: HashMap::new(),
             unknown_comm: Arc::from("?"),
             day: 0.0,
@@ -140,12 +138,12 @@ impl Reader {
                     Ok(strace_line::Line {
                         body: Body::Call { name, args, result },
                         ..
-                    }) => self.call(ts, pid, tid, name, args, result, out),
+                    }) => self.call(ts, (pid, tid), name, args, result, out),
                     Ok(_) => {}
                     Err(why) => self.unparsed.push(Unparsed { line: lineno, why }),
                 }
             }
-            Body::Call { name, args, result } => self.call(ts, pid, tid, name, args, result, out),
+            Body::Call { name, args, result } => self.call(ts, (pid, tid), name, args, result, out),
         }
     }
 
@@ -162,12 +160,10 @@ impl Reader {
         self.last_ts = 0.0;
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn call(
         &mut self,
         ts: f64,
-        pid: i32,
-        tid: i32,
+        (pid, tid): (i32, i32),
         name: &str,
         args: &str,
         result: &str,
@@ -179,71 +175,48 @@ impl Reader {
         // strace names every errno it knows; a name this table lacks is left as a plain -1.
         let errno = res.and_then(|r| r.1).and_then(errno::by_name);
         let ok = res.is_some() && errno.is_none();
-        self.bookkeeping(pid, tid, name, &texts, ret, ok, res.and_then(|r| r.2));
+        self.decorations(pid, &texts);
+        if ok {
+            self.processes(pid, name, &texts, ret);
+        }
         let Some(spec) = table::by_name(name) else {
             return;
         };
         self.calls += 1;
-        let mut ev = SyscallEvent {
-            ts,
-            pid,
-            tid,
-            comm: self
-                .comms
-                .get(&pid)
-                .cloned()
-                .unwrap_or_else(|| self.unknown_comm.clone()),
-            nr: self.shows.number(spec.name),
-            name: spec.name,
-            class: spec.class,
-            args: Vec::with_capacity(texts.len()),
-            path: None,
-            path2: None,
-            stat_kind: None,
-            ret: errno.map_or(ret, |e| -i64::from(e)),
-            errno,
-            unfinished: res.is_none() && !matches!(name, "exit" | "exit_group"),
-            shown: false,
-            socket: false,
-            data: None,
-        };
-        let mut base: Option<Bytes> = self.cwds.get(&pid).cloned();
-        for (i, kind) in spec.args.iter().enumerate() {
-            let Some(&text) = texts.get(i) else { break };
+        let comm = self
+            .comms
+            .get(&pid)
+            .cloned()
+            .unwrap_or_else(|| self.unknown_comm.clone());
+        let nr = self.cat.number(spec.name).unwrap_or(0);
+        let mut ev = SyscallEvent::new(ts, pid, tid, comm, nr, spec);
+        ev.returned(errno.map_or(ret, |e| -i64::from(e)), errno);
+        ev.unfinished = res.is_none() && !matches!(name, "exit" | "exit_group");
+        for (kind, &text) in spec.args.iter().zip(&texts) {
             let arg = self.arg(pid, *kind, text);
-            match (kind, &arg) {
-                (ArgKind::DirFd, Arg::AtFdCwd) => {
-                    // -y shows the cwd itself: AT_FDCWD</srv/www>.
-                    if let Some(cwd) = decoration(text).filter(|d| d.starts_with('/')) {
-                        self.cwds.insert(pid, strace_line::unescape(cwd.as_bytes()));
-                    }
-                    base = self.cwds.get(&pid).cloned();
-                }
-                (ArgKind::DirFd, Arg::Fd(_, p)) => base = p.clone(),
-                (ArgKind::Path, Arg::Str { bytes, .. }) => {
-                    let full = path::resolve(bytes, base.as_deref(), None)
-                        .unwrap_or_else(|| bytes.clone());
-                    if ev.path.is_none() {
-                        ev.path = Some(full);
-                    } else {
-                        ev.path2 = Some(full);
-                    }
-                    base = self.cwds.get(&pid).cloned();
-                }
-                (ArgKind::Fd, Arg::Fd(_, Some(p)))
-                    if i == 0
-                        && ev.path.is_none()
-                        && spec.class & crate::syscalls::class::FSTAT != 0 =>
-                {
-                    ev.path = Some(p.clone());
-                }
-                _ => {}
-            }
             ev.args.push(arg);
         }
-        ev.stat_kind = stat_kind(name, &texts, &ev.args);
+        let files = self.files.get(pid);
+        (ev.path, ev.path2) = files.paths(&mut NoLookup, pid, spec.args, &ev.args);
+        ev.stat_kind = event::stat_kind(spec, &ev.args);
+        files.apply(
+            &mut NoLookup,
+            pid,
+            name,
+            &ev.args,
+            ev.path.as_ref(),
+            ret,
+            ok,
+        );
+        // -y names what an opened fd is.
+        if ok
+            && matches!(name, "open" | "openat" | "openat2" | "creat")
+            && let Some(deco) = res.and_then(|r| r.2).and_then(fd_target)
+        {
+            files.set_fd(ret as i32, Some(deco));
+        }
         if let Some(Arg::Fd(fd, _)) = ev.args.first() {
-            self.socket_io(pid, *fd, name, &texts, &mut ev);
+            self.socket_io(pid, *fd, &texts, &mut ev);
         }
         if name == "execve"
             && ok
@@ -253,29 +226,54 @@ impl Reader {
             self.comms
                 .insert(pid, Arc::from(String::from_utf8_lossy(base).as_ref()));
         }
-        ev.shown = self.shows.shown(&ev);
+        ev.shown = self
+            .shows
+            .shown(self.shows.printed(nr, ev.stat_kind), ev.errno);
         out.push(Event::Syscall(Box::new(ev)));
     }
 
+    /// -y/-yy decorations name what every fd argument is, and `AT_FDCWD</srv/www>` the cwd.
+    fn decorations(&mut self, pid: i32, texts: &[&str]) {
+        let files = self.files.get(pid);
+        for t in texts {
+            if let Some((fd, Some(deco))) = strace_line::number(t)
+                && let Some(target) = fd_target(deco)
+            {
+                files.set_fd(fd as i32, Some(target));
+            } else if t.starts_with("AT_FDCWD")
+                && let Some(cwd) = decoration(t).filter(|d| d.starts_with('/'))
+            {
+                files.set_cwd(Some(strace_line::unescape(cwd.as_bytes())));
+            }
+        }
+    }
+
+    /// Processes and threads a successful clone/fork made: a thread joins its parent's
+    /// group; a new process starts with its parent's fds and cwd.
+    fn processes(&mut self, pid: i32, name: &str, texts: &[&str], ret: i64) {
+        if !matches!(name, "clone" | "clone3" | "fork" | "vfork") {
+            return;
+        }
+        let child = ret as i32;
+        if texts.iter().any(|t| t.contains("CLONE_THREAD")) {
+            self.groups.insert(child, pid);
+        } else {
+            self.files.inherit(pid, child);
+        }
+    }
+
     /// One argument, typed by the syscall table the way the live decoder types it.
-    fn arg(&self, pid: i32, kind: ArgKind, text: &str) -> Arg {
+    fn arg(&mut self, pid: i32, kind: ArgKind, text: &str) -> Arg {
         match kind {
             ArgKind::Fd | ArgKind::DirFd => {
                 if text.starts_with("AT_FDCWD") {
                     return Arg::AtFdCwd;
                 }
                 match strace_line::number(text) {
-                    Some((fd, deco)) => {
-                        let known = match deco {
-                            Some(d) if d.starts_with('/') => {
-                                Some(strace_line::unescape(d.as_bytes()))
-                            }
-                            _ => match self.fds.get(&(pid, fd as i32)) {
-                                Some(Fd::Path(p)) => Some(p.clone()),
-                                _ => None,
-                            },
-                        };
-                        Arg::Fd(fd as i32, known)
+                    Some((fd, _)) => {
+                        let fd = fd as i32;
+                        let known = self.files.get(pid).known_fd(fd).map(<[u8]>::to_vec);
+                        Arg::Fd(fd, known)
                     }
                     None => Arg::Sym(text.to_string()),
                 }
@@ -315,145 +313,34 @@ impl Reader {
         }
     }
 
-    /// What the call changes for later ones: fds opened, accepted, duplicated and closed; the
-    /// cwd; thread groups.
-    #[allow(clippy::too_many_arguments)]
-    fn bookkeeping(
-        &mut self,
-        pid: i32,
-        tid: i32,
-        name: &str,
-        texts: &[&str],
-        ret: i64,
-        ok: bool,
-        ret_deco: Option<&str>,
-    ) {
-        // -y decorations name what every fd argument is.
-        for t in texts {
-            if let Some((fd, Some(deco))) = strace_line::number(t)
-                && let Some(kind) = fd_kind(deco)
-            {
-                self.fds.insert((pid, fd as i32), kind);
-            }
-        }
-        if !ok {
+    /// Socket I/O: mark it, and keep its first bytes as the capture policy says (a request
+    /// line, a status line, an access-log line). An fd the log never named is a socket when
+    /// its bytes are HTTP.
+    fn socket_io(&mut self, pid: i32, fd: i32, texts: &[&str], ev: &mut SyscallEvent) {
+        let Some(io) = capture::io_of(ev.name) else {
             return;
-        }
-        let fd_arg = |i: usize| {
-            texts
-                .get(i)
-                .and_then(|t| strace_line::number(t))
-                .map(|n| n.0 as i32)
         };
-        let new_fd = ret as i32;
-        match name {
-            "open" | "openat" | "openat2" | "creat" => {
-                let kind = ret_deco.and_then(fd_kind).or_else(|| {
-                    let at = usize::from(name.starts_with("openat"));
-                    let raw = strace_line::string(texts.get(at)?)?.0;
-                    let base = if at == 1 && !texts[0].starts_with("AT_FDCWD") {
-                        match self.fds.get(&(pid, fd_arg(0)?)) {
-                            Some(Fd::Path(p)) => Some(p.clone()),
-                            _ => None,
-                        }
-                    } else {
-                        self.cwds.get(&pid).cloned()
-                    };
-                    path::resolve(&raw, base.as_deref(), None).map(Fd::Path)
-                });
-                match kind {
-                    Some(k) => self.fds.insert((pid, new_fd), k),
-                    None => self.fds.remove(&(pid, new_fd)),
-                };
-            }
-            "accept" | "accept4" | "socket" => {
-                self.fds.insert((pid, new_fd), Fd::Socket);
-            }
-            "close" => {
-                if let Some(fd) = fd_arg(0) {
-                    self.fds.remove(&(pid, fd));
-                }
-            }
-            "dup" | "dup2" | "dup3" | "fcntl" => {
-                let dup = name != "fcntl" || texts.get(1).is_some_and(|c| c.starts_with("F_DUPFD"));
-                if dup && let Some(old) = fd_arg(0) {
-                    match self.fds.get(&(pid, old)).cloned() {
-                        Some(k) => self.fds.insert((pid, new_fd), k),
-                        None => self.fds.remove(&(pid, new_fd)),
-                    };
-                }
-            }
-            "chdir" => {
-                if let Some((raw, _)) = texts.first().and_then(|t| strace_line::string(t)) {
-                    let base = self.cwds.get(&pid).cloned();
-                    if let Some(p) = path::resolve(&raw, base.as_deref(), None) {
-                        self.cwds.insert(pid, p);
-                    }
-                }
-            }
-            "fchdir" => {
-                if let Some(Fd::Path(p)) = fd_arg(0).and_then(|fd| self.fds.get(&(pid, fd))) {
-                    self.cwds.insert(pid, p.clone());
-                }
-            }
-            "clone" | "clone3" if texts.iter().any(|t| t.contains("CLONE_THREAD")) => {
-                self.groups.insert(new_fd, pid);
-                let _ = tid;
-            }
-            "clone" | "clone3" | "fork" | "vfork" => {
-                // A new process starts with its parent's fds and cwd.
-                let child = new_fd;
-                let inherited: Vec<(i32, Fd)> = self
-                    .fds
-                    .iter()
-                    .filter(|((p, _), _)| *p == pid)
-                    .map(|((_, fd), k)| (*fd, k.clone()))
-                    .collect();
-                for (fd, k) in inherited {
-                    self.fds.insert((child, fd), k);
-                }
-                if let Some(c) = self.cwds.get(&pid).cloned() {
-                    self.cwds.insert(child, c);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Socket I/O: mark it, and keep its first bytes for the correlator (a request line, a
-    /// status line, an access-log line).
-    fn socket_io(&mut self, pid: i32, fd: i32, name: &str, texts: &[&str], ev: &mut SyscallEvent) {
-        let reading = matches!(name, "read" | "recvfrom" | "readv" | "recvmsg");
-        let writing = matches!(name, "write" | "sendto" | "writev" | "sendmsg" | "sendfile");
-        if !reading && !writing {
-            return;
-        }
-        let data = texts.get(1).and_then(|t| first_string(t)).map(|mut d| {
-            d.truncate(DATA_MAX);
-            d
-        });
-        let known = self.fds.get(&(pid, fd)).cloned();
-        let socket = match &known {
-            Some(Fd::Socket) => true,
-            Some(Fd::Path(_)) => false,
-            // Nothing known of the fd: the bytes tell.
-            None => data.as_deref().is_some_and(|d| {
-                if d.is_empty() {
-                    false
-                } else if reading {
+        let data = texts.get(1).and_then(|t| first_string(t));
+        let files = self.files.get(pid);
+        if files.known_fd(fd).is_none()
+            && data.as_deref().is_some_and(|d| match io {
+                _ if d.is_empty() => false,
+                Io::Read => {
                     !parse::parse_requests(d).is_empty() || parse::could_be_request_prefix(d)
-                } else {
-                    parse::parse_status(d).is_some()
                 }
-            }),
-        };
-        if socket && known.is_none() {
-            self.fds.insert((pid, fd), Fd::Socket);
+                Io::Write => parse::parse_status(d).is_some(),
+            })
+        {
+            files.set_fd(fd, Some(SOCKET.to_vec()));
         }
-        ev.socket = socket;
-        // A write to a file may be the access log: its line is the status of last resort.
-        if socket || (writing && !matches!(known, Some(Fd::Socket))) {
-            ev.data = data;
+        let target = files.known_fd(fd);
+        ev.socket = target.is_some_and(capture::is_socket);
+        // A log shows what was written whether or not a status was seen: never "answered".
+        if let Some(cap) = capture::cap(io, target, false) {
+            ev.data = data.map(|mut d| {
+                d.truncate(cap);
+                d
+            });
         }
     }
 }
@@ -464,44 +351,24 @@ fn decoration(text: &str) -> Option<&str> {
     text.strip_suffix('>').map(|t| &t[i + 1..])
 }
 
-/// What a `-y`/`-yy` decoration says an fd is.
-fn fd_kind(deco: &str) -> Option<Fd> {
+/// What a `-y`/`-yy` decoration says an fd is: a path, or a socket.
+fn fd_target(deco: &str) -> Option<Vec<u8>> {
     if deco.starts_with('/') {
         // strace quotes the path inside the decoration as it quotes strings.
-        return Some(Fd::Path(strace_line::unescape(deco.as_bytes())));
+        return Some(strace_line::unescape(deco.as_bytes()));
     }
     let proto = deco.split(':').next().unwrap_or("");
     matches!(
         proto,
         "socket" | "TCP" | "TCPv6" | "UDP" | "UDPv6" | "UNIX" | "UNIX-STREAM" | "UNIX-DGRAM"
     )
-    .then_some(Fd::Socket)
+    .then(|| SOCKET.to_vec())
 }
 
 /// The first quoted string in an argument: a read's buffer, writev's first iov_base.
 fn first_string(text: &str) -> Option<Vec<u8>> {
     let i = text.find('"')?;
     strace_line::string(&text[i..]).map(|(b, _)| b)
-}
-
-/// The stat flavour of a stat-family call, from its flags as strace printed them.
-fn stat_kind(name: &str, texts: &[&str], args: &[Arg]) -> Option<StatKind> {
-    let flags = match name {
-        "stat" => return Some(StatKind::Stat),
-        "lstat" => return Some(StatKind::Lstat),
-        "fstat" => return Some(StatKind::Fstat),
-        "newfstatat" => texts.get(3)?,
-        "statx" => texts.get(2)?,
-        _ => return None,
-    };
-    let empty = matches!(args.get(1), Some(Arg::Str { bytes, .. }) if bytes.is_empty());
-    Some(if empty && flags.contains("AT_EMPTY_PATH") {
-        StatKind::Fstat
-    } else if flags.contains("AT_SYMLINK_NOFOLLOW") {
-        StatKind::Lstat
-    } else {
-        StatKind::Stat
-    })
 }
 
 /// A signal's number from its name (strace prints names); 0 for one not listed.
@@ -529,9 +396,14 @@ fn signal_number(name: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syscalls::StatKind;
+
+    fn shows() -> Selection {
+        Selection::new("file", false, &Catalogue::new(), false).unwrap()
+    }
 
     fn read(lines: &[&str]) -> (Reader, Vec<SyscallEvent>) {
-        let mut r = Reader::new(Shows::new("file", false).unwrap());
+        let mut r = Reader::new(shows());
         let mut out = Vec::new();
         for (i, l) in lines.iter().enumerate() {
             r.line(i + 1, l, None, &mut out);
@@ -616,7 +488,7 @@ mod tests {
 
     #[test]
     fn midnight_and_exits() {
-        let mut r = Reader::new(Shows::new("file", false).unwrap());
+        let mut r = Reader::new(shows());
         let mut out = Vec::new();
         r.line(1, "5 23:59:59.900000 chdir(\"/\") = 0", None, &mut out);
         r.line(2, "5 00:00:00.100000 chdir(\"/\") = 0", None, &mut out);

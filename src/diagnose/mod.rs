@@ -85,9 +85,6 @@ pub struct Recorded {
     pub suspects: Vec<Suspect>,
     pub notes: Vec<String>,
     pub noise: u64,
-    /// The request's syscall lines were recorded too: its failures can be ranked again.
-    /// Without them the recorded suspects are all there is.
-    pub with_syscalls: bool,
 }
 
 /// Where the file system a trace refers to can be looked at, when not live.
@@ -369,9 +366,17 @@ impl Diagnoser {
     }
 
     pub fn diagnose(&mut self, mut request: Request) -> Report {
-        let recorded = request.recorded.take();
+        // What a recording said (`reqtrace analyze`): the replayer put a Recorded there.
+        let recorded: Option<std::sync::Arc<Recorded>> = request
+            .recorded
+            .take()
+            .and_then(|v| v.0.downcast::<Recorded>().ok());
+        // The request's syscall lines were recorded too (calls with paths: reads and writes of
+        // a `--trace net` recording are not): its failures can be ranked again. Without them
+        // the recorded suspects are all there is.
+        let with_syscalls = !request.failures.is_empty() || !request.lookups.is_empty();
         if let Some(rec) = &recorded
-            && !rec.with_syscalls
+            && !with_syscalls
         {
             // Nothing to rank again: the recording's own explanation is the report.
             let show_noise = self.show_noise;

@@ -314,6 +314,7 @@ mod tests {
         r.status = Some(status);
         for (i, (p, e)) in fails.iter().enumerate() {
             r.failures.push(Failure {
+                pid: 1,
                 syscall: "newfstatat",
                 path: p.as_bytes().to_vec(),
                 errno: *e,

@@ -4,11 +4,15 @@
 //! thread, a read on the connection after the response, the connection's close, or the
 //! thread's exit finishes it. Keep-alive and pipelining are per connection (process, fd)
 //! queues; worker/event MPMs work because all of it is keyed by thread and connection, never
-//! by process alone. Pure: events in, finished requests out.
+//! by process alone. A source that already knows its requests (a recording) tags each call
+//! with its request id and announces the request whole; those go through here too, into the
+//! same `Request`. Pure: events in, finished requests out; a request knows the processes
+//! whose calls it holds and each failure its pid, and nothing of suspects.
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::event::{Arg, Bytes, Event, FlagKind, SyscallEvent};
+use crate::event::capture::{self, Io};
+use crate::event::{Announced, Arg, Bytes, Event, FlagKind, RequestEnd, SyscallEvent, Verdict};
 use crate::syscalls::{StatKind, class};
 
 use super::parse;
@@ -20,10 +24,15 @@ const MAX_LOOKUPS: usize = 512;
 /// Requests still open after this many newer ones started are given up (a thread that
 /// vanished without an exit we saw).
 const MAX_OPEN: usize = 4096;
+/// Processes listed per request.
+const MAX_PROCESSES: usize = 16;
 
 /// A file syscall that failed inside a request.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// The process that made the call (a web server worker, or a backend it handed the
+    /// request to).
+    pub pid: i32,
     pub syscall: &'static str,
     pub path: Bytes,
     pub errno: i32,
@@ -60,10 +69,13 @@ pub struct Request {
     pub failed: u64,
     pub failures: Vec<Failure>,
     pub lookups: Vec<Lookup>,
-    /// Why it was finished: "response", "connection closed", "worker exited", "detached"...
-    pub end_reason: &'static str,
+    /// The processes whose calls it holds, first the one that read it (at most
+    /// MAX_PROCESSES).
+    pub processes: Vec<i32>,
+    /// Why it was finished.
+    pub end_reason: RequestEnd,
     /// What a recorded trace said of this request (`reqtrace analyze`), to fall back on.
-    pub recorded: Option<Box<crate::diagnose::Recorded>>,
+    pub recorded: Option<Verdict>,
     conn: Option<(i32, i32)>,
 }
 
@@ -85,7 +97,8 @@ impl Request {
             failed: 0,
             failures: Vec::new(),
             lookups: Vec::new(),
-            end_reason: "",
+            processes: vec![pid],
+            end_reason: RequestEnd::Open,
             recorded: None,
             conn: None,
         }
@@ -95,12 +108,16 @@ impl Request {
     /// successful lookup (bounded, see MAX_FAILURES and MAX_LOOKUPS).
     pub fn file_call(&mut self, ev: &SyscallEvent) {
         self.syscalls += 1;
+        if !self.processes.contains(&ev.pid) && self.processes.len() < MAX_PROCESSES {
+            self.processes.push(ev.pid);
+        }
         if let Some(path) = &ev.path {
             match ev.errno {
                 Some(errno) => {
                     self.failed += 1;
                     if self.failures.len() < MAX_FAILURES {
                         self.failures.push(Failure {
+                            pid: ev.pid,
                             syscall: ev.name,
                             path: path.clone(),
                             errno,
@@ -141,6 +158,8 @@ pub struct Correlator {
     /// The start of a request line split across reads, per connection, until the rest comes.
     partial_lines: HashMap<(i32, i32), Vec<u8>>,
     order: VecDeque<u64>,
+    /// Requests a source tagged calls with and has not announced yet, by its id.
+    tagged: HashMap<u64, Request>,
 }
 
 fn fd_of(ev: &SyscallEvent) -> Option<i32> {
@@ -149,16 +168,6 @@ fn fd_of(ev: &SyscallEvent) -> Option<i32> {
         _ => None,
     }
 }
-
-fn is_read(name: &str) -> bool {
-    matches!(name, "read" | "recvfrom" | "readv" | "recvmsg")
-}
-
-fn is_write(name: &str) -> bool {
-    matches!(name, "write" | "sendto" | "writev" | "sendmsg" | "sendfile")
-}
-
-const FILE_CLASSES: u32 = class::FILE | class::STAT | class::LSTAT | class::FSTAT;
 
 impl Correlator {
     pub fn new() -> Self {
@@ -174,15 +183,22 @@ impl Correlator {
     /// line); finished requests are appended to `done`.
     pub fn feed(&mut self, ev: &Event, done: &mut Vec<Request>) -> Option<u64> {
         match ev {
-            Event::Syscall(s) => self.syscall(s, done),
+            Event::Syscall(s) => match s.request {
+                Some(id) => self.tagged_call(s, id),
+                None => self.syscall(s, done),
+            },
+            Event::Request(a) => {
+                self.announced(a, done);
+                None
+            }
             Event::Exited { pid, tid, ts, .. } => {
                 if let Some(id) = self.current.remove(tid) {
-                    self.finish(id, *ts, "worker exited", done);
+                    self.finish(id, *ts, RequestEnd::WorkerExited, done);
                 }
                 if pid == tid {
                     let keys: Vec<_> = self.conns.keys().filter(|k| k.0 == *pid).copied().collect();
                     for k in keys {
-                        self.close_conn(k, *ts, "worker exited", done);
+                        self.close_conn(k, *ts, RequestEnd::WorkerExited, done);
                     }
                 }
                 None
@@ -191,27 +207,66 @@ impl Correlator {
         }
     }
 
+    /// A call its source tied to request `id` itself: every such call counts (the recorder
+    /// chose them), kept until the request is announced.
+    fn tagged_call(&mut self, ev: &SyscallEvent, id: u64) -> Option<u64> {
+        if !self.tagged.contains_key(&id) && self.tagged.len() >= MAX_OPEN {
+            // A recording whose request lines never come must not grow this without bound.
+            self.tagged.clear();
+        }
+        self.tagged
+            .entry(id)
+            .or_insert_with(|| Request::new(id, ev.pid, ev.tid, ev.ts))
+            .file_call(ev);
+        Some(id)
+    }
+
+    /// A request its source knows whole: with the calls tagged with its id, finished.
+    fn announced(&mut self, a: &Announced, done: &mut Vec<Request>) {
+        let mut req = self
+            .tagged
+            .remove(&a.id)
+            .unwrap_or_else(|| Request::new(a.id, a.pid, a.tid, a.start_ts));
+        req.pid = a.pid;
+        req.tid = a.tid;
+        req.start_ts = a.start_ts;
+        req.method = a.method.clone();
+        req.target = a.target.clone();
+        req.host = a.host.clone();
+        req.status = a.status;
+        req.partial = a.partial;
+        req.status_ts = a.status.map(|_| a.end_ts);
+        req.end_ts = a.end_ts;
+        req.end_reason = a.end;
+        // The recorder's counts include calls it did not print.
+        req.syscalls = a.syscalls.unwrap_or(req.syscalls);
+        req.failed = a.failed.unwrap_or(req.failed);
+        req.recorded = a.verdict.clone();
+        done.push(req);
+    }
+
     /// Finish everything still open (reqtrace is detaching).
     pub fn finish_all(&mut self, ts: f64, done: &mut Vec<Request>) {
         let mut ids: Vec<u64> = self.open.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            self.finish(id, ts, "detached", done);
+            self.finish(id, ts, RequestEnd::Detached, done);
         }
         self.current.clear();
         self.conns.clear();
+        // Tagged calls whose request was never announced: the recording was cut short.
+        self.tagged.clear();
     }
 
     fn syscall(&mut self, ev: &SyscallEvent, done: &mut Vec<Request>) -> Option<u64> {
         let name = ev.name;
         if ev.socket || ev.data.is_some() {
             if let Some(fd) = fd_of(ev) {
-                if is_read(name) && ev.socket {
-                    self.socket_read(ev, fd, done);
-                } else if is_write(name) && ev.socket {
-                    self.socket_write(ev, fd, done);
-                } else if is_write(name) {
-                    self.log_write(ev);
+                match (capture::io_of(name), ev.socket) {
+                    (Some(Io::Read), true) => self.socket_read(ev, fd, done),
+                    (Some(Io::Write), true) => self.socket_write(ev, fd, done),
+                    (Some(Io::Write), false) => self.log_write(ev),
+                    _ => {}
                 }
             }
             return self.current.get(&ev.tid).copied();
@@ -219,18 +274,23 @@ impl Correlator {
         match name {
             "accept" | "accept4" if ev.errno.is_none() => {
                 // A new connection on a reused fd number: whatever was queued there is over.
-                self.close_conn((ev.pid, ev.ret as i32), ev.ts, "connection closed", done);
+                self.close_conn(
+                    (ev.pid, ev.ret as i32),
+                    ev.ts,
+                    RequestEnd::ConnectionClosed,
+                    done,
+                );
                 return None;
             }
             "close" => {
                 if let Some(fd) = fd_of(ev) {
-                    self.close_conn((ev.pid, fd), ev.ts, "connection closed", done);
+                    self.close_conn((ev.pid, fd), ev.ts, RequestEnd::ConnectionClosed, done);
                 }
                 return None;
             }
             _ => {}
         }
-        if ev.class & FILE_CLASSES == 0 {
+        if ev.class & class::FILES == 0 {
             return self.current.get(&ev.tid).copied();
         }
         let id = *self.current.get(&ev.tid)?;
@@ -263,7 +323,7 @@ impl Correlator {
             && self.open.get(&cur).is_some_and(|r| r.status.is_some())
         {
             self.current.remove(&ev.tid);
-            self.finish(cur, ev.ts, "response", done);
+            self.finish(cur, ev.ts, RequestEnd::Response, done);
         }
         if starts.is_empty() {
             // Bytes that are not HTTP on a connection while the thread serves nothing: TLS
@@ -282,9 +342,9 @@ impl Correlator {
         // A new request on this thread: the one it was serving (if any) is over.
         if let Some(cur) = self.current.remove(&ev.tid) {
             let reason = if self.open.get(&cur).is_some_and(|r| r.status.is_some()) {
-                "response"
+                RequestEnd::Response
             } else {
-                "next request"
+                RequestEnd::NextRequest
             };
             self.finish(cur, ev.ts, reason, done);
         }
@@ -326,7 +386,7 @@ impl Correlator {
                     Some(&cur) if self.open.get(&cur).is_some_and(|r| r.status.is_none()) => cur,
                     _ => {
                         if let Some(cur) = self.current.remove(&ev.tid) {
-                            self.finish(cur, ev.ts, "response", done);
+                            self.finish(cur, ev.ts, RequestEnd::Response, done);
                         }
                         let id = self.new_request(ev.pid, ev.tid, ev.ts, done);
                         let req = self.open.get_mut(&id).expect("just inserted");
@@ -353,7 +413,7 @@ impl Correlator {
             if let Some(q) = self.conns.get_mut(&key) {
                 q.retain(|&x| x != id);
             }
-            self.finish(id, ev.ts, "response", done);
+            self.finish(id, ev.ts, RequestEnd::Response, done);
             self.current.insert(ev.tid, next);
             if let Some(r) = self.open.get_mut(&next) {
                 r.tid = ev.tid;
@@ -394,7 +454,7 @@ impl Correlator {
         &mut self,
         key: (i32, i32),
         ts: f64,
-        reason: &'static str,
+        reason: RequestEnd,
         done: &mut Vec<Request>,
     ) {
         let Some(queue) = self.conns.remove(&key) else {
@@ -407,7 +467,7 @@ impl Correlator {
                     self.current.remove(&tid);
                 }
                 let reason = if req.status.is_some() {
-                    "response"
+                    RequestEnd::Response
                 } else {
                     reason
                 };
@@ -425,12 +485,12 @@ impl Correlator {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
-            self.finish(old, ts, "abandoned", done);
+            self.finish(old, ts, RequestEnd::Abandoned, done);
         }
         id
     }
 
-    fn finish(&mut self, id: u64, ts: f64, reason: &'static str, done: &mut Vec<Request>) {
+    fn finish(&mut self, id: u64, ts: f64, reason: RequestEnd, done: &mut Vec<Request>) {
         let Some(mut req) = self.open.remove(&id) else {
             return;
         };

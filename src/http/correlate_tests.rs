@@ -90,25 +90,18 @@ impl Thread {
     /// A successful syscall with its table class, shown (as with `--trace file`).
     fn sys(&self, name: &'static str, args: Vec<Arg>, ret: i64) -> SyscallEvent {
         let spec = table::by_name(name).unwrap_or_else(|| panic!("{name} is not in the table"));
-        SyscallEvent {
-            ts: tick(),
-            pid: self.pid,
-            tid: self.tid,
-            comm: Arc::from("apache2"),
-            nr: nr_of(name),
-            name: spec.name,
-            class: spec.class,
-            args,
-            path: None,
-            path2: None,
-            stat_kind: None,
-            ret,
-            errno: None,
-            unfinished: false,
-            shown: true,
-            socket: false,
-            data: None,
-        }
+        let mut ev = SyscallEvent::new(
+            tick(),
+            self.pid,
+            self.tid,
+            Arc::from("apache2"),
+            nr_of(name),
+            spec,
+        );
+        ev.args = args;
+        ev.ret = ret;
+        ev.shown = true;
+        ev
     }
 
     fn abs(&self, raw: &str) -> Vec<u8> {
@@ -421,7 +414,7 @@ fn apache_home_404_from_the_recorded_trace() {
     assert_eq!(r.host.as_deref(), Some(&b"127.0.0.1:8080"[..]));
     assert_eq!(r.status, Some(404));
     assert!(!r.partial);
-    assert_eq!(r.end_reason, "response");
+    assert_eq!(r.end_reason.as_str(), "response");
     assert_eq!(r.syscalls, n_files);
     assert_eq!(r.failed, 4);
     assert_eq!(
@@ -528,7 +521,7 @@ fn apache_index_php_200_on_a_reused_fd() {
     assert_eq!(php.id, id);
     assert_eq!(php.status, Some(200));
     assert!(!php.partial);
-    assert_eq!(php.end_reason, "response");
+    assert_eq!(php.end_reason.as_str(), "response");
     assert_eq!(php.syscalls, (n1 + n2) as u64);
     assert_eq!(php.failed, 7);
     assert_eq!(
@@ -585,7 +578,7 @@ fn keep_alive_requests_on_one_connection_are_separate() {
     // Waiting for the next request on the kept-alive connection: the first one is over.
     assert_eq!(run.feed(w.recv_eagain(13)), None);
     assert_eq!(run.done.len(), 1);
-    assert_eq!(run.done[0].end_reason, "response");
+    assert_eq!(run.done[0].end_reason.as_str(), "response");
 
     let second = run.feed(w.recv(13, &get("/missing.png"))).unwrap();
     assert_ne!(first, second);
@@ -625,7 +618,7 @@ fn keep_alive_requests_on_one_connection_are_separate() {
         ["/srv/www/missing.png", "/srv/www/.htaccess"]
     );
     assert!(b.lookups.is_empty());
-    assert_eq!(b.end_reason, "response");
+    assert_eq!(b.end_reason.as_str(), "response");
     assert!(a.end_ts <= b.start_ts);
 }
 
@@ -639,7 +632,7 @@ fn keep_alive_next_request_read_ends_the_answered_one() {
     run.feed(w.send(13, &response("200 OK", "a")));
     let b = run.feed(w.recv(13, &get("/b"))).unwrap();
     assert_eq!(run.done.len(), 1);
-    assert_eq!(run.done[0].end_reason, "response");
+    assert_eq!(run.done[0].end_reason.as_str(), "response");
     assert_eq!(
         run.feed(w.stat("/srv/www/b", StatKind::Stat, Err(libc::ENOENT))),
         Some(b)
@@ -650,7 +643,7 @@ fn keep_alive_next_request_read_ends_the_answered_one() {
     assert_eq!(lookup_paths(run.by_target("/a")), ["/srv/www/a"]);
     assert_eq!(failure_paths(run.by_target("/b")), ["/srv/www/b"]);
     assert_eq!(run.by_target("/b").status, Some(404));
-    assert_eq!(run.by_target("/b").end_reason, "response");
+    assert_eq!(run.by_target("/b").end_reason.as_str(), "response");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -678,7 +671,7 @@ fn pipelined_requests_in_one_read_get_statuses_in_order() {
     assert_ne!(a, b);
     assert_eq!(run.done.len(), 1);
     assert_eq!(run.done[0].id, a);
-    assert_eq!(run.done[0].end_reason, "response");
+    assert_eq!(run.done[0].end_reason.as_str(), "response");
 
     let got = run.feed_all([
         w.stat("/srv/www/b", StatKind::Stat, Err(libc::ENOENT)),
@@ -876,7 +869,7 @@ fn response_without_a_seen_request_is_partial() {
     assert_eq!(r.status, Some(500));
     assert_eq!((r.method.as_deref(), r.target.as_deref()), (None, None));
     assert_eq!(r.syscalls, 0);
-    assert_eq!(r.end_reason, "response");
+    assert_eq!(r.end_reason.as_str(), "response");
 
     // The next request on the kept-alive connection is a whole one.
     run.feed(w.recv(13, &get("/next")));
@@ -903,7 +896,7 @@ fn worker_thread_exit_mid_request() {
 
     let r = run.only();
     assert_eq!(r.id, a);
-    assert_eq!(r.end_reason, "worker exited");
+    assert_eq!(r.end_reason.as_str(), "worker exited");
     assert_eq!(r.status, None);
     assert_eq!(r.syscalls, 1);
     // The other thread of the process is unaffected.
@@ -932,7 +925,7 @@ fn prefork_worker_exit_finishes_its_queued_requests_too() {
     assert_eq!(run.done.len(), 2);
     assert_eq!(run.c.open_count(), 0);
     for r in &run.done {
-        assert_eq!(r.end_reason, "worker exited", "{r:?}");
+        assert_eq!(r.end_reason.as_str(), "worker exited", "{r:?}");
         assert_eq!(r.status, None);
     }
     // A new process reusing the pid starts clean.
@@ -950,7 +943,7 @@ fn client_closing_before_the_response_finishes_the_request() {
     assert!(run.done.is_empty());
     run.feed(w.close(13));
     let r = run.only();
-    assert_eq!(r.end_reason, "connection closed");
+    assert_eq!(r.end_reason.as_str(), "connection closed");
     assert_eq!(r.status, None);
     assert_eq!(r.syscalls, 1);
 }
@@ -975,7 +968,7 @@ fn finish_all_detaches_open_requests() {
     assert_eq!(run.c.open_count(), 0);
     let ids: Vec<u64> = run.done.iter().map(|r| r.id).collect();
     assert_eq!(ids, [a, b]);
-    assert!(run.done.iter().all(|r| r.end_reason == "detached"));
+    assert!(run.done.iter().all(|r| r.end_reason.as_str() == "detached"));
     assert!(run.done.iter().all(|r| r.end_ts == 1_795_651_999.0));
     assert_eq!(run.done[0].status, Some(200));
     assert_eq!(run.done[1].status, None);
@@ -1028,7 +1021,7 @@ fn status_from_the_access_log_when_the_socket_write_has_none() {
 
     let r = run.only();
     assert_eq!(r.status, Some(403));
-    assert_eq!(r.end_reason, "response");
+    assert_eq!(r.end_reason.as_str(), "response");
     assert!(!r.partial);
     assert_eq!(failure_paths(r), ["/srv/www/secret/.htaccess"]);
     assert!(r.status_ts.unwrap() < r.end_ts);

@@ -292,7 +292,7 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
         syscalls: req.syscalls,
         failed: req.failed,
         noise: r.noise,
-        end: req.end_reason,
+        end: req.end_reason.as_str(),
         suspects: r
             .suspects
             .iter()

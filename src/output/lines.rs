@@ -66,25 +66,25 @@ impl Lines {
     }
 
     /// Queue lines (taken from `lines`) under one lock and one wake-up of the output thread.
+    /// Blocking (`analyze`), each line waits for room in its own queue: checking for room
+    /// once per batch let the lines past the limit be dropped (a batch is up to
+    /// BATCH_LINES and more at the end), which lost lines a reader of a file must get.
     pub fn push_all(&self, lines: &mut Vec<(Kind, String)>) {
         if lines.is_empty() {
             return;
         }
         let (lock, cv) = &*self.shared;
         let Ok(mut q) = lock.lock() else { return };
-        while self.blocking
-            && !q.broken
-            && (q.syscalls >= MAX_SYSCALL_LINES || q.records >= MAX_RECORDS)
-        {
-            cv.notify_one();
-            drop(q);
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            q = match lock.lock() {
-                Ok(q) => q,
-                Err(_) => return,
-            };
-        }
         for (kind, line) in lines.drain(..) {
+            while self.blocking && !q.broken && q.full(kind) {
+                cv.notify_one();
+                drop(q);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                q = match lock.lock() {
+                    Ok(q) => q,
+                    Err(_) => return,
+                };
+            }
             q.push(kind, line);
         }
         cv.notify_one();
@@ -92,6 +92,14 @@ impl Lines {
 }
 
 impl Queue {
+    /// Whether a line of this kind would be dropped now.
+    fn full(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Syscall => self.syscalls >= MAX_SYSCALL_LINES,
+            Kind::Record => self.records >= MAX_RECORDS,
+        }
+    }
+
     fn push(&mut self, kind: Kind, line: String) {
         let q = self;
         if q.broken {

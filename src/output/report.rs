@@ -38,7 +38,7 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
     let status = req
         .status
         .map(|s| s.to_string())
-        .unwrap_or_else(|| format!("no response ({})", req.end_reason));
+        .unwrap_or_else(|| format!("no response ({})", req.end_reason.as_str()));
     let head = format!(
         "{} {} → {}",
         escape::escaped(method.as_bytes()),

@@ -115,25 +115,12 @@ mod tests {
     use std::sync::Arc;
 
     fn ev(path: &str, errno: Option<i32>, name: &'static str) -> SyscallEvent {
-        SyscallEvent {
-            ts: 0.0,
-            pid: 1,
-            tid: 1,
-            comm: Arc::from("x"),
-            nr: 0,
-            name,
-            class: 0,
-            args: Vec::new(),
-            path: Some(path.as_bytes().to_vec()),
-            path2: None,
-            stat_kind: None,
-            ret: errno.map_or(0, |e| -(e as i64)),
-            errno,
-            unfinished: false,
-            shown: true,
-            socket: false,
-            data: None,
-        }
+        let spec = crate::syscalls::table::by_name(name).expect("a known syscall");
+        let mut ev = SyscallEvent::new(0.0, 1, 1, Arc::from("x"), 0, spec);
+        ev.path = Some(path.as_bytes().to_vec());
+        ev.returned(errno.map_or(0, |e| -(e as i64)), errno);
+        ev.shown = true;
+        ev
     }
 
     #[test]

@@ -126,6 +126,15 @@ static AT_FLAGS: &[Named] = &[
     (c(libc::AT_RECURSIVE), "AT_RECURSIVE"),
 ];
 
+/// AT_* flags written as names (`AT_SYMLINK_NOFOLLOW|AT_EMPTY_PATH`, as strace prints them)
+/// back to their bits; names not in the table, and numbers, count as 0.
+pub fn at_flags_from_names(text: &str) -> u64 {
+    text.split('|')
+        .map(str::trim)
+        .filter_map(|n| AT_FLAGS.iter().find(|(_, name)| *name == n))
+        .fold(0, |bits, (v, _)| bits | v)
+}
+
 /// AT_* flags (`AT_SYMLINK_NOFOLLOW|AT_EMPTY_PATH`), `0` for none. 0x200 is shown as
 /// AT_REMOVEDIR; use [`at_flags_for`] to get the per-syscall meaning of shared bits.
 ///
@@ -614,6 +623,16 @@ mod tests {
         assert_eq!(hex(0), "0");
         assert_eq!(hex(0x1f), "0x1f");
         assert_eq!(hex(u64::MAX), "0xffffffffffffffff");
+    }
+
+    #[test]
+    fn at_flag_names_back_to_bits() {
+        assert_eq!(
+            at_flags_from_names("AT_SYMLINK_NOFOLLOW|AT_EMPTY_PATH"),
+            c(libc::AT_SYMLINK_NOFOLLOW) | c(libc::AT_EMPTY_PATH)
+        );
+        assert_eq!(at_flags_from_names("0"), 0);
+        assert_eq!(at_flags_from_names("AT_STATX_SYNC_AS_STAT"), 0);
     }
 
     #[test]

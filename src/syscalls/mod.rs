@@ -33,6 +33,9 @@ pub mod class {
     /// Socket I/O the HTTP correlator watches (accept, read/recv, write/send, close):
     /// stopped on when correlating, printed only when another class selects it.
     pub const HTTP: u32 = 1 << 10;
+    /// Every class whose calls name a file or its metadata: the calls that belong to the
+    /// request a thread is serving.
+    pub const FILES: u32 = FILE | STAT | LSTAT | FSTAT;
 }
 
 /// How one argument of a syscall is decoded. Paired kinds (`DirFd` then `Path`) are resolved

@@ -180,9 +180,10 @@ pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
         let numbers: Vec<u64> = tracer
             .cfg
             .select
+            .select
             .iter()
             .enumerate()
-            .filter(|(_, s)| **s != super::Select::Ignore)
+            .filter(|(_, s)| **s != crate::event::select::Select::Ignore)
             .map(|(nr, _)| nr as u64)
             .collect();
         super::seccomp::filter(crate::arch::AUDIT_ARCH, &numbers)

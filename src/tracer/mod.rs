@@ -9,6 +9,7 @@ pub mod decode;
 pub mod memory;
 pub mod pool;
 pub mod seccomp;
+pub mod source;
 pub mod state;
 pub mod sys;
 
@@ -16,64 +17,26 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::arch;
-use crate::event::{Event, ExitKind, SyscallEvent, now};
+use crate::event::capture;
+use crate::event::fds::{IntMap, Table};
+use crate::event::select::{Select, Selection};
+use crate::event::{Arg, Event, EventSink, ExitKind, SyscallEvent, now};
 use crate::signals;
-use crate::syscalls::class;
 use crate::syscalls::table::Catalogue;
 
 use memory::MemReader;
-use state::{IntMap, Proc, Tracee};
+use state::Tracee;
 use sys::Stop;
 
 /// Most stops served in one round (a bound, not a target: a round ends when none is pending).
 const MAX_ROUND: usize = 1024;
 
-/// Classes whose calls belong to a request when made while it is served.
-const FILE_CLASSES: u32 = class::FILE | class::STAT | class::LSTAT | class::FSTAT;
-
-fn is_socket_arg(arg: Option<&crate::event::Arg>) -> bool {
-    matches!(arg, Some(crate::event::Arg::Fd(_, Some(t))) if t.starts_with(b"socket:"))
-}
-
-/// Per syscall number: ignore it, follow it silently (fd/cwd bookkeeping), or print it.
-/// `Print` carries the stat flavours to print (`STAT_ALL` for every call): `--trace lstat`
-/// selects newfstatat but prints only its lstat-flavoured calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Select {
-    Ignore,
-    Track,
-    Print(u8),
-}
-
-/// Flavour bits of `Select::Print`.
-pub const STAT_STAT: u8 = 1;
-pub const STAT_LSTAT: u8 = 2;
-pub const STAT_FSTAT: u8 = 4;
-pub const STAT_ALL: u8 = 7;
-
-/// The `Select::Print` bit of a stat flavour.
-pub fn flavour_bit(kind: crate::syscalls::StatKind) -> u8 {
-    match kind {
-        crate::syscalls::StatKind::Stat => STAT_STAT,
-        crate::syscalls::StatKind::Lstat => STAT_LSTAT,
-        crate::syscalls::StatKind::Fstat => STAT_FSTAT,
-    }
-}
-
-/// Where decoded events go (the output writer, later the correlator).
-pub trait EventSink {
-    fn send(&mut self, ev: Event);
-    /// Hand over whatever is batched: called before the tracer blocks waiting for a stop.
-    fn flush(&mut self) {}
-}
-
 /// What the tracer was told to do.
 #[derive(Debug, Clone)]
 pub struct TracerConfig {
     pub follow: bool,
-    /// Indexed by syscall number.
-    pub select: Vec<Select>,
-    pub failed_only: bool,
+    /// What to stop on and what to print (`--trace`, `--failed`).
+    pub select: Selection,
     /// Feed the HTTP correlator: emit file and socket events even when not printed, and keep
     /// the first bytes of socket I/O.
     pub correlate: bool,
@@ -94,7 +57,7 @@ pub struct Tracer<'a> {
     cfg: TracerConfig,
     cat: &'a Catalogue,
     tracees: IntMap<Tracee>,
-    procs: IntMap<Proc>,
+    procs: Table,
     mem: MemReader,
     sink: &'a mut dyn EventSink,
     /// The launched command (run mode), whose exit status becomes ours.
@@ -118,7 +81,7 @@ impl<'a> Tracer<'a> {
             cfg,
             cat,
             tracees: IntMap::default(),
-            procs: IntMap::default(),
+            procs: Table::default(),
             mem: MemReader::new(),
             sink,
             main_child: None,
@@ -317,18 +280,10 @@ impl<'a> Tracer<'a> {
     }
 
     fn adopt(&mut self, tid: i32, tgid: i32, parent: Option<i32>) {
-        let inherited = parent
-            .and_then(|p| self.tracees.get(&p))
-            .map(|t| t.tgid)
-            .filter(|&ptgid| ptgid != tgid)
-            .and_then(|ptgid| self.procs.get(&ptgid))
-            .map(Proc::fork_copy);
-        let procs = &mut self.procs;
-        let proc_ = procs.entry(tgid).or_insert_with(|| {
+        let parent_tgid = parent.and_then(|p| self.tracees.get(&p)).map(|t| t.tgid);
+        if self.procs.thread_started(tgid, parent_tgid) {
             self.processes_seen += 1;
-            inherited.unwrap_or_default()
-        });
-        proc_.threads += 1;
+        }
         self.threads_seen += 1;
         self.tracees.insert(tid, Tracee::new(tgid));
         self.sink.send(Event::Started {
@@ -366,12 +321,7 @@ impl<'a> Tracer<'a> {
     }
 
     fn drop_thread(&mut self, tgid: i32) {
-        if let Some(p) = self.procs.get_mut(&tgid) {
-            p.threads = p.threads.saturating_sub(1);
-            if p.threads == 0 {
-                self.procs.remove(&tgid);
-            }
-        }
+        self.procs.thread_gone(tgid);
     }
 
     fn on_exec(&mut self, tid: i32, former: i32) {
@@ -388,9 +338,7 @@ impl<'a> Tracer<'a> {
         };
         t.forget_comm();
         let tgid = t.tgid;
-        if let Some(p) = self.procs.get_mut(&tgid) {
-            p.forget_fds();
-        }
+        self.procs.get(tgid).forget_fds();
         self.sink.send(Event::Exec {
             ts: now(),
             pid: tgid,
@@ -421,12 +369,7 @@ impl<'a> Tracer<'a> {
                 if arch != arch::AUDIT_ARCH {
                     return;
                 }
-                let select = self
-                    .cfg
-                    .select
-                    .get(nr as usize)
-                    .copied()
-                    .unwrap_or(Select::Ignore);
+                let select = self.cfg.select.get(nr);
                 if select == Select::Ignore {
                     t.in_ignored = true;
                     return;
@@ -435,7 +378,7 @@ impl<'a> Tracer<'a> {
                     return;
                 };
                 let tgid = t.tgid;
-                let proc_ = self.procs.entry(tgid).or_default();
+                let proc_ = self.procs.get(tgid);
                 let call = decode::Call {
                     nr,
                     spec,
@@ -443,9 +386,7 @@ impl<'a> Tracer<'a> {
                     print: matches!(select, Select::Print(_)),
                 };
                 let mut p = decode::entry(&mut self.mem, proc_, tgid, tid, call);
-                if let (Select::Print(mask), Some(kind)) = (select, p.stat_kind) {
-                    p.print = mask & flavour_bit(kind) != 0;
-                }
+                p.print = p.print && self.cfg.select.printed(nr, p.stat_kind);
                 // A call only the correlator needs, and whose result it does not (a write's
                 // bytes are there at entry; close frees the fd whatever it returns), is
                 // finished here: under the seccomp filter one stop instead of two, otherwise
@@ -465,7 +406,7 @@ impl<'a> Tracer<'a> {
                     return;
                 };
                 let tgid = t.tgid;
-                let proc_ = self.procs.entry(tgid).or_default();
+                let proc_ = self.procs.get(tgid);
                 let answered = self.cfg.correlate.then_some(&mut t.answered);
                 decode::exit(&mut self.mem, proc_, (tgid, tid), &mut p, rval, answered);
                 // is_error is the kernel's own IS_ERR_VALUE test: rval in [-4095, -1].
@@ -476,40 +417,35 @@ impl<'a> Tracer<'a> {
         }
     }
 
-    /// Send a finished call to the sink when it is printed or the correlator needs it.
+    /// Send a finished call to the sink when it is shown or the correlator needs it.
     fn emit(&mut self, tid: i32, p: state::Pending, rval: i64, errno: Option<i32>) {
-        let shown = p.print && !(self.cfg.failed_only && errno.is_none());
+        let shown = self.cfg.select.shown(p.print, errno);
+        let closes_socket =
+            matches!(p.args.first(), Some(Arg::Fd(_, Some(t))) if capture::is_socket(t));
         let for_correlator = self.cfg.correlate
-            && (p.spec.class & FILE_CLASSES != 0
-                || p.socket
-                || p.data.is_some()
-                || matches!(p.spec.name, "accept" | "accept4")
-                || (p.spec.name == "close" && is_socket_arg(p.args.first())));
+            && capture::for_correlator(
+                p.spec.name,
+                p.spec.class,
+                p.socket,
+                p.data.is_some(),
+                closes_socket,
+            );
         if !shown && !for_correlator {
             return;
         }
         let Some(t) = self.tracees.get_mut(&tid) else {
             return;
         };
-        self.sink.send(Event::Syscall(Box::new(SyscallEvent {
-            ts: now(),
-            pid: t.tgid,
-            tid,
-            comm: t.comm(tid),
-            nr: p.nr,
-            name: p.spec.name,
-            class: p.spec.class,
-            args: p.args,
-            path: p.path,
-            path2: p.path2,
-            stat_kind: p.stat_kind,
-            ret: rval,
-            errno,
-            unfinished: false,
-            shown,
-            socket: p.socket,
-            data: p.data,
-        })));
+        let mut ev = SyscallEvent::new(now(), t.tgid, tid, t.comm(tid), p.nr, p.spec);
+        ev.args = p.args;
+        ev.path = p.path;
+        ev.path2 = p.path2;
+        ev.stat_kind = p.stat_kind;
+        ev.returned(rval, errno);
+        ev.shown = shown;
+        ev.socket = p.socket;
+        ev.data = p.data;
+        self.sink.send(Event::Syscall(Box::new(ev)));
     }
 
     /// Let every tracee go: PTRACE_INTERRUPT each (they are all running: every stop is

@@ -2,21 +2,20 @@
 //! waitpid with __WNOTHREAD only sees that thread's tracees, so each thread owns the processes
 //! it attached and every child they fork later. The processes to attach are spread over the
 //! threads round-robin; each thread attaches its share, reports, waits for the go (or the
-//! abort, when another thread's attach failed fatally), then runs its own trace loop. All
-//! threads feed one writer.
+//! abort, when another thread's attach failed fatally), then runs its own trace loop. Each
+//! thread has its own sink from the hub; all feed one pipeline.
 
 use std::io;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use crate::error::Error;
-use crate::event::ExitKind;
-use crate::output::Writer;
+use crate::event::{ExitKind, Hub};
 use crate::procinfo;
 use crate::signals;
 use crate::syscalls::table::Catalogue;
 
-use super::{EventSink, Outcome, Tracer, TracerConfig, attach};
+use super::{Outcome, Tracer, TracerConfig, attach};
 
 /// Something for a tracer thread to trace.
 #[derive(Debug, Clone)]
@@ -77,7 +76,7 @@ pub struct PoolEnd {
 pub fn start(
     shares: Vec<Vec<Job>>,
     cfg: &TracerConfig,
-    writer: &Writer,
+    hub: &dyn Hub,
     rescan: &dyn Fn() -> Vec<i32>,
 ) -> Result<(Pool, Vec<i32>), Error> {
     let (report_tx, report_rx) = mpsc::channel::<Attached>();
@@ -88,14 +87,14 @@ pub fn start(
         go_txs.push(go_tx);
         let report_tx = report_tx.clone();
         let cfg = cfg.clone();
-        let mut sink = writer.sink();
+        let mut sink = hub.live_sink();
         let handle = std::thread::Builder::new()
             .name("reqtrace-tracer".into())
             .spawn(move || {
                 signals::register_tracer_thread();
                 let cat = Catalogue::new();
                 let mut end = {
-                    let mut tracer = Tracer::new(cfg, &cat, &mut sink);
+                    let mut tracer = Tracer::new(cfg, &cat, &mut *sink);
                     let attached = attach_share(&mut tracer, &share);
                     let _ = report_tx.send(attached);
                     let mut go = false;
@@ -130,7 +129,7 @@ pub fn start(
                     }
                 };
                 sink.flush();
-                end.dropped = sink.dropped;
+                end.dropped = sink.dropped();
                 end
             })
             .map_err(|e| Error::Sys(format!("cannot start a tracer thread: {e}")))?;

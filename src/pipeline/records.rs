@@ -1,0 +1,180 @@
+//! The writer thread's work per event: correlate (http/), print the syscall line if it is
+//! shown, diagnose every request that finished (diagnose/) and print its record; keep the
+//! counts for the summary, the `--summary` tally, `--count`, `--probe`'s verdicts and the
+//! status line.
+
+use std::collections::HashSet;
+
+use crate::diagnose::{Diagnoser, rank};
+use crate::event::Event;
+use crate::http::correlate::{Correlator, Request};
+use crate::output::lines::{Kind, Lines};
+use crate::output::{Printer, Summary, report, tally::Tally};
+use crate::signals;
+
+use super::{Closing, STATUS_EVERY, Seen, Settings};
+
+pub(super) struct State {
+    pub settings: Settings,
+    correlator: Correlator,
+    diag: Diagnoser,
+    pub sum: Summary,
+    done: Vec<Request>,
+    /// Lines formatted since the last hand-over to the output thread.
+    pub lines: Vec<(Kind, String)>,
+    tally: Tally,
+    /// Processes traced now (for the status line).
+    live: HashSet<i32>,
+    /// Events the sources reported lost.
+    lost: u64,
+}
+
+impl State {
+    pub fn new(settings: Settings) -> State {
+        let diag = match settings.offline.clone() {
+            Some(o) => Diagnoser::offline(settings.show_noise, o),
+            None => Diagnoser::new(settings.show_noise),
+        };
+        State {
+            settings,
+            correlator: Correlator::new(),
+            diag,
+            sum: Summary::default(),
+            done: Vec::new(),
+            lines: Vec::new(),
+            tally: Tally::default(),
+            live: HashSet::new(),
+            lost: 0,
+        }
+    }
+
+    fn printer(&self) -> Printer {
+        self.settings.printer
+    }
+
+    pub fn event(&mut self, ev: Event) {
+        match &ev {
+            Event::Started { pid, .. } => {
+                self.live.insert(*pid);
+            }
+            Event::Exited { pid, tid, .. } if pid == tid => {
+                self.live.remove(pid);
+            }
+            Event::Lost { count } => self.lost += count,
+            _ => {}
+        }
+        let request = self.correlator.feed(&ev, &mut self.done);
+        self.print(&ev, request);
+        self.reports();
+    }
+
+    /// Count and format a syscall line (`request`: the request it belongs to).
+    fn print(&mut self, ev: &Event, request: Option<u64>) {
+        let Event::Syscall(ev) = ev else {
+            return;
+        };
+        if !ev.shown {
+            return;
+        }
+        if self.settings.summary {
+            self.tally.failure(ev);
+        }
+        if self.settings.show_syscalls {
+            self.sum.syscalls += 1;
+            if let Some(e) = ev.errno {
+                self.sum.failed += 1;
+                *self.sum.by_errno.entry(e).or_default() += 1;
+            }
+            let line = self.printer().syscall(ev, request);
+            self.lines.push((Kind::Syscall, line));
+        }
+    }
+
+    /// Refresh the status line on stderr, at most once per STATUS_EVERY.
+    pub fn status(&self, sink: &Lines, at: &mut std::time::Instant) {
+        if at.elapsed() < STATUS_EVERY {
+            return;
+        }
+        *at = std::time::Instant::now();
+        eprint!(
+            "\r\x1b[Kreqtrace: {} processes traced, {} requests ({} needing attention), {} dropped",
+            self.live.len(),
+            self.sum.requests,
+            self.sum.requests_failed,
+            self.lost + sink.dropped()
+        );
+    }
+
+    /// The end: every request still open is finished at `ts` and reported.
+    pub fn finish_all(&mut self, ts: f64) {
+        self.correlator.finish_all(ts, &mut self.done);
+        self.reports();
+    }
+
+    /// Diagnose and print the requests finished so far.
+    fn reports(&mut self) {
+        for req in std::mem::take(&mut self.done) {
+            // A request we know nothing of (no start seen, no status) is not worth a line.
+            if req.method.is_none() && req.status.is_none() {
+                continue;
+            }
+            if let Some(f) = &self.settings.url {
+                match &req.target {
+                    Some(t) if f.matches(&rank::url_path(t)) => {}
+                    _ => continue,
+                }
+            }
+            // --count N: once N are reported, the ones still in flight at detach are not.
+            if self.settings.count.is_some_and(|n| self.sum.requests >= n) {
+                continue;
+            }
+            if self.settings.summary {
+                self.tally.request(req.status);
+            }
+            let r = self.diag.diagnose(req);
+            self.sum.requests += 1;
+            if report::needs_attention(&r) {
+                self.sum.requests_failed += 1;
+            }
+            let text = self.printer().record(&r);
+            self.lines.push((Kind::Record, text));
+            if let Some(tx) = &self.settings.seen {
+                let _ = tx.send(Seen {
+                    method: r.request.method.clone(),
+                    target: r.request.target.clone(),
+                    status: r.request.status,
+                    suspects: r.real_suspects(),
+                });
+            }
+            if self.settings.count.is_some_and(|n| self.sum.requests >= n) {
+                signals::request_stop(signals::REASON_COUNT);
+            }
+        }
+    }
+
+    /// The closing lines: the summary (on the output for JSON, on stderr for text) and the
+    /// dropped warning.
+    pub fn close(&mut self, sink: &Lines, c: Closing) {
+        let sum = &mut self.sum;
+        sum.processes = c.processes;
+        sum.threads = c.threads;
+        // Events the sources dropped, and lines the output queue dropped.
+        sum.dropped = self.lost + c.dropped + sink.dropped();
+        sum.duration_s = c.duration_s;
+        sum.reason = c.reason;
+        sum.unparsed = c.unparsed;
+        let tally = self.settings.summary.then_some(&self.tally);
+        let (out, sentence) = self.settings.printer.summary(sum, tally);
+        if let Some(line) = out {
+            sink.push(Kind::Record, line);
+        }
+        if let Some(s) = sentence
+            && !sink.broken()
+        {
+            eprintln!("{s}");
+        }
+        if let Some(w) = Printer::dropped_warning(sum) {
+            eprintln!("{w}");
+        }
+    }
+}
