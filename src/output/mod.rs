@@ -5,6 +5,7 @@
 //! (`| head`) asks the tracer to detach and stop.
 
 pub mod escape;
+pub mod explain;
 pub mod human;
 pub mod json;
 pub mod lines;
