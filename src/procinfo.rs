@@ -1,8 +1,9 @@
 //! Reading /proc about processes: discovery, thread lists, comm, tgid, cwd, root, fd → path
-//! links, command lines, and the facts needed to explain an attach failure (TracerPid,
-//! capabilities, Yama). Everything returns plain data; callers decide what to cache. (Memory
-//! is read in tracer/memory.rs; the permission diagnosis reads mountinfo and LSM labels in
-//! diagnose/perms.rs.)
+//! links, command lines, the facts needed to explain an attach failure (TracerPid,
+//! capabilities, Yama), and those the permission diagnosis needs (a worker's credentials, its
+//! LSM labels, its mount namespace and mount table). Everything returns plain data; callers
+//! decide what to cache. The only other reader of /proc is tracer/memory.rs (a tracee's
+//! memory).
 
 use std::os::unix::ffi::OsStringExt;
 
@@ -49,6 +50,25 @@ pub fn status(pid: i32) -> Option<Status> {
     })
 }
 
+/// Effective identity of a process, as the kernel checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// Effective uid, gid and supplementary groups of `pid`, from /proc/PID/status.
+pub fn creds(pid: i32) -> Option<Creds> {
+    let st = procfs::process::Process::new(pid).ok()?.status().ok()?;
+    Some(Creds {
+        uid: st.euid,
+        gid: st.egid,
+        groups: st.groups,
+    })
+}
+
 /// Thread group id of a thread, read from /proc/TID/status.
 pub fn tgid(tid: i32) -> Option<i32> {
     status(tid).map(|s| s.tgid)
@@ -68,6 +88,47 @@ pub fn cwd(pid: i32) -> Option<Vec<u8>> {
 /// Root directory of a process (differs from "/" after chroot).
 pub fn root(pid: i32) -> Option<Vec<u8>> {
     read_link_bytes(&format!("/proc/{pid}/root"))
+}
+
+/// A process's mount namespace (/proc/PID/ns/mnt, e.g. `mnt:[4026531841]`): two processes
+/// see the same mounts when these are equal.
+pub fn mount_namespace(pid: i32) -> Option<Vec<u8>> {
+    read_link_bytes(&format!("/proc/{pid}/ns/mnt"))
+}
+
+/// Files of /proc read at most this far (a mount table, a label).
+const MAX_SMALL_FILE: u64 = 4 * 1024 * 1024;
+
+fn read_capped(path: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut buf = Vec::new();
+    f.take(MAX_SMALL_FILE).read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// A process's mount table as it sees it (/proc/PID/mountinfo, at most 4 MiB).
+pub fn mountinfo(pid: i32) -> Option<Vec<u8>> {
+    read_capped(&format!("/proc/{pid}/mountinfo"))
+}
+
+/// The host's mount table: init's (/proc/1/mountinfo), else this process's own
+/// (/proc/self/mountinfo) when init's cannot be read.
+pub fn host_mountinfo() -> Option<Vec<u8>> {
+    read_capped("/proc/1/mountinfo").or_else(|| read_capped("/proc/self/mountinfo"))
+}
+
+/// A process's LSM security context as raw bytes (/proc/PID/attr/current: an SELinux domain
+/// such as `system_u:system_r:httpd_t:s0`, or the AppArmor profile on kernels without the
+/// per-LSM directory), possibly NUL- or newline-terminated.
+pub fn security_context(pid: i32) -> Option<Vec<u8>> {
+    read_capped(&format!("/proc/{pid}/attr/current"))
+}
+
+/// A process's AppArmor context as raw bytes (/proc/PID/attr/apparmor/current, else
+/// /proc/PID/attr/current), e.g. `/usr/sbin/apache2 (enforce)` or `unconfined`.
+pub fn apparmor_context(pid: i32) -> Option<Vec<u8>> {
+    read_capped(&format!("/proc/{pid}/attr/apparmor/current")).or_else(|| security_context(pid))
 }
 
 /// What an open file descriptor refers to (a path, or `socket:[123]`, `pipe:[…]`, …).

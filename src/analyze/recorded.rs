@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::diagnose::{Recorded, Reference, Suspect};
+use crate::diagnose::{Hint, Note, Recorded, Reference, Suspect};
 use crate::event::select::Selection;
 use crate::event::{Announced, Arg, Event, RequestEnd, SyscallEvent, Verdict};
 use crate::syscalls::table::Catalogue;
@@ -169,7 +169,7 @@ impl Reader {
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .filter_map(|n| n.as_str().map(|n| Note::Recorded(n.to_string())))
                     .collect()
             })
             .unwrap_or_default();
@@ -249,7 +249,7 @@ fn suspect(v: &Value) -> Option<Suspect> {
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .filter_map(|h| h.as_str().map(str::to_string))
+                    .filter_map(|h| h.as_str().map(|h| Hint::Recorded(h.to_string())))
                     .collect()
             })
             .unwrap_or_default(),

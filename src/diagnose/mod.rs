@@ -1,13 +1,18 @@
 //! Explaining a finished request: rank its failures (rank.rs), then for each suspect find the
-//! near miss that was meant (nearmiss.rs), what denies access to whom (perms.rs), and where the
-//! wrong name appears in the server's configuration and DocumentRoot (refs.rs). Runs on the
-//! output thread, never on the tracer's: it reads the filesystem, bounded in time.
+//! near miss that was meant (nearmiss.rs), what denies access to whom (perms/), and where the
+//! wrong name appears in the server's configuration (config/) and DocumentRoot (search.rs);
+//! for the request, the notes that explain a failure no call does (notes.rs). Suspects and
+//! notes are data (hint.rs), worded by output/explain.rs. Runs on the output thread, never on
+//! the tracer's: it reads the filesystem, bounded in time.
 
+pub mod config;
+pub mod hint;
 pub mod nearmiss;
-pub mod nginx;
+mod notes;
 pub mod perms;
 pub mod rank;
-pub mod refs;
+mod rooted;
+pub mod search;
 #[cfg(test)]
 mod testdir;
 
@@ -17,8 +22,11 @@ use std::time::{Duration, Instant};
 
 use crate::http::correlate::Request;
 use crate::procinfo;
+use rooted::Rooted;
 
-pub use refs::{Reference, ServerConfig};
+pub use config::ServerConfig;
+pub use hint::{Hint, Note};
+pub use search::Reference;
 
 /// At most this many suspects are explained per request.
 const MAX_SUSPECTS: usize = 10;
@@ -38,7 +46,7 @@ const MASTER_TTL: Duration = Duration::from_secs(10);
 const MAX_CACHED: usize = 4096;
 
 /// What a look at the file system said about one failure: (did_you_mean, hints).
-type Look = (Option<Vec<u8>>, Vec<String>);
+type Look = (Option<Vec<u8>>, Vec<Hint>);
 /// Whose failure (the worker, while it lives), which path as seen here, errno, access.
 type LookKey = (Option<i32>, Vec<u8>, i32, perms::Want);
 
@@ -52,7 +60,7 @@ pub struct Suspect {
     pub score: i32,
     pub reason: String,
     pub did_you_mean: Option<Vec<u8>>,
-    pub hints: Vec<String>,
+    pub hints: Vec<Hint>,
     pub references: Vec<Reference>,
     /// The name the references were searched for.
     pub searched: Option<Vec<u8>>,
@@ -75,7 +83,7 @@ pub struct Report {
     /// Failures that are normal (.htaccess probes, recovered lookups): counted, not shown.
     pub noise: u64,
     /// What explains a failed request that no failing syscall does.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 /// What a recorded trace said of a request (`reqtrace analyze`): its suspects as explained on
@@ -83,7 +91,7 @@ pub struct Report {
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
     pub suspects: Vec<Suspect>,
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     pub noise: u64,
 }
 
@@ -95,72 +103,6 @@ pub struct Offline {
     pub root: Option<PathBuf>,
     /// The server's main configuration file (a path on the traced machine).
     pub config: Option<String>,
-}
-
-/// Paths of the traced machine, mapped under a root directory and back.
-#[derive(Debug, Clone)]
-struct Rooted(PathBuf);
-
-impl Rooted {
-    fn is_slash(&self) -> bool {
-        self.0 == Path::new("/")
-    }
-
-    /// `/srv/x` of the traced machine as a local path.
-    fn local(&self, path: &[u8]) -> Vec<u8> {
-        if self.is_slash() {
-            return path.to_vec();
-        }
-        crate::syscalls::path::join(
-            self.0.as_os_str().as_encoded_bytes(),
-            path.strip_prefix(b"/").unwrap_or(path),
-        )
-    }
-
-    /// A local path back as the traced machine's.
-    fn remote(&self, path: &[u8]) -> Vec<u8> {
-        let root = self.0.as_os_str().as_encoded_bytes();
-        let root = root.strip_suffix(b"/").unwrap_or(root);
-        match path.strip_prefix(root) {
-            Some(rest) if !self.is_slash() && (rest.is_empty() || rest[0] == b'/') => {
-                if rest.is_empty() {
-                    b"/".to_vec()
-                } else {
-                    rest.to_vec()
-                }
-            }
-            _ => path.to_vec(),
-        }
-    }
-
-    /// A message's local paths written as the traced machine's: the root is removed where
-    /// it starts a path (at the start of the text or after a space, quote or parenthesis,
-    /// and followed by `/`), nowhere else.
-    fn remote_text(&self, text: &str) -> String {
-        if self.is_slash() {
-            return text.to_string();
-        }
-        let root = self.0.to_string_lossy();
-        let root = root.trim_end_matches('/');
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(i) = rest.find(root) {
-            let prev = if i > 0 {
-                rest[..i].chars().last()
-            } else {
-                out.chars().last()
-            };
-            let starts_path = prev.is_none_or(|c| " \"'(,:".contains(c));
-            let after = &rest[i + root.len()..];
-            out.push_str(&rest[..i]);
-            if !(starts_path && after.starts_with('/')) {
-                out.push_str(root);
-            }
-            rest = after;
-        }
-        out.push_str(rest);
-        out
-    }
 }
 
 /// How the diagnoser looks at the file system.
@@ -194,54 +136,6 @@ fn reference_name(path: &[u8], errno: i32) -> Vec<u8> {
         }
     }
     rank::basename(path).to_vec()
-}
-
-/// A 403 that no refused file call explains: the server refused by itself. Missing files are
-/// no reason for a 403 unless the URL named a directory none of whose index files exist.
-const FORBIDDEN_BY_SERVER: &str = "no file call was refused permission: the server refused \
-     by itself, by an access rule (Require, Deny, an .htaccess) or because a directory has \
-     none of its index files and listing is off; its error log says which (Apache at LogLevel \
-     info: AH01630 or AH01797 for a rule, AH01276 for a directory; nginx: \"access forbidden \
-     by rule\" or \"directory index ... is forbidden\")";
-
-/// A 403 with no failing syscall: Apache looked a path up, found it, and refused it itself.
-/// The usual reason is a symbolic link where Options FollowSymLinks (or
-/// SymLinksIfOwnerMatch, with another owner) is off: Apache's AH00037.
-fn symlink_notes(request: &Request) -> Vec<String> {
-    let mut notes: Vec<String> = Vec::new();
-    let url = request
-        .target
-        .as_deref()
-        .map(rank::url_path)
-        .unwrap_or_default();
-    for l in &request.lookups {
-        // Only what the URL names (a file or a directory on its way), not the server's own
-        // lookups (/etc/localtime for the log's time stamp).
-        let name = rank::basename(&l.path);
-        if name.is_empty() || !url.windows(name.len()).any(|w| w == name) {
-            continue;
-        }
-        let p = crate::syscalls::path::as_path(&l.path);
-        let Ok(meta) = std::fs::symlink_metadata(p) else {
-            continue;
-        };
-        if !meta.file_type().is_symlink() {
-            continue;
-        }
-        let target = std::fs::read_link(p)
-            .map(|t| t.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let note = format!(
-            "{} is a symbolic link (to {target}) and no lookup failed: Apache refuses \
-             symlinks where Options FollowSymLinks is off, or SymLinksIfOwnerMatch and the \
-             owners differ (AH00037 in its error log at LogLevel info)",
-            String::from_utf8_lossy(&l.path)
-        );
-        if !notes.contains(&note) {
-            notes.push(note);
-        }
-    }
-    notes
 }
 
 /// What the recording explained of the same failure, where this run could not look.
@@ -303,14 +197,14 @@ impl Diagnoser {
         let config = match &root {
             Some(r) => match offline.config {
                 // The file's name says whose syntax it is: nginx.conf, or Apache's.
-                Some(f) if refs::base_name(&f).starts_with("nginx") => {
-                    nginx::nginx_config_under(&r.0, &["nginx".into(), "-c".into(), f])
+                Some(f) if config::base_name(&f).starts_with("nginx") => {
+                    config::nginx_config_under(&r.0, &["nginx".into(), "-c".into(), f])
                 }
-                Some(f) => refs::apache_config_under(&r.0, &["apache2".into(), "-f".into(), f]),
+                Some(f) => config::apache_config_under(&r.0, &["apache2".into(), "-f".into(), f]),
                 None => {
-                    let apache = refs::apache_config_under(&r.0, &["apache2".into()]);
+                    let apache = config::apache_config_under(&r.0, &["apache2".into()]);
                     if apache.files.is_empty() {
-                        nginx::nginx_config_under(&r.0, &["nginx".into()])
+                        config::nginx_config_under(&r.0, &["nginx".into()])
                     } else {
                         apache
                     }
@@ -344,7 +238,7 @@ impl Diagnoser {
                 let cfg = self
                     .configs
                     .entry(master)
-                    .or_insert_with(|| refs::apache_config(&procinfo::cmdline(master)))
+                    .or_insert_with(|| config::apache_config(&procinfo::cmdline(master)))
                     .clone();
                 self.last = cfg.clone();
                 (master, cfg)
@@ -354,7 +248,7 @@ impl Diagnoser {
                     .configs
                     .entry(master)
                     .or_insert_with(|| {
-                        nginx::nginx_config_under(Path::new("/"), &procinfo::cmdline(master))
+                        config::nginx_config_under(Path::new("/"), &procinfo::cmdline(master))
                     })
                     .clone();
                 self.last = cfg.clone();
@@ -452,13 +346,15 @@ impl Diagnoser {
                         let did_you_mean = (s.errno == libc::ENOENT)
                             .then(|| nearmiss::did_you_mean(&here).map(|p| root.remote(&p)))
                             .flatten();
-                        let obvious =
-                            format!("{} does not exist", String::from_utf8_lossy(&s.path));
                         let creds = creds.get_or_insert_with(|| pid.and_then(perms::creds_of));
                         let hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid)
                             .into_iter()
-                            .map(|h| root.remote_text(&h))
-                            .filter(|h| *h != obvious)
+                            .map(|mut h| {
+                                h.map_paths(&|p| root.remote(p));
+                                h
+                            })
+                            // "X does not exist" is what the suspect's line says already.
+                            .filter(|h| !h.is_only_missing(&s.path))
                             .collect();
                         if self.looks.len() >= MAX_CACHED {
                             self.looks.clear();
@@ -504,23 +400,7 @@ impl Diagnoser {
                 }
             }
         }
-        let mut notes = if suspects.iter().all(|s| s.noise) && request.status == Some(403) {
-            match (&root, &recorded) {
-                (Some(root), _) if root.is_slash() => symlink_notes(&request),
-                (_, Some(rec)) => rec.notes.clone(),
-                _ => Vec::new(),
-            }
-        } else {
-            Vec::new()
-        };
-        if request.status == Some(403)
-            && notes.is_empty()
-            && !suspects
-                .iter()
-                .any(|s| !s.noise && matches!(s.errno, libc::EACCES | libc::EPERM))
-        {
-            notes.push(FORBIDDEN_BY_SERVER.to_string());
-        }
+        let notes = notes::notes(&request, &suspects, root.as_ref(), recorded.as_deref());
         Report {
             request,
             suspects,
@@ -540,36 +420,12 @@ impl Diagnoser {
         {
             return refs.clone();
         }
-        let refs = refs::find_references(cfg, name, REF_BUDGET);
+        let refs = search::find_references(cfg, name, REF_BUDGET);
         // A scanner trying thousands of missing names must not grow this without bound.
         if self.refs_cache.len() >= MAX_CACHED {
             self.refs_cache.clear();
         }
         self.refs_cache.insert(key, (Instant::now(), refs.clone()));
         refs
-    }
-}
-
-#[cfg(test)]
-mod rooted_tests {
-    use super::*;
-
-    #[test]
-    fn only_a_leading_root_is_removed() {
-        let r = Rooted(PathBuf::from("/img/"));
-        assert_eq!(r.local(b"/srv/img/a"), b"/img/srv/img/a");
-        assert_eq!(r.remote(b"/img/srv/img/a"), b"/srv/img/a");
-        assert_eq!(r.remote(b"/images/a"), b"/images/a");
-        assert_eq!(
-            r.remote_text("/img/srv/img/logo.png is 0600 root:root (under /img/srv)"),
-            "/srv/img/logo.png is 0600 root:root (under /srv)"
-        );
-        assert_eq!(
-            r.remote_text("see x/img/y and /images"),
-            "see x/img/y and /images"
-        );
-        let slash = Rooted(PathBuf::from("/"));
-        assert_eq!(slash.remote_text("/a/b"), "/a/b");
-        assert_eq!(slash.remote(b"/a"), b"/a");
     }
 }

@@ -1,6 +1,6 @@
-//! A temporary directory for the diagnose modules' unit tests (nearmiss, perms, refs):
-//! created 0755 whatever the umask, unique per process and call, removed on drop even when
-//! a test left parts of it unreadable or unsearchable.
+//! A temporary directory for the diagnose modules' unit tests (nearmiss, perms, config,
+//! search): created 0755 whatever the umask, unique per process and call, removed on drop even
+//! when a test left parts of it unreadable or unsearchable.
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;

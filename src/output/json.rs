@@ -12,7 +12,7 @@ use crate::event::{Arg, SyscallEvent};
 use crate::syscalls::errno;
 
 use super::Summary;
-use super::escape;
+use super::{escape, explain};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -242,7 +242,7 @@ struct SuspectOut<'a> {
     score: i32,
     reason: &'a str,
     did_you_mean: Option<String>,
-    hints: &'a [String],
+    hints: Vec<String>,
     references: &'a [Reference],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     noise: bool,
@@ -267,8 +267,8 @@ struct RequestLine<'a> {
     noise: u64,
     end: &'static str,
     suspects: Vec<SuspectOut<'a>>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    notes: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
 }
 
 /// A finished request and its suspects.
@@ -306,12 +306,12 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
                 score: s.score,
                 reason: &s.reason,
                 did_you_mean: s.did_you_mean.as_deref().map(lossy),
-                hints: &s.hints,
+                hints: s.hints.iter().map(explain::hint).collect(),
                 references: &s.references,
                 noise: s.noise,
             })
             .collect(),
-        notes: &r.notes,
+        notes: r.notes.iter().map(explain::note).collect(),
     };
     let mut s = serde_json::to_string(&line).unwrap_or_default();
     s.push('\n');

@@ -4,6 +4,7 @@
 //! when is the pipeline's business (src/pipeline/); nothing here correlates or diagnoses.
 
 pub mod escape;
+pub mod explain;
 pub mod human;
 pub mod json;
 pub mod lines;

@@ -11,7 +11,7 @@ use crate::diagnose::Report;
 use crate::http::urlmatch::shown_target;
 use crate::syscalls::errno;
 
-use super::escape;
+use super::{escape, explain};
 
 fn paint(out: &mut String, text: &str, color: bool, style: fn(&str) -> String) {
     if color {
@@ -88,6 +88,7 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
             out.push_str(" (exists)\n");
         }
         for h in &s.hints {
+            let h = explain::hint(h);
             let _ = writeln!(out, "     note: {}", escape::escaped(h.as_bytes()));
         }
         for rf in &s.references {
@@ -102,6 +103,7 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
         }
     }
     for n in &r.notes {
+        let n = explain::note(n);
         let _ = writeln!(out, "  note: {}", escape::escaped(n.as_bytes()));
     }
     if r.real_suspects() == 0 && r.notes.is_empty() {

@@ -2,13 +2,13 @@
 //! command line (`-c`, `-p`; Debian's defaults otherwise), every file reached through
 //! `include` (globs; relative to the main file's directory, as nginx resolves them), and the
 //! `root` and `alias` directories as document trees. nginx syntax only as far as that needs:
-//! `#` comments, quotes, and directives ended by `;` or `{`. Bounded like refs.rs's Apache
-//! parser, whose helpers it uses.
+//! `#` comments, quotes, and directives ended by `;` or `{`. Bounded like the Apache parser,
+//! by the helpers of config/mod.rs.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::refs::{MAX_CONFIG_FILES, ServerConfig, absolute, admit, glob, local, root_of, take};
+use super::{MAX_CONFIG_FILES, ServerConfig, absolute, admit, glob, local, root_of, take};
 
 /// Debian's nginx is built with this prefix and configuration file.
 const DEFAULT_PREFIX: &str = "/usr/share/nginx";
@@ -205,7 +205,7 @@ mod tests {
         let cfg = nginx_config_under(Path::new("/"), &cmd);
         assert_eq!(cfg.files, [t.p("nginx.conf"), t.p("sites/a.conf")]);
         assert_eq!(cfg.document_roots, [t.p("prefix/www")]);
-        let refs = super::super::refs::find_references(
+        let refs = crate::diagnose::search::find_references(
             &cfg,
             b"index.htm",
             std::time::Duration::from_secs(1),
