@@ -4,7 +4,7 @@ use crate::cli::{ColorChoice, Command};
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::error::{EXIT_OK, EXIT_REQUEST_FAILED, Error};
+use crate::error::{Error, ExitCode};
 use crate::event::{ExitKind, now};
 use crate::http::urlmatch::UrlFilter;
 use crate::output::{self, Format, Pipeline, Summary, Writer, json};
@@ -131,7 +131,7 @@ fn discover(pids: Vec<i32>, apache: bool, mut names: Vec<String>) -> Result<Targ
 }
 
 /// Run a parsed command; returns the process exit code.
-pub fn run(command: Command) -> Result<i32, Error> {
+pub fn run(command: Command) -> Result<ExitCode, Error> {
     let (common, targets, argv, probes, probe_timeout) = match command {
         Command::Attach {
             pids,
@@ -282,7 +282,7 @@ pub fn run(command: Command) -> Result<i32, Error> {
     signals::disarm();
     let outcome = end
         .outcome
-        .map_err(|e| Error::Sys(format!("waiting for tracees failed: {e}")))?;
+        .map_err(|e| Error::Tracing(format!("waiting for tracees failed: {e}")))?;
     let reason = match outcome {
         Outcome::Detached(r) => reason_text(r),
         Outcome::AllGone(_) => reason_text(0),
@@ -310,15 +310,15 @@ pub fn run(command: Command) -> Result<i32, Error> {
             eprintln!("reqtrace: probe {}: {what}: {verdict}", r.url);
         }
         return Ok(if !results.is_empty() && results.iter().all(|r| r.ok()) {
-            EXIT_OK
+            ExitCode::Done
         } else {
-            EXIT_REQUEST_FAILED
+            ExitCode::ProbeFailed
         });
     }
     Ok(match outcome {
-        Outcome::AllGone(Some(ExitKind::Code(c))) if launch => c,
-        Outcome::AllGone(Some(ExitKind::Signal(s))) if launch => 128 + s,
-        _ => EXIT_OK,
+        Outcome::AllGone(Some(ExitKind::Code(c))) if launch => ExitCode::Command(c),
+        Outcome::AllGone(Some(ExitKind::Signal(s))) if launch => ExitCode::Command(128 + s),
+        _ => ExitCode::Done,
     })
 }
 

@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::cli::Shown;
-use crate::error::{EXIT_OK, Error};
+use crate::error::{Error, ExitCode};
 use crate::event::{Event, SyscallEvent};
 use crate::http::urlmatch::UrlFilter;
 use crate::output::{self, Format, Pipeline, Summary, Writer};
@@ -93,7 +93,7 @@ fn inputs(files: &[String]) -> Result<Vec<Input>, Error> {
         }
         let per_pid = ff_files(p);
         if per_pid.is_empty() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Input(format!(
                 "{f}: no such file (nor {f}.PID files from strace -ff): give a trace from \
                  reqtrace --json, an strace log, or - for standard input"
             )));
@@ -156,7 +156,7 @@ fn open(input: &Input) -> Result<Box<dyn BufRead>, Error> {
         None => Ok(Box::new(BufReader::new(std::io::stdin()))),
         Some(p) => {
             let f = std::fs::File::open(p)
-                .map_err(|e| Error::Usage(format!("cannot read {}: {e}", input.name)))?;
+                .map_err(|e| Error::Input(format!("cannot read {}: {e}", input.name)))?;
             Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
         }
     }
@@ -203,7 +203,7 @@ pub fn run(
     fs_root: Option<String>,
     config: Option<String>,
     shown: &Shown,
-) -> Result<i32, Error> {
+) -> Result<ExitCode, Error> {
     let inputs = inputs(files)?;
     if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
         return Err(Error::Usage(
@@ -368,7 +368,7 @@ pub fn run(
             files.join(" ")
         )));
     }
-    Ok(EXIT_OK)
+    Ok(ExitCode::Done)
 }
 
 /// Processes, threads and the last time stamp seen, for the summary.
