@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::analyze::Replay;
 use crate::cli::{ColorChoice, Command, Common, Shown};
 use crate::diagnose::Offline;
-use crate::error::{EXIT_OK, EXIT_REQUEST_FAILED, Error};
+use crate::error::{Error, ExitCode};
 use crate::event::select::Selection;
 use crate::event::{ExitKind, Source, SourceEnd, now};
 use crate::http::urlmatch::UrlFilter;
@@ -30,7 +30,7 @@ pub fn use_color(choice: ColorChoice, tty: bool) -> bool {
 }
 
 /// Run a parsed command; returns the process exit code.
-pub fn run(command: Command) -> Result<i32, Error> {
+pub fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Attach {
             pids,
@@ -130,7 +130,7 @@ fn live(
     probes: Vec<ProbeUrl>,
     probe_timeout: f64,
     argv: &[String],
-) -> Result<i32, Error> {
+) -> Result<ExitCode, Error> {
     let launch = !argv.is_empty();
     let shown = &common.shown;
     let report_mode = report_mode || shown.url.is_some();
@@ -178,7 +178,18 @@ fn live(
     });
     let end = source.run(&pipeline);
     signals::disarm();
-    let end = end?;
+    let end = match end {
+        Ok(end) => end,
+        Err(e) => {
+            // What was traced so far is still written, with its summary.
+            pipeline.finish(Closing {
+                duration_s: now() - started,
+                reason: "tracing failed".into(),
+                ..Closing::default()
+            });
+            return Err(e);
+        }
+    };
     pipeline.finish(closing(&end, now() - started));
     if let Some(handle) = probe {
         let results = handle.join().unwrap_or_default();
@@ -195,15 +206,15 @@ fn live(
             eprintln!("reqtrace: probe {}: {what}: {verdict}", r.url);
         }
         return Ok(if !results.is_empty() && results.iter().all(|r| r.ok()) {
-            EXIT_OK
+            ExitCode::Done
         } else {
-            EXIT_REQUEST_FAILED
+            ExitCode::ProbeFailed
         });
     }
     Ok(match end.exit {
-        Some(ExitKind::Code(c)) if launch => c,
-        Some(ExitKind::Signal(s)) if launch => 128 + s,
-        _ => EXIT_OK,
+        Some(ExitKind::Code(c)) if launch => ExitCode::Command(c),
+        Some(ExitKind::Signal(s)) if launch => ExitCode::Command(128 + s),
+        _ => ExitCode::Done,
     })
 }
 
@@ -228,7 +239,7 @@ fn analyze(
     fs_root: Option<String>,
     config: Option<String>,
     shown: &Shown,
-) -> Result<i32, Error> {
+) -> Result<ExitCode, Error> {
     if let Some(r) = &fs_root
         && !Path::new(r).is_dir()
     {
@@ -269,7 +280,7 @@ fn analyze(
     pipeline.finish(closing(&end, now() - started));
     match end.late_error {
         Some(e) => Err(e),
-        None => Ok(EXIT_OK),
+        None => Ok(ExitCode::Done),
     }
 }
 

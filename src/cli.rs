@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "reqtrace",
     version,
     about = "Why did this URL fail? Trace a live server's file syscalls and explain the failures.",
-    after_help = "Exit codes: 0 done, 1 a --probe request failed, 2 usage or attach error.\n\
-                  Attaching needs root or CAP_SYS_PTRACE."
+    after_help = format!(
+        "{}\n\nAttaching needs root or CAP_SYS_PTRACE.",
+        crate::error::ExitCode::help()
+    )
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,7 +27,8 @@ pub enum Command {
         reqtrace attach 1234                 trace PID 1234 and its children\n  \
         reqtrace attach --failed 1234        only the calls that failed\n  \
         reqtrace attach --json 1234 | jq 'select(.errno==\"ENOENT\") | .path'\n  \
-        reqtrace attach --duration 10 $(pgrep -d' ' apache2)")]
+        reqtrace attach --duration 10 $(pgrep -d' ' apache2)\n\n\
+        Exit codes: 0 done, 1 a --probe failed, 2 usage or attach error, 3 tracing failed.")]
     Attach {
         /// Process IDs to attach to (all their threads).
         #[arg(value_name = "PID")]
@@ -50,7 +53,9 @@ pub enum Command {
     /// Start COMMAND under trace and exit with its exit status.
     #[command(after_help = "Examples:\n  \
         reqtrace run -- ls /nonexistent\n  \
-        reqtrace run --json --failed -- apache2 -X -f /etc/apache2/apache2.conf")]
+        reqtrace run --json --failed -- apache2 -X -f /etc/apache2/apache2.conf\n\n\
+        Exit codes: the command's status (128+signal if killed); 2 usage or start error, 3 \
+        tracing failed.")]
     Run {
         /// The command to run, and its arguments (after --).
         #[arg(required = true, last = true, value_name = "COMMAND")]
@@ -189,4 +194,56 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ExitCode;
+    use clap::CommandFactory;
+
+    /// `reqtrace --help` lists every exit code of the enum with its meaning.
+    #[test]
+    fn help_lists_every_exit_code() {
+        let help = Cli::command().render_long_help().to_string();
+        for c in ExitCode::OWN {
+            assert!(
+                help.contains(&format!("  {}  {}", c.code(), c.meaning())),
+                "{c:?} missing from --help:\n{help}"
+            );
+        }
+        assert!(help.contains(&format!("  N  {}", ExitCode::Command(0).meaning())));
+    }
+
+    /// A subcommand's help that names exit codes names only codes the enum has.
+    #[test]
+    fn subcommand_help_names_only_real_codes() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut seen = Vec::new();
+        for sub in cmd.get_subcommands() {
+            let Some(after) = sub.get_after_help() else {
+                continue;
+            };
+            let after = after.to_string();
+            let Some((_, codes)) = after.split_once("Exit codes:") else {
+                continue;
+            };
+            seen.push(sub.get_name().to_string());
+            for word in codes.split([' ', ',', '.', '\n']) {
+                if let Ok(n) = word.parse::<i32>() {
+                    assert!(
+                        ExitCode::OWN.iter().any(|c| c.code() == n),
+                        "{}: exit code {n} is not an ExitCode",
+                        sub.get_name()
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            seen,
+            ["attach", "run", "analyze"],
+            "these name their exit codes"
+        );
+    }
 }

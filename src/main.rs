@@ -6,6 +6,7 @@ use std::io::Write;
 
 use clap::CommandFactory;
 use reqtrace::cli::{Cli, Command, Shell};
+use reqtrace::error::ExitCode;
 
 /// mimalloc instead of glibc's malloc: every event is allocated on a tracer thread and freed
 /// on the writer thread, and glibc's free of another thread's chunk takes that arena's lock,
@@ -14,7 +15,7 @@ use reqtrace::cli::{Cli, Command, Shell};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `completions` and `man` print what clap generates from the definitions in cli.rs.
-fn generate(command: &Command) -> Option<i32> {
+fn generate(command: &Command) -> Option<ExitCode> {
     let mut cmd = Cli::command();
     // Rendered into memory, then written: clap_complete panics when a write fails, and a
     // reader that closes early (| head) must not make reqtrace panic.
@@ -35,7 +36,7 @@ fn generate(command: &Command) -> Option<i32> {
                     cmd.build();
                     let Some(sub) = cmd.find_subcommand(name) else {
                         eprintln!("reqtrace: no subcommand {name:?}: try attach, run or analyze");
-                        return Some(reqtrace::error::EXIT_USAGE);
+                        return Some(ExitCode::Usage);
                     };
                     // clap names are 'static; this process prints one page and exits.
                     let full: &'static str = Box::leak(format!("reqtrace-{name}").into_boxed_str());
@@ -48,20 +49,20 @@ fn generate(command: &Command) -> Option<i32> {
     }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
-    Some(0)
+    Some(ExitCode::Done)
 }
 
 fn main() {
     let cli = Cli::parse();
-    if let Some(code) = generate(&cli.command) {
-        std::process::exit(code);
-    }
-    let code = match reqtrace::app::run(cli.command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("reqtrace: {e}");
-            e.exit_code()
-        }
+    let code = match generate(&cli.command) {
+        Some(code) => code,
+        None => match reqtrace::app::run(cli.command) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("reqtrace: {e}");
+                e.exit_code()
+            }
+        },
     };
-    std::process::exit(code);
+    std::process::exit(code.code());
 }

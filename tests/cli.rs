@@ -120,3 +120,49 @@ fn status_line_on_a_terminal_stderr_only() {
     assert!(!tty.contains("processes traced"), "{tty}");
     assert!(tty.contains("missing.phpp"), "{tty}");
 }
+
+/// The documented exit codes: an error reqtrace finds itself (not clap) exits 2 with its
+/// message, an analyze input that cannot be read too, and `--help` lists every code.
+#[test]
+fn usage_and_input_errors_exit_2_and_help_lists_the_exit_codes() {
+    use reqtrace::error::ExitCode;
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let out = run_reqtrace(&["run", "--trace", "nosuch", "--", "true"], T);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--trace: unknown class or syscall 'nosuch'"),
+        "{}",
+        stderr(&out)
+    );
+
+    let dir = TempDir::new("exitcodes");
+    let missing = dir.join("missing.jsonl");
+    let out = run_reqtrace(&["analyze", &missing], T);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no such file"), "{}", stderr(&out));
+    // A socket exists but cannot be opened (ENXIO), even by root.
+    let sock = dir.join("trace.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let out = run_reqtrace(&["analyze", &sock], T);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot read {sock}: ")),
+        "{}",
+        stderr(&out)
+    );
+
+    let help = stdout_of(&["--help"]);
+    for c in ExitCode::OWN {
+        let line = format!("  {}  {}", c.code(), c.meaning());
+        assert!(help.contains(&line), "{c:?} missing from --help:\n{help}");
+    }
+    assert!(
+        help.contains("  3  tracing failed after attaching"),
+        "{help}"
+    );
+    assert!(
+        help.contains("  N  run: the command's own exit status"),
+        "{help}"
+    );
+}

@@ -51,7 +51,7 @@ fn inputs(files: &[String]) -> Result<Vec<Input>, Error> {
         }
         let per_pid = ff_files(p);
         if per_pid.is_empty() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Input(format!(
                 "{f}: no such file (nor {f}.PID files from strace -ff): give a trace from \
                  reqtrace --json, an strace log, or - for standard input"
             )));
@@ -114,7 +114,7 @@ fn open(input: &Input) -> Result<Box<dyn BufRead>, Error> {
         None => Ok(Box::new(BufReader::new(std::io::stdin()))),
         Some(p) => {
             let f = std::fs::File::open(p)
-                .map_err(|e| Error::Usage(format!("cannot read {}: {e}", input.name)))?;
+                .map_err(|e| Error::Input(format!("cannot read {}: {e}", input.name)))?;
             Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
         }
     }

@@ -136,12 +136,12 @@ impl Source for Ptrace {
 
     fn run(self: Box<Self>, _hub: &dyn Hub) -> Result<SourceEnd, Error> {
         let Some(pool) = self.pool else {
-            return Err(Error::Sys("the tracer was not started".into()));
+            return Err(Error::Tracing("the tracer was not started".into()));
         };
         let end = pool.join();
         let outcome = end
             .outcome
-            .map_err(|e| Error::Sys(format!("waiting for tracees failed: {e}")))?;
+            .map_err(|e| Error::Tracing(format!("waiting for tracees failed: {e}")))?;
         let (end_reason, exit) = match outcome {
             Outcome::Detached(r) => (signals::end_of(r), None),
             Outcome::AllGone(exit) => (End::AllExited, exit),
