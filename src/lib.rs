@@ -17,3 +17,4 @@ pub mod procinfo;
 pub mod signals;
 pub mod syscalls;
 pub mod tracer;
+pub mod wire;

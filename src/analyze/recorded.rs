@@ -2,11 +2,15 @@
 //! tagged with the request the recorder tied them to (`request`), and request lines become
 //! announced requests carrying what the recording explained, so the correlator rebuilds each
 //! request from its own calls and the diagnosis can run again elsewhere. The schema is
-//! docs/json-format.md; unknown fields are ignored, as that document promises.
+//! docs/json-format.md, read through the same wire types the printer writes (src/wire.rs);
+//! unknown fields are ignored, as that document promises.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::diagnose::{Hint, Note, Recorded, Reference, Suspect};
@@ -14,6 +18,7 @@ use crate::event::select::Selection;
 use crate::event::{Announced, Arg, Event, RequestEnd, SyscallEvent, Verdict};
 use crate::syscalls::table::Catalogue;
 use crate::syscalls::{ArgKind, StatKind, errno, table};
+use crate::wire::{self, Head, ReferenceOr, RequestLine, StartLine, SuspectLine, SyscallLine};
 
 use super::strace::Unparsed;
 
@@ -28,42 +33,13 @@ pub struct Reader {
 
 /// The `boot_id` of a recording's start line, if `line` is one.
 pub fn boot_id(line: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    (v.get("type")?.as_str()? == "start")
-        .then(|| v.get("boot_id")?.as_str().map(str::to_string))
-        .flatten()
+    let start: StartLine = serde_json::from_str(line).ok()?;
+    (start.kind == "start").then_some(start.boot_id).flatten()
 }
 
-fn bytes_of(v: &Value, field: &str) -> Option<Vec<u8>> {
-    if let Some(hex) = v.get(format!("{field}_hex")).and_then(Value::as_str)
-        && let Some(b) = unhex(hex)
-    {
-        return Some(b);
-    }
-    v.get(field)?.as_str().map(|s| s.as_bytes().to_vec())
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn errno_of(v: &Value) -> Option<i32> {
-    let name = v.as_str()?;
+/// An errno from its name, or from `E<number>` for one without a name.
+fn errno_of(name: &str) -> Option<i32> {
     errno::by_name(name).or_else(|| name.strip_prefix('E')?.parse().ok())
-}
-
-fn int(v: &Value, field: &str) -> Option<i64> {
-    v.get(field)?.as_i64()
-}
-
-fn text(v: &Value, field: &str) -> Option<String> {
-    v.get(field)?.as_str().map(str::to_string)
 }
 
 impl Reader {
@@ -88,7 +64,8 @@ impl Reader {
             Ok(v) => v,
             Err(_) => return self.bad(lineno, "not JSON"),
         };
-        let item = match v.get("type").and_then(Value::as_str) {
+        let kind = Head::deserialize(&v).ok().and_then(|h| h.kind);
+        let item = match kind.as_deref() {
             Some("syscall") => self.syscall(&v),
             Some("request") => self.request(&v),
             Some("start" | "summary") => Some(None),
@@ -109,45 +86,35 @@ impl Reader {
 
     /// `None`: a field the line needs is missing; `Some(None)`: understood, nothing to send.
     fn syscall(&mut self, v: &Value) -> Option<Option<Event>> {
-        let name = v.get("syscall")?.as_str()?;
-        let Some(spec) = table::by_name(name) else {
+        let line = SyscallLine::<Vec<Value>>::deserialize(v).ok()?;
+        let Some(spec) = table::by_name(&line.syscall) else {
             // A call this version does not know: read, not used.
             return Some(None);
         };
-        let comm = text(v, "comm").unwrap_or_default();
         let comm = self
             .comms
-            .entry(comm.clone())
-            .or_insert_with(|| Arc::from(comm.as_str()))
+            .entry(line.comm.to_string())
+            .or_insert_with(|| Arc::from(line.comm.as_ref()))
             .clone();
-        let raw_args: &[Value] = v.get("args").and_then(Value::as_array).map_or(&[], |a| a);
-        let args = spec
+        let nr = self.cat.number(spec.name).unwrap_or(0);
+        let mut ev = SyscallEvent::new(line.ts, line.pid, line.tid, comm, nr, spec);
+        ev.args = spec
             .args
             .iter()
-            .zip(raw_args)
+            .zip(&line.args)
             .map(|(k, a)| arg(*k, a))
             .collect();
-        let nr = self.cat.number(spec.name).unwrap_or(0);
-        let mut ev = SyscallEvent::new(
-            v.get("ts")?.as_f64()?,
-            int(v, "pid")? as i32,
-            int(v, "tid")? as i32,
-            comm,
-            nr,
-            spec,
-        );
-        ev.args = args;
-        ev.path = bytes_of(v, "path");
-        ev.path2 = bytes_of(v, "path2");
-        ev.stat_kind = match v.get("stat_kind").and_then(Value::as_str) {
+        ev.path = wire::bytes(line.path.as_deref(), line.path_hex.as_deref());
+        ev.path2 = wire::bytes(line.path2.as_deref(), line.path2_hex.as_deref());
+        ev.stat_kind = match line.stat_kind.as_deref() {
             Some("stat") => Some(StatKind::Stat),
             Some("lstat") => Some(StatKind::Lstat),
             Some("fstat") => Some(StatKind::Fstat),
             _ => None,
         };
-        ev.returned(int(v, "ret")?, v.get("errno").and_then(errno_of));
-        ev.unfinished = v.get("unfinished").and_then(Value::as_bool) == Some(true);
-        ev.request = v.get("request").and_then(Value::as_u64);
+        ev.returned(line.ret, line.errno.as_deref().and_then(errno_of));
+        ev.unfinished = line.unfinished;
+        ev.request = line.request;
         ev.shown = self
             .shows
             .shown(self.shows.printed(nr, ev.stat_kind), ev.errno);
@@ -155,43 +122,27 @@ impl Reader {
     }
 
     fn request(&mut self, v: &Value) -> Option<Option<Event>> {
-        let id = v.get("id")?.as_u64()?;
-        let start = v.get("start_ts")?.as_f64()?;
-        let status = int(v, "status").and_then(|s| u16::try_from(s).ok());
-        let end = start + v.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0) / 1000.0;
-        let suspects = v
-            .get("suspects")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(suspect).collect())
-            .unwrap_or_default();
-        let notes = v
-            .get("notes")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|n| n.as_str().map(|n| Note::Recorded(n.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let line = RequestLine::<Value>::deserialize(v).ok()?;
         let verdict = Recorded {
-            suspects,
-            notes,
-            noise: int(v, "noise").unwrap_or(0) as u64,
+            suspects: line.suspects.iter().filter_map(suspect).collect(),
+            notes: line.notes.into_iter().map(Note::Recorded).collect(),
+            noise: line.noise,
         };
+        let status = line.status.and_then(|s| u16::try_from(s).ok());
         Some(Some(Event::Request(Box::new(Announced {
-            id,
-            pid: int(v, "pid")? as i32,
-            tid: int(v, "tid")? as i32,
-            method: text(v, "method"),
-            target: bytes_of(v, "target"),
-            host: bytes_of(v, "host"),
+            id: line.id,
+            pid: line.pid,
+            tid: line.tid,
+            method: line.method.map(Cow::into_owned),
+            target: line.target.map(String::into_bytes),
+            host: line.host.map(String::into_bytes),
             status,
-            partial: v.get("partial").and_then(Value::as_bool) == Some(true),
-            start_ts: start,
-            end_ts: end,
-            end: RequestEnd::from_name(v.get("end").and_then(Value::as_str).unwrap_or("")),
-            syscalls: int(v, "syscalls").map(|n| n as u64),
-            failed: int(v, "failed").map(|n| n as u64),
+            partial: line.partial,
+            start_ts: line.start_ts,
+            end_ts: line.start_ts + line.duration_ms / 1000.0,
+            end: RequestEnd::from_name(&line.end),
+            syscalls: line.syscalls,
+            failed: line.failed,
             verdict: Some(Verdict(Arc::new(verdict))),
         }))))
     }
@@ -234,43 +185,35 @@ fn searched(path: &[u8], refs: &[Reference]) -> Option<Vec<u8>> {
         .map(<[u8]>::to_vec)
 }
 
+/// A recorded suspect; `None` when it lacks what a suspect needs (or names a syscall this
+/// version does not know): it is skipped, not the request.
 fn suspect(v: &Value) -> Option<Suspect> {
-    let syscall = table::by_name(v.get("syscall")?.as_str()?)?.name;
-    let mut s = Suspect {
+    let line = SuspectLine::deserialize(v).ok()?;
+    let syscall = table::by_name(&line.syscall)?.name;
+    let path = wire::bytes(Some(&line.path), line.path_hex.as_deref())?;
+    let references: Vec<Reference> = line
+        .references
+        .into_iter()
+        .filter_map(|r| match r {
+            ReferenceOr::Reference(r) => Some(Reference {
+                file: r.file.into_owned(),
+                line: r.line,
+                text: r.text.into_owned(),
+            }),
+            ReferenceOr::Other(_) => None,
+        })
+        .collect();
+    Some(Suspect {
         syscall,
-        path: bytes_of(v, "path")?,
-        errno: v.get("errno").and_then(errno_of)?,
-        count: v.get("count").and_then(Value::as_u64).unwrap_or(1),
-        score: int(v, "score").unwrap_or(0) as i32,
-        reason: text(v, "reason").unwrap_or_default(),
-        did_you_mean: text(v, "did_you_mean").map(String::into_bytes),
-        hints: v
-            .get("hints")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|h| h.as_str().map(|h| Hint::Recorded(h.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        references: v
-            .get("references")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| {
-                        Some(Reference {
-                            file: text(r, "file")?,
-                            line: r.get("line")?.as_u64()? as u32,
-                            text: text(r, "text").unwrap_or_default(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        searched: None,
-        noise: v.get("noise").and_then(Value::as_bool) == Some(true),
-    };
-    s.searched = searched(&s.path, &s.references);
-    Some(s)
+        errno: errno_of(&line.errno)?,
+        count: line.count,
+        score: line.score,
+        reason: line.reason.into_owned(),
+        did_you_mean: line.did_you_mean.map(String::into_bytes),
+        hints: line.hints.into_iter().map(Hint::Recorded).collect(),
+        searched: searched(&path, &references),
+        references,
+        path,
+        noise: line.noise,
+    })
 }

@@ -54,15 +54,6 @@ pub fn escaped(bytes: &[u8]) -> String {
     s
 }
 
-/// Lowercase hex of the bytes (for `path_hex` in JSON: `xxd -r -p` gives them back).
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,10 +75,5 @@ mod tests {
         let all: Vec<u8> = (0..=255u8).collect();
         let s = escaped(&all);
         assert!(!s.bytes().any(|b| b < 0x20 || b == 0x7f));
-    }
-
-    #[test]
-    fn hex_round_trips() {
-        assert_eq!(hex(b"\xff\x00a"), "ff0061");
     }
 }
