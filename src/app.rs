@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::analyze::Replay;
+use crate::analyze::{Replay, open_replay};
 use crate::cli::{ColorChoice, Command, Common, Shown};
 use crate::diagnose::Offline;
 use crate::error::{Error, ExitCode};
@@ -250,8 +250,11 @@ fn analyze(
     let shows = Selection::new(&shown.trace, shown.failed, &Catalogue::new(), false)?;
     // The first line is read before the pipeline starts: a recording made on this machine
     // may be looked at here.
-    let source = Replay::open(files, shows)?;
-    let root = match (&fs_root, source.boot_id()) {
+    let Replay {
+        mut source,
+        boot_id,
+    } = open_replay(files, shows)?;
+    let root = match (&fs_root, boot_id.as_deref()) {
         (Some(r), _) => Some(PathBuf::from(r)),
         (None, Some(b)) if crate::procinfo::boot_id().as_deref() == Some(b) => {
             Some(PathBuf::from("/"))
@@ -274,7 +277,6 @@ fn analyze(
         },
     );
     let started = now();
-    let mut source: Box<dyn Source> = Box::new(source);
     source.start(&pipeline)?;
     let end = source.run(&pipeline)?;
     pipeline.finish(closing(&end, now() - started));

@@ -4,7 +4,8 @@
 //! `--failed`, `--all`, `--trace`), correlation, diagnosis and printers. This module owns
 //! finding the input files (`-` for stdin, strace `-ff` prefixes), telling the two formats
 //! apart, and reporting unparsable lines. Where the diagnosis may look at files is decided
-//! by app.rs from what [`Replay::boot_id`] says.
+//! by app.rs from what [`Replay::boot_id`] says. A recording and strace logs are two
+//! sources ([`Recording`], [`StraceLog`]) sharing how inputs are opened and ended.
 
 pub mod recorded;
 pub mod strace;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::event::select::Selection;
-use crate::event::{End, Event, Hub, Source, SourceEnd};
+use crate::event::{End, Event, EventSink, Hub, Source, SourceEnd};
 
 /// Unparsable lines listed on stderr at most (all are counted).
 const MAX_LISTED: usize = 10;
@@ -139,165 +140,191 @@ fn lines(r: Box<dyn BufRead>) -> impl Iterator<Item = (usize, String)> {
 
 type Lines = Box<dyn Iterator<Item = (usize, String)>>;
 
-/// The lines of `input`: those already opened to tell the format (the first input's), or the
-/// file opened now.
-fn source(first: &mut Option<Lines>, input: &Input) -> Result<Lines, Error> {
-    match first.take() {
-        Some(f) => Ok(f),
-        None => Ok(Box::new(lines(open(input)?))),
-    }
-}
-
-/// What the first non-empty line says the input is.
-#[derive(PartialEq)]
-enum Kind {
-    Recorded { boot_id: Option<String> },
-    Strace,
-}
-
-/// A recording or strace logs, opened and recognised: a source for the pipeline.
-pub struct Replay {
+/// The files given, opened: the first input's lines already read up to its first non-empty
+/// line, which told the format.
+struct Opened {
     inputs: Vec<Input>,
-    kind: Kind,
-    /// The first input's lines, already opened to tell the format.
     first: Option<Lines>,
     shows: Selection,
     names: String,
+    unparsed: Vec<(String, strace::Unparsed)>,
+    seen: Seen,
 }
 
-impl Replay {
-    /// Open `files` and tell their format from the first non-empty line. `shows`: what is
-    /// printed (`--trace`, `--failed`).
-    pub fn open(files: &[String], shows: Selection) -> Result<Replay, Error> {
-        let inputs = inputs(files)?;
-        if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
-            return Err(Error::Usage(
-                "standard input (-) can be read only once".into(),
-            ));
-        }
-        let mut first = lines(open(&inputs[0])?).peekable();
-        let kind = loop {
-            match first.peek() {
-                Some((_, l)) if l.trim().is_empty() => {
-                    first.next();
-                }
-                Some((_, l)) if l.trim_start().starts_with('{') => {
-                    break Kind::Recorded {
-                        boot_id: recorded::boot_id(l),
-                    };
-                }
-                _ => break Kind::Strace,
-            }
-        };
-        Ok(Replay {
-            inputs,
-            kind,
-            first: Some(Box::new(first)),
-            shows,
-            names: files.join(" "),
-        })
-    }
-
-    /// A recording's boot id (its start line's `boot_id`): the machine and boot it was made
-    /// on. `None` for strace logs and recordings without one.
-    pub fn boot_id(&self) -> Option<&str> {
-        match &self.kind {
-            Kind::Recorded { boot_id } => boot_id.as_deref(),
-            Kind::Strace => None,
+impl Opened {
+    /// The lines of input `i`: those already opened to tell the format, or the file opened
+    /// now.
+    fn lines(&mut self, i: usize) -> Result<Lines, Error> {
+        match self.first.take() {
+            Some(f) if i == 0 => Ok(f),
+            _ => Ok(Box::new(lines(open(&self.inputs[i])?))),
         }
     }
-}
 
-impl Source for Replay {
-    fn start(&mut self, _hub: &dyn Hub) -> Result<Vec<i32>, Error> {
-        Ok(Vec::new())
+    /// Events to the sink, counted for the summary.
+    fn send(&mut self, sink: &mut dyn EventSink, evs: &mut Vec<Event>) {
+        for ev in evs.drain(..) {
+            self.seen.note(&ev);
+            sink.send(ev);
+        }
     }
 
-    fn run(mut self: Box<Self>, hub: &dyn Hub) -> Result<SourceEnd, Error> {
-        let mut sink = hub.replay_sink();
-        let mut unparsed: Vec<(String, strace::Unparsed)> = Vec::new();
-        let mut seen = Seen::default();
-        let mut send = |evs: &mut Vec<Event>, seen: &mut Seen| {
-            for ev in evs.drain(..) {
-                seen.note(&ev);
-                sink.send(ev);
-            }
-        };
-        let understood = match self.kind {
-            Kind::Recorded { .. } => {
-                let mut understood = 0;
-                for input in &self.inputs {
-                    let src = source(&mut self.first, input)?;
-                    let mut rec = recorded::Reader::new(self.shows.clone());
-                    let mut events = Vec::new();
-                    for (n, l) in src {
-                        rec.line(n, &l, &mut events);
-                        send(&mut events, &mut seen);
-                    }
-                    understood += rec.understood;
-                    unparsed.extend(rec.unparsed.into_iter().map(|u| (input.name.clone(), u)));
-                }
-                understood
-            }
-            Kind::Strace => {
-                let mut reader = strace::Reader::new(self.shows.clone());
-                if self.inputs.len() == 1 {
-                    // One log: streamed.
-                    let mut events = Vec::new();
-                    for (n, l) in self.first.take().into_iter().flatten() {
-                        reader.line(n, &l, self.inputs[0].tid, &mut events);
-                        send(&mut events, &mut seen);
-                    }
-                    let name = &self.inputs[0].name;
-                    unparsed.extend(reader.unparsed.drain(..).map(|u| (name.clone(), u)));
-                } else {
-                    // -ff files: one per thread, merged by time (stable, so a file's own order
-                    // holds where time stamps tie or are missing).
-                    let mut all: Vec<Event> = Vec::new();
-                    for input in &self.inputs {
-                        let src = source(&mut self.first, input)?;
-                        for (n, l) in src {
-                            reader.line(n, &l, input.tid, &mut all);
-                        }
-                        reader.finish();
-                        unparsed.extend(reader.unparsed.drain(..).map(|u| (input.name.clone(), u)));
-                    }
-                    all.sort_by(|a, b| ts_of(a).total_cmp(&ts_of(b)));
-                    send(&mut all, &mut seen);
-                }
-                reader.lines.saturating_sub(unparsed.len())
-            }
-        };
-        sink.flush();
-        let listed = unparsed.len().min(MAX_LISTED);
-        for (name, u) in &unparsed[..listed] {
+    /// The end: unparsable lines named on stderr (the first few), and what the summary says.
+    /// `understood`: lines that were recognised; none at all (and some not) is an error.
+    fn end(self, understood: usize) -> SourceEnd {
+        let listed = self.unparsed.len().min(MAX_LISTED);
+        for (name, u) in &self.unparsed[..listed] {
             eprintln!(
                 "reqtrace: {name}:{}: cannot parse this line: {}",
                 u.line, u.why
             );
         }
-        if unparsed.len() > listed {
+        if self.unparsed.len() > listed {
             eprintln!(
                 "reqtrace: ... and {} more lines that could not be parsed",
-                unparsed.len() - listed
+                self.unparsed.len() - listed
             );
         }
-        let late_error = (understood == 0 && !unparsed.is_empty()).then(|| {
+        let late_error = (understood == 0 && !self.unparsed.is_empty()).then(|| {
             Error::Usage(format!(
                 "{}: nothing in it is a trace from reqtrace --json or an strace log",
                 self.names
             ))
         });
-        Ok(SourceEnd {
+        SourceEnd {
             end: End::EndOfInput,
-            processes: seen.procs.len() as u64,
-            threads: seen.threads.len() as u64,
+            processes: self.seen.procs.len() as u64,
+            threads: self.seen.threads.len() as u64,
             dropped: 0,
-            end_ts: seen.last_ts,
-            unparsed: Some(unparsed.len() as u64),
+            end_ts: self.seen.last_ts,
+            unparsed: Some(self.unparsed.len() as u64),
             exit: None,
             late_error,
-        })
+        }
+    }
+}
+
+/// A recording or strace logs, opened and recognised.
+pub struct Replay {
+    /// The source that reads them.
+    pub source: Box<dyn Source>,
+    /// A recording's boot id (its start line's `boot_id`): the machine and boot it was made
+    /// on. `None` for strace logs and recordings without one.
+    pub boot_id: Option<String>,
+}
+
+/// Open `files` and tell their format from the first non-empty line: a recording (JSON) or
+/// strace logs. `shows`: what is printed (`--trace`, `--failed`).
+pub fn open_replay(files: &[String], shows: Selection) -> Result<Replay, Error> {
+    let inputs = inputs(files)?;
+    if inputs.iter().filter(|i| i.path.is_none()).count() > 1 {
+        return Err(Error::Usage(
+            "standard input (-) can be read only once".into(),
+        ));
+    }
+    let mut first = lines(open(&inputs[0])?).peekable();
+    let boot_id = loop {
+        match first.peek() {
+            Some((_, l)) if l.trim().is_empty() => {
+                first.next();
+            }
+            Some((_, l)) if l.trim_start().starts_with('{') => {
+                break Some(recorded::boot_id(l));
+            }
+            _ => break None,
+        }
+    };
+    let opened = Opened {
+        inputs,
+        first: Some(Box::new(first)),
+        shows,
+        names: files.join(" "),
+        unparsed: Vec::new(),
+        seen: Seen::default(),
+    };
+    Ok(match boot_id {
+        Some(boot_id) => Replay {
+            source: Box::new(Recording(opened)),
+            boot_id,
+        },
+        None => Replay {
+            source: Box::new(StraceLog(opened)),
+            boot_id: None,
+        },
+    })
+}
+
+/// Traces recorded with `reqtrace --json`, as a source.
+struct Recording(Opened);
+
+impl Source for Recording {
+    fn start(&mut self, _hub: &dyn Hub) -> Result<Vec<i32>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn run(self: Box<Self>, hub: &dyn Hub) -> Result<SourceEnd, Error> {
+        let mut o = self.0;
+        let mut sink = hub.replay_sink();
+        let mut understood = 0;
+        let mut events = Vec::new();
+        for i in 0..o.inputs.len() {
+            let mut rec = recorded::Reader::new(o.shows.clone());
+            for (n, l) in o.lines(i)? {
+                rec.line(n, &l, &mut events);
+                o.send(&mut *sink, &mut events);
+            }
+            understood += rec.understood;
+            let name = o.inputs[i].name.clone();
+            o.unparsed
+                .extend(rec.unparsed.into_iter().map(|u| (name.clone(), u)));
+        }
+        sink.flush();
+        Ok(o.end(understood))
+    }
+}
+
+/// strace logs (one file, or `-ff` per-PID files), as a source.
+struct StraceLog(Opened);
+
+impl Source for StraceLog {
+    fn start(&mut self, _hub: &dyn Hub) -> Result<Vec<i32>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn run(self: Box<Self>, hub: &dyn Hub) -> Result<SourceEnd, Error> {
+        let mut o = self.0;
+        let mut sink = hub.replay_sink();
+        let mut reader = strace::Reader::new(o.shows.clone());
+        let mut events = Vec::new();
+        if o.inputs.len() == 1 {
+            // One log: streamed.
+            let tid = o.inputs[0].tid;
+            for (n, l) in o.lines(0)? {
+                reader.line(n, &l, tid, &mut events);
+                o.send(&mut *sink, &mut events);
+            }
+            let name = o.inputs[0].name.clone();
+            o.unparsed
+                .extend(reader.unparsed.drain(..).map(|u| (name.clone(), u)));
+        } else {
+            // -ff files: one per thread, merged by time (stable, so a file's own order holds
+            // where time stamps tie or are missing).
+            for i in 0..o.inputs.len() {
+                let tid = o.inputs[i].tid;
+                for (n, l) in o.lines(i)? {
+                    reader.line(n, &l, tid, &mut events);
+                }
+                reader.finish();
+                let name = o.inputs[i].name.clone();
+                o.unparsed
+                    .extend(reader.unparsed.drain(..).map(|u| (name.clone(), u)));
+            }
+            events.sort_by(|a, b| ts_of(a).total_cmp(&ts_of(b)));
+            o.send(&mut *sink, &mut events);
+        }
+        sink.flush();
+        let understood = reader.lines.saturating_sub(o.unparsed.len());
+        Ok(o.end(understood))
     }
 }
 
