@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What does tracing cost a live Apache? An interleaved benchmark on 127.0.0.1.
 #
-#   scripts/bench.sh [--quick] [--seconds N] [--rounds R] [--threads "1 2"]
+#   scripts/bench.sh [--quick] [--seconds N] [--rounds R] [--threads "1 2"] [--baseline BIN]
 #
 # Installs wrk, apache2, strace and time if missing (as root), builds reqtrace and the
 # bare_tracer example (--release), starts a throwaway prefork Apache on a free port of
@@ -19,6 +19,8 @@
 #   reqtrace-human  reqtrace attach -o /dev/null MASTER
 #   reqtrace-json-tT  reqtrace attach --json --threads T ... for each T in --threads, when
 #                   `reqtrace attach --help` lists --threads
+#   baseline-json   with --baseline BIN: BIN attach --json -o /dev/null MASTER, another build
+#                   of reqtrace (say, the commit before a change) in the same interleaved run
 #
 # Every round runs every arm in this order (interleaved, so slow drifts of a shared machine
 # hit all arms alike). A traced arm starts the tracer, waits until every Apache thread shows
@@ -34,16 +36,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  echo "usage: scripts/bench.sh [--quick] [--seconds N] [--rounds R] [--threads \"1 2\"]" >&2
+  echo "usage: scripts/bench.sh [--quick] [--seconds N] [--rounds R] [--threads \"1 2\"] [--baseline BIN]" >&2
   exit 2
 }
-quick=0 seconds="" rounds="" threads_list="1 2"
+quick=0 seconds="" rounds="" threads_list="1 2" baseline=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --seconds) [ $# -ge 2 ] || usage; seconds=$2; shift ;;
     --rounds) [ $# -ge 2 ] || usage; rounds=$2; shift ;;
     --threads) [ $# -ge 2 ] || usage; threads_list=$2; shift ;;
+    --baseline) [ $# -ge 2 ] && [ -x "$2" ] || usage; baseline=$(realpath "$2"); shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) usage ;;
   esac
@@ -117,6 +120,7 @@ mkdir -p "$root"/{run,logs,www,out,bin}
 out=$root/out
 # Copies: a concurrent cargo build must not swap the binaries between arms.
 cp target/release/reqtrace target/release/examples/bare_tracer "$root/bin/"
+[ -z "$baseline" ] || cp "$baseline" "$root/bin/reqtrace-baseline"
 reqtrace=$root/bin/reqtrace
 bare=$root/bin/bare_tracer
 # 100 bytes.
@@ -224,6 +228,7 @@ if "$reqtrace" attach --help 2>/dev/null | grep -q -- '--threads'; then
 else
   say "reqtrace attach has no --threads: no per-thread-count arms"
 fi
+[ -z "$baseline" ] || arms+=(baseline-json)
 
 # The tracer command of an arm, in the array `cmd`.
 arm_cmd() {
@@ -242,6 +247,7 @@ arm_cmd() {
     reqtrace-records) cmd=("$reqtrace" attach --json --url / -o /dev/null "$apache") ;;
     reqtrace-human) cmd=("$reqtrace" attach -o /dev/null "$apache") ;;
     reqtrace-json-t*) cmd=("$reqtrace" attach --json --threads "${1#reqtrace-json-t}" -o /dev/null "$apache") ;;
+    baseline-json) cmd=("$root/bin/reqtrace-baseline" attach --json -o /dev/null "$apache") ;;
   esac
 }
 
@@ -389,7 +395,7 @@ for arm in "${arms[@]}"; do
   row+=("${m:+$(printf '%.0f' "$m")}")
   [ -z "$m" ] && row[-1]="—"
   row+=("$(ratio "$m" "${med[untraced]}")")
-  if [[ "$arm" == reqtrace* ]]; then
+  if [[ "$arm" == reqtrace* || "$arm" == baseline* ]]; then
     row+=("$(ratio "$m" "${med[strace]}")" "$(ratio "$m" "${med[bare]}")")
   else
     row+=("—" "—")
@@ -414,7 +420,7 @@ for arm in "${arms[@]}"; do
     m=$(vals rss "$arm" | tr ' ' '\n' | grep . | sort -g | tail -n1)
     # Events reqtrace dropped, over all rounds (— for strace and bare, which drop nothing).
     d="—"
-    if [[ "$arm" == reqtrace* ]]; then
+    if [[ "$arm" == reqtrace* || "$arm" == baseline* ]]; then
       d=0
       for r in $(seq "$rounds"); do d=$((d + ${drops[$arm,$r]:-0})); done
     fi
@@ -424,6 +430,8 @@ for arm in "${arms[@]}"; do
 done
 
 echo
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo "machine: ${cpu_model:-unknown CPU}, $(nproc) CPUs, kernel $(uname -r)"
 echo "wrk -t1 -c8 -d${seconds}s, $rounds round(s), $(nproc) CPUs; median over rounds; × = ratio of medians; max latency = wrk's slowest request, all rounds (timed out: no answer within wrk's 2 s); tracer CPU = user+sys, median; peak RSS = max; dropped = events reqtrace dropped, all rounds"
 {
   (IFS=$'\t'; echo "${header[*]}")

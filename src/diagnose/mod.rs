@@ -14,7 +14,7 @@ pub mod rank;
 mod rooted;
 pub mod search;
 #[cfg(test)]
-mod testdir;
+pub(crate) mod testdir;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

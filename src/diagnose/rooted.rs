@@ -66,9 +66,9 @@ mod tests {
             },
         };
         h.map_paths(&|p| r.remote(p));
-        assert_eq!(
-            crate::output::explain::hint(&h),
-            "/srv/img/logo.png is 0600 root:root"
+        assert!(
+            matches!(&h, Hint::ModeIs { path, .. } if path == b"/srv/img/logo.png"),
+            "{h:?}"
         );
         let slash = Rooted(PathBuf::from("/"));
         assert_eq!(slash.remote(b"/a/b"), b"/a/b");

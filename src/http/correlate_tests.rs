@@ -1,6 +1,6 @@
 //! The correlator driven by recorded event sequences. The builders below make
-//! `Event::Syscall`s the way the tracer emits them (tracer/mod.rs `on_syscall`, tracer/decode.rs
-//! `entry`/`capture`): socket reads and writes carry `socket: true` and only their first bytes,
+//! `Event::Syscall`s the way the sources emit them (tracer/decode.rs through event::capture and
+//! event::fds): socket reads and writes carry `socket: true` and only their first bytes,
 //! file syscalls carry their table class, an absolute path and `ret = -errno` on failure. The
 //! sequences follow the real Apache trace in the design notes (apache-syscalls.md).
 
@@ -27,13 +27,10 @@ fn tick() -> f64 {
     })
 }
 
-/// What decode.rs keeps of a socket read, a socket write and an access-log write.
-const READ_CAP: usize = 1024;
-const WRITE_CAP: usize = 64;
-const LOG_CAP: usize = 512;
-
-/// The fd name decode.rs gives a connection returned by accept/accept4.
-const ACCEPTED: &[u8] = b"socket:[accepted]";
+/// What every source keeps of a socket read, a socket write and an access-log write, and the
+/// fd name it gives a connection returned by accept/accept4.
+use crate::event::capture::{LOG_CAP, READ_CAP, WRITE_CAP};
+use crate::event::fds::ACCEPTED;
 /// Apache's listening socket, as /proc names it.
 const LISTENER: &[u8] = b"socket:[48213]";
 const LISTEN_FD: i32 = 5;

@@ -339,6 +339,10 @@ pub fn note(n: &Note) -> String {
 }
 
 #[cfg(test)]
+#[path = "explain_perms_tests.rs"]
+mod perms_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

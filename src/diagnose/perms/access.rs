@@ -48,12 +48,12 @@ fn check(c: &Creds, path: &[u8], meta: &Metadata, bits: u32) -> Decision {
     }
 }
 
-pub(super) const ACL_USER_OBJ: u16 = 0x01;
-pub(super) const ACL_USER: u16 = 0x02;
-pub(super) const ACL_GROUP_OBJ: u16 = 0x04;
+pub(crate) const ACL_USER_OBJ: u16 = 0x01;
+pub(crate) const ACL_USER: u16 = 0x02;
+pub(crate) const ACL_GROUP_OBJ: u16 = 0x04;
 const ACL_GROUP: u16 = 0x08;
-pub(super) const ACL_MASK: u16 = 0x10;
-pub(super) const ACL_OTHER: u16 = 0x20;
+pub(crate) const ACL_MASK: u16 = 0x10;
+pub(crate) const ACL_OTHER: u16 = 0x20;
 
 /// (tag, perm, id) entries of a system.posix_acl_access value (version 2).
 fn parse_acl(v: &[u8]) -> Option<Vec<(u16, u16, u32)>> {

@@ -20,7 +20,7 @@ pub(super) fn in_group(c: &Creds, gid: u32) -> bool {
 }
 
 /// A uid with its name from /etc/passwd.
-pub(super) fn user(uid: u32) -> Id {
+pub(crate) fn user(uid: u32) -> Id {
     Id {
         id: uid,
         name: name_from("/etc/passwd", uid),
@@ -28,7 +28,7 @@ pub(super) fn user(uid: u32) -> Id {
 }
 
 /// A gid with its name from /etc/group.
-pub(super) fn group(gid: u32) -> Id {
+pub(crate) fn group(gid: u32) -> Id {
     Id {
         id: gid,
         name: name_from("/etc/group", gid),

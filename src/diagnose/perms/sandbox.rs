@@ -271,11 +271,7 @@ fn mount_flags(path: &[u8]) -> Option<libc::c_ulong> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::explain;
-
-    fn texts(hints: Vec<Hint>) -> Vec<String> {
-        hints.iter().map(explain::hint).collect()
-    }
+    use crate::diagnose::hint::ProtectSystem;
 
     #[test]
     fn mountinfo_sandbox() {
@@ -291,27 +287,30 @@ mod tests {
 525 522 0:55 / /home ro,nosuid - tmpfs tmpfs ro
 526 522 254:0 /srv/my\\040files /srv/my\\040files ro - ext4 /dev/vda rw
 ";
-        let h = texts(sandbox_hints(worker, host, b"/tmp/upload/x", Want::Read));
-        assert_eq!(h.len(), 1, "{h:?}");
-        assert!(h[0].contains("PrivateTmp"), "{h:?}");
-        let h = texts(sandbox_hints(
-            worker,
-            host,
-            b"/home/alice/public_html/x",
-            Want::Read,
-        ));
-        assert_eq!(h.len(), 1, "{h:?}");
-        assert!(h[0].contains("ProtectHome"), "{h:?}");
-        let h = texts(sandbox_hints(worker, host, b"/var/www/x", Want::Write));
+        let h = sandbox_hints(worker, host, b"/tmp/upload/x", Want::Read);
         assert_eq!(
             h,
-            vec!["/ is read-only for the worker (systemd ProtectSystem=strict)"]
+            [Hint::PrivateTmp {
+                mount: b"/tmp".to_vec()
+            }]
+        );
+        let h = sandbox_hints(worker, host, b"/home/alice/public_html/x", Want::Read);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(matches!(h[0], Hint::ProtectHome { .. }), "{h:?}");
+        let h = sandbox_hints(worker, host, b"/var/www/x", Want::Write);
+        assert_eq!(
+            h,
+            [Hint::ProtectSystem {
+                mount: b"/".to_vec(),
+                level: ProtectSystem::Strict
+            }]
         );
         assert!(sandbox_hints(worker, host, b"/var/www/x", Want::Read).is_empty());
-        let h = texts(sandbox_hints(worker, host, b"/srv/my files/a", Want::Write));
+        let h = sandbox_hints(worker, host, b"/srv/my files/a", Want::Write);
         assert!(
-            h.iter()
-                .any(|s| s.starts_with("/srv/my files is mounted read-only")),
+            h.contains(&Hint::ReadOnlyMount {
+                mount: b"/srv/my files".to_vec()
+            }),
             "{h:?}"
         );
         // Same namespace view: nothing.
