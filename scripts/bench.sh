@@ -2,6 +2,7 @@
 # What does tracing cost a live Apache? An interleaved benchmark on 127.0.0.1.
 #
 #   scripts/bench.sh [--quick] [--seconds N] [--rounds R] [--threads "1 2"] [--baseline BIN]
+#                   [--arms "strace reqtrace-json ..."]
 #
 # Installs wrk, apache2, strace and time if missing (as root), builds reqtrace and the
 # bare_tracer example (--release), starts a throwaway prefork Apache on a free port of
@@ -22,6 +23,9 @@
 #   baseline-json   with --baseline BIN: BIN attach --json -o /dev/null MASTER, another build
 #                   of reqtrace (say, the commit before a change) in the same interleaved run
 #
+# --arms LIST runs only those arms (untraced always runs first): more rounds of an A/B in the
+# same time.
+#
 # Every round runs every arm in this order (interleaved, so slow drifts of a shared machine
 # hit all arms alike). A traced arm starts the tracer, waits until every Apache thread shows
 # TracerPid != 0, runs wrk, stops the tracer with SIGINT and waits for it; /usr/bin/time gives
@@ -36,10 +40,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  echo "usage: scripts/bench.sh [--quick] [--seconds N] [--rounds R] [--threads \"1 2\"] [--baseline BIN]" >&2
+  echo "usage: scripts/bench.sh [--quick] [--seconds N] [--rounds R] [--threads \"1 2\"] [--baseline BIN] [--arms LIST]" >&2
   exit 2
 }
-quick=0 seconds="" rounds="" threads_list="1 2" baseline=""
+quick=0 seconds="" rounds="" threads_list="1 2" baseline="" only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
     --rounds) [ $# -ge 2 ] || usage; rounds=$2; shift ;;
     --threads) [ $# -ge 2 ] || usage; threads_list=$2; shift ;;
     --baseline) [ $# -ge 2 ] && [ -x "$2" ] || usage; baseline=$(realpath "$2"); shift ;;
+    --arms) [ $# -ge 2 ] || usage; only=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) usage ;;
   esac
@@ -229,6 +234,13 @@ else
   say "reqtrace attach has no --threads: no per-thread-count arms"
 fi
 [ -z "$baseline" ] || arms+=(baseline-json)
+if [ -n "$only" ]; then
+  for a in $only; do
+    [[ " ${arms[*]} " == *" $a "* ]] || { say "--arms: no arm $a (arms: ${arms[*]})"; exit 2; }
+  done
+  arms=(untraced)
+  for a in $only; do [ "$a" = untraced ] || arms+=("$a"); done
+fi
 
 # The tracer command of an arm, in the array `cmd`.
 arm_cmd() {
@@ -396,7 +408,7 @@ for arm in "${arms[@]}"; do
   [ -z "$m" ] && row[-1]="—"
   row+=("$(ratio "$m" "${med[untraced]}")")
   if [[ "$arm" == reqtrace* || "$arm" == baseline* ]]; then
-    row+=("$(ratio "$m" "${med[strace]}")" "$(ratio "$m" "${med[bare]}")")
+    row+=("$(ratio "$m" "${med[strace]:-}")" "$(ratio "$m" "${med[bare]:-}")")
   else
     row+=("—" "—")
   fi
