@@ -203,7 +203,7 @@ fn live(
                      server behind that URL?)"
                 ),
             };
-            eprintln!("reqtrace: probe {}: {what}: {verdict}", r.url);
+            crate::say!("reqtrace: probe {}: {what}: {verdict}", r.url);
         }
         return Ok(if !results.is_empty() && results.iter().all(|r| r.ok()) {
             ExitCode::Done

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod procinfo;
 pub mod signals;
+pub mod stderr;
 pub mod syscalls;
 pub mod tracer;
 pub mod wire;

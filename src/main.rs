@@ -35,7 +35,9 @@ fn generate(command: &Command) -> Option<ExitCode> {
                 Some(name) => {
                     cmd.build();
                     let Some(sub) = cmd.find_subcommand(name) else {
-                        eprintln!("reqtrace: no subcommand {name:?}: try attach, run or analyze");
+                        reqtrace::say!(
+                            "reqtrace: no subcommand {name:?}: try attach, run or analyze"
+                        );
                         return Some(ExitCode::Usage);
                     };
                     // clap names are 'static; this process prints one page and exits.
@@ -59,7 +61,7 @@ fn main() {
         None => match reqtrace::app::run(cli.command) {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("reqtrace: {e}");
+                reqtrace::say!("reqtrace: {e}");
                 e.exit_code()
             }
         },

@@ -174,13 +174,14 @@ impl Opened {
     fn end(self, understood: usize) -> SourceEnd {
         let listed = self.unparsed.len().min(MAX_LISTED);
         for (name, u) in &self.unparsed[..listed] {
-            eprintln!(
+            crate::say!(
                 "reqtrace: {name}:{}: cannot parse this line: {}",
-                u.line, u.why
+                u.line,
+                u.why
             );
         }
         if self.unparsed.len() > listed {
-            eprintln!(
+            crate::say!(
                 "reqtrace: ... and {} more lines that could not be parsed",
                 self.unparsed.len() - listed
             );

@@ -91,6 +91,21 @@ impl Lines {
     }
 }
 
+impl Lines {
+    /// Queue the last line of the output (the summary), whatever the queue holds: it is the
+    /// one line that says what was dropped, so it is never dropped itself. One line past the
+    /// bound costs nothing; nothing is queued after it.
+    pub fn push_last(&self, line: String) {
+        let (lock, cv) = &*self.shared;
+        let Ok(mut q) = lock.lock() else { return };
+        if !q.broken {
+            q.records += 1;
+            q.items.push_back((Kind::Record, line));
+        }
+        cv.notify_one();
+    }
+}
+
 impl Queue {
     /// Whether a line of this kind would be dropped now.
     fn full(&self, kind: Kind) -> bool {
@@ -192,7 +207,7 @@ fn write_loop(shared: Shared, out: Box<dyn Write + Send>) {
         }
         if let Some(e) = failed {
             if e.kind() != io::ErrorKind::BrokenPipe {
-                eprintln!("reqtrace: writing output failed: {e}; detaching");
+                crate::say!("reqtrace: writing output failed: {e}; detaching");
             }
             if let Ok(mut q) = lock.lock() {
                 q.broken = true;
@@ -268,5 +283,31 @@ mod tests {
         assert_eq!(records, MAX_RECORDS + 3);
         assert!(text.starts_with("first\n"));
         assert!(text.ends_with(&format!("r{}\n", MAX_RECORDS + 2)));
+    }
+
+    #[test]
+    fn the_last_line_is_kept_when_records_are_dropped() {
+        let (go_tx, go_rx) = mpsc::channel();
+        let text = Arc::new(Mutex::new(Vec::new()));
+        let lines = Lines::start(
+            Box::new(Stalled {
+                go: go_rx,
+                out: text.clone(),
+                waited: false,
+            }),
+            false,
+        );
+        lines.push(Kind::Record, "first\n".into());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        for i in 0..MAX_RECORDS + 5 {
+            lines.push(Kind::Record, format!("r{i}\n"));
+        }
+        assert_eq!(lines.dropped(), 5);
+        lines.push_last("summary\n".into());
+        assert_eq!(lines.dropped(), 5, "the last line is never dropped");
+        go_tx.send(()).unwrap();
+        lines.finish();
+        let text = String::from_utf8(text.lock().unwrap().clone()).unwrap();
+        assert!(text.ends_with(&format!("r{}\nsummary\n", MAX_RECORDS - 1)));
     }
 }

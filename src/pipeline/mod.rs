@@ -261,6 +261,8 @@ fn write_loop(
     let mut st = State::new(settings);
     let mut status_at = std::time::Instant::now();
     let mut idle = 0;
+    // The closing lines for stderr, written after the output.
+    let mut closing = Vec::new();
     loop {
         // While events keep coming, poll: a receiver that is not parked costs the tracer no
         // wake-up (a futex call and a context switch per batch on a machine the server
@@ -316,16 +318,19 @@ fn write_loop(
                 sink.push_all(&mut st.lines);
                 if st.settings.status_line {
                     // Clear the status line before the closing summary.
-                    eprint!("\r\x1b[K");
+                    crate::stderr::raw("\r\x1b[K");
                 }
                 st.finish_all(c.end_ts.unwrap_or_else(crate::event::now));
                 sink.push_all(&mut st.lines);
-                st.close(&sink, *c);
+                closing = st.close(&sink, *c);
                 break;
             }
         }
     }
     sink.push_all(&mut st.lines);
     sink.finish();
+    for line in closing {
+        crate::say!("{line}");
+    }
     st.sum
 }

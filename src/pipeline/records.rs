@@ -96,13 +96,13 @@ impl State {
             return;
         }
         *at = std::time::Instant::now();
-        eprint!(
+        crate::stderr::raw(&format!(
             "\r\x1b[Kreqtrace: {} processes traced, {} requests ({} needing attention), {} dropped",
             self.live.len(),
             self.sum.requests,
             self.sum.requests_failed,
             self.lost + sink.dropped()
-        );
+        ));
     }
 
     /// The end: every request still open is finished at `ts` and reported.
@@ -153,12 +153,15 @@ impl State {
     }
 
     /// The closing lines: the summary (on the output for JSON, on stderr for text) and the
-    /// dropped warning.
-    pub fn close(&mut self, sink: &Lines, c: Closing) {
+    /// dropped warning. The output's line is queued last whatever the queue holds; the
+    /// stderr lines are returned, to be written once the output is finished (after the
+    /// records, with `2>&1`).
+    pub fn close(&mut self, sink: &Lines, c: Closing) -> Vec<String> {
         let sum = &mut self.sum;
         sum.processes = c.processes;
         sum.threads = c.threads;
-        // Events the sources dropped, and lines the output queue dropped.
+        // Events the sources dropped, and lines the output queue dropped (nothing is queued
+        // after this, and the summary itself is never dropped).
         sum.dropped = self.lost + c.dropped + sink.dropped();
         sum.duration_s = c.duration_s;
         sum.reason = c.reason;
@@ -166,15 +169,15 @@ impl State {
         let tally = self.settings.summary.then_some(&self.tally);
         let (out, sentence) = self.settings.printer.summary(sum, tally);
         if let Some(line) = out {
-            sink.push(Kind::Record, line);
+            sink.push_last(line);
         }
+        let mut stderr = Vec::new();
         if let Some(s) = sentence
             && !sink.broken()
         {
-            eprintln!("{s}");
+            stderr.push(s);
         }
-        if let Some(w) = Printer::dropped_warning(sum) {
-            eprintln!("{w}");
-        }
+        stderr.extend(Printer::dropped_warning(sum));
+        stderr
     }
 }

@@ -243,7 +243,7 @@ pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
     };
     tracer.seccomp = filter.is_some() && !failed;
     if filter.is_some() && failed {
-        eprintln!(
+        crate::say!(
             "reqtrace: warning: the seccomp filter could not be installed; tracing every \
              syscall stop instead (slower)"
         );

@@ -185,7 +185,7 @@ pub fn start(
         );
     }
     for w in &warnings {
-        eprintln!("reqtrace: warning: {w}");
+        crate::say!("reqtrace: warning: {w}");
     }
     for tx in &go_txs {
         let _ = tx.send(if fatal.is_none() {
