@@ -250,10 +250,21 @@ fn analyze(
     let shows = Selection::new(&shown.trace, shown.failed, &Catalogue::new(), false)?;
     // The first line is read before the pipeline starts: a recording made on this machine
     // may be looked at here.
+    let replay = open_replay(files, shows)?;
+    // `-o` is opened with O_TRUNC: on an input, it would empty it before it is read.
+    if let Some(o) = shown.output.as_deref().filter(|o| *o != "-")
+        && let Some(input) = replay.input_at(o)
+    {
+        return Err(Error::Usage(format!(
+            "-o {o} is also an input ({input}): writing there would empty it before it is \
+             read; give another output file"
+        )));
+    }
     let Replay {
         mut source,
         boot_id,
-    } = open_replay(files, shows)?;
+        ..
+    } = replay;
     let root = match (&fs_root, boot_id.as_deref()) {
         (Some(r), _) => Some(PathBuf::from(r)),
         (None, Some(b)) if crate::procinfo::boot_id().as_deref() == Some(b) => {

@@ -105,3 +105,188 @@ fn a_stalled_reader_still_gets_the_summary_last() {
         "{stderr}"
     );
 }
+
+/// What a finished command gave, and its peak resident memory (KiB, from wait4's rusage).
+struct Measured {
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+    max_rss_kib: i64,
+}
+
+/// Run `cmd` to completion (killed past T), reading its output, and measure its peak RSS.
+fn run_measured(mut cmd: Command) -> Measured {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let e = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(T).is_err() {
+            send_signal(pid, libc::SIGKILL);
+        }
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 reaps our own child and fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    let _ = tx.send(());
+    let _ = watchdog.join();
+    std::mem::forget(child); // reaped by wait4
+    Measured {
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        stdout: o.join().unwrap(),
+        stderr: String::from_utf8_lossy(&e.join().unwrap()).into_owned(),
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+/// The peak memory `analyze` may use on hostile input (it needs about 10 MiB on a small
+/// trace).
+const ANALYZE_RSS_KIB: i64 = 48 * 1024;
+
+/// Millions of lines that are not a trace: each is counted, the first few named, none kept
+/// (4 million `x` lines took 4.3 GB per 100 MB before); exit 2, nothing was understood.
+#[test]
+fn analyze_memory_does_not_grow_with_unparsable_lines() {
+    let dir = TempDir::new("analyze-junk-lines");
+    let junk = dir.join("junk.log");
+    let n = 4_000_000;
+    std::fs::write(&junk, "x\n".repeat(n)).unwrap();
+    let mut cmd = Command::new(reqtrace());
+    cmd.args(["analyze", "--json", &junk]);
+    let m = run_measured(cmd);
+    assert_eq!(m.code, Some(2), "{}", m.stderr);
+    let summary = json_lines(&m.stdout).pop().unwrap();
+    assert_eq!(summary["unparsed"], n as u64, "{summary}");
+    assert!(
+        m.stderr.contains(&format!("... and {} more lines", n - 10)),
+        "{}",
+        m.stderr
+    );
+    assert!(
+        m.max_rss_kib < ANALYZE_RSS_KIB,
+        "analyze of {n} junk lines peaked at {} KiB",
+        m.max_rss_kib
+    );
+}
+
+/// One endless line (a stream of NULs, as from /dev/zero) is read in bounded memory: what
+/// goes past the line length limit is skipped, the line is named as too long.
+#[test]
+fn analyze_memory_does_not_grow_with_one_endless_line() {
+    let zeros = Command::new("head")
+        .args(["-c", &(96u64 << 20).to_string(), "/dev/zero"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut cmd = Command::new(reqtrace());
+    cmd.args(["analyze", "-"]).stdin(zeros.stdout.unwrap());
+    let m = run_measured(cmd);
+    assert_eq!(m.code, Some(2), "{}", m.stderr);
+    assert!(
+        m.stderr
+            .contains("<stdin>:1: cannot parse this line: longer than"),
+        "{}",
+        m.stderr
+    );
+    assert!(
+        m.max_rss_kib < ANALYZE_RSS_KIB,
+        "analyze of a 96 MiB line peaked at {} KiB",
+        m.max_rss_kib
+    );
+}
+
+/// `analyze X -o X` would truncate X before reading it: refused (exit 2), X untouched; also
+/// through a hard link.
+#[test]
+fn analyze_refuses_to_write_over_its_input() {
+    let dir = TempDir::new("analyze-o-input");
+    let here = env!("CARGO_MANIFEST_DIR");
+    let trace = dir.join("trace.strace");
+    std::fs::copy(
+        format!("{here}/tests/fixtures/eacces-403/trace.strace"),
+        &trace,
+    )
+    .unwrap();
+    let before = std::fs::read(&trace).unwrap();
+    let link = dir.join("link.strace");
+    std::fs::hard_link(&trace, &link).unwrap();
+    for out in [&trace, &link] {
+        let o = run_reqtrace(&["analyze", &trace, "-o", out], T);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "-o {out}: {stderr}");
+        assert!(stderr.contains("is also an input"), "-o {out}: {stderr}");
+        assert_eq!(
+            std::fs::read(&trace).unwrap(),
+            before,
+            "-o {out} changed the input"
+        );
+    }
+    // Another file is fine.
+    let o = run_reqtrace(&["analyze", &trace, "-o", &dir.join("out.txt")], T);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// An input in which nothing is a trace exits 2 with a message naming it: random bytes,
+/// blank lines only, an empty file, a directory.
+#[test]
+fn analyze_exits_2_when_nothing_was_understood() {
+    let dir = TempDir::new("analyze-nothing");
+    // Random bytes with blank lines among them (a blank line is no trace either).
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random: Vec<u8> = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    random.extend_from_slice(b"\n\n\n\xff\xfe\n\n");
+    let cases: [(&str, Option<&[u8]>, &str); 4] = [
+        ("random.bin", Some(&random), "nothing in it is a trace"),
+        (
+            "blank.log",
+            Some(b"\n\n  \n\r\n"),
+            "nothing in it is a trace",
+        ),
+        ("empty.log", Some(b""), "nothing in it is a trace"),
+        ("a-directory", None, "is a directory"),
+    ];
+    for (name, content, says) in cases {
+        let path = dir.join(name);
+        match content {
+            Some(c) => std::fs::write(&path, c).unwrap(),
+            None => std::fs::create_dir(&path).unwrap(),
+        }
+        let o = run_reqtrace(&["analyze", &path], T);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{path}")) && stderr.contains(says),
+            "{name}: {stderr}"
+        );
+    }
+}

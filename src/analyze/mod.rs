@@ -5,13 +5,16 @@
 //! finding the input files (`-` for stdin, strace `-ff` prefixes), telling the two formats
 //! apart, and reporting unparsable lines. Where the diagnosis may look at files is decided
 //! by app.rs from what [`Replay::boot_id`] says. A recording and strace logs are two
-//! sources ([`Recording`], [`StraceLog`]) sharing how inputs are opened and ended.
+//! sources ([`Recording`], [`StraceLog`]) sharing how inputs are opened and ended. Memory is
+//! bounded whatever the input: a line is kept up to [`MAX_LINE`] bytes, and unparsable
+//! lines are counted, only the first few kept to be named.
 
 pub mod recorded;
 pub mod strace;
 pub mod strace_line;
 
-use std::io::{BufRead, BufReader};
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -20,6 +23,13 @@ use crate::event::{End, Event, EventSink, Hub, Source, SourceEnd};
 
 /// Unparsable lines listed on stderr at most (all are counted).
 const MAX_LISTED: usize = 10;
+/// Longest line read, in bytes: far longer than any line reqtrace writes (a request with ten
+/// suspects and their references is a few KiB) or strace does (`-s 65536` escapes to about
+/// 256 KiB), and short enough that an input without line ends (`/dev/zero`) costs 1 MiB, not
+/// all the memory there is. The rest of a longer line is read and skipped.
+pub const MAX_LINE: usize = 1 << 20;
+/// Why a longer line is not parsed.
+const TOO_LONG: &str = "longer than 1 MiB (the rest of it was skipped): not a line of a trace";
 
 /// One input: its name for messages, and the PID of an `strace -ff` file.
 struct Input {
@@ -42,6 +52,12 @@ fn inputs(files: &[String]) -> Result<Vec<Input>, Error> {
             continue;
         }
         let p = Path::new(f);
+        if p.is_dir() {
+            return Err(Error::Input(format!(
+                "{f} is a directory: give a trace file, or the -o PREFIX given to strace -ff \
+                 for its PREFIX.PID files"
+            )));
+        }
         if p.exists() {
             out.push(Input {
                 name: f.clone(),
@@ -121,24 +137,71 @@ fn open(input: &Input) -> Result<Box<dyn BufRead>, Error> {
     }
 }
 
-/// Lines of a reader, as text (strace and JSON are ASCII/UTF-8; stray bytes become U+FFFD
-/// rather than an error), numbered from 1.
-fn lines(r: Box<dyn BufRead>) -> impl Iterator<Item = (usize, String)> {
+/// One line of an input.
+enum Text {
+    /// The line, as text (strace and JSON are ASCII/UTF-8; stray bytes become U+FFFD rather
+    /// than an error).
+    Line(String),
+    /// A line longer than MAX_LINE, skipped.
+    TooLong,
+    /// Reading failed: the input ends here.
+    Failed(io::Error),
+}
+
+/// Read one line into `buf` (cleared first), keeping at most MAX_LINE bytes of it and
+/// skipping the rest up to its line end. `None` at the end of the input, else whether the
+/// line was cut.
+fn read_line(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    buf.clear();
+    let (mut any, mut cut) = (false, false);
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(any.then_some(cut));
+        }
+        any = true;
+        let (used, end) = match avail.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(buf.len());
+        cut |= used > room;
+        buf.extend_from_slice(&avail[..used.min(room)]);
+        r.consume(used);
+        if end {
+            return Ok(Some(cut));
+        }
+    }
+}
+
+/// Lines of a reader, numbered from 1; a read error is the last item.
+fn lines(r: Box<dyn BufRead>) -> impl Iterator<Item = (usize, Text)> {
     let mut r = r;
     let mut n = 0;
+    let mut buf = Vec::new();
+    let mut failed = false;
     std::iter::from_fn(move || {
-        let mut buf = Vec::new();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => {
-                n += 1;
-                Some((n, String::from_utf8_lossy(&buf).into_owned()))
+        if failed {
+            return None;
+        }
+        n += 1;
+        match read_line(&mut *r, &mut buf) {
+            Ok(None) => None,
+            Ok(Some(true)) => Some((n, Text::TooLong)),
+            Ok(Some(false)) => Some((n, Text::Line(String::from_utf8_lossy(&buf).into_owned()))),
+            Err(e) => {
+                failed = true;
+                Some((n, Text::Failed(e)))
             }
         }
     })
 }
 
-type Lines = Box<dyn Iterator<Item = (usize, String)>>;
+type Lines = Box<dyn Iterator<Item = (usize, Text)>>;
 
 /// The files given, opened: the first input's lines already read up to its first non-empty
 /// line, which told the format.
@@ -147,7 +210,11 @@ struct Opened {
     first: Option<Lines>,
     shows: Selection,
     names: String,
-    unparsed: Vec<(String, strace::Unparsed)>,
+    /// The first MAX_LISTED unparsable lines, with their input's name, and how many in all.
+    listed: Vec<(String, strace::Unparsed)>,
+    unparsed: u64,
+    /// Why reading an input failed, if it did.
+    read_error: Option<String>,
     seen: Seen,
 }
 
@@ -161,6 +228,27 @@ impl Opened {
         }
     }
 
+    /// Count the unparsable lines a reader found in input `i` (taken from `found`), keeping
+    /// only the first few: a file of junk must not be kept line by line.
+    fn unparsed(&mut self, i: usize, found: &mut Vec<strace::Unparsed>) {
+        for u in found.drain(..) {
+            self.unparsed += 1;
+            if self.listed.len() < MAX_LISTED {
+                self.listed.push((self.inputs[i].name.clone(), u));
+            }
+        }
+    }
+
+    /// Reading input `i` failed: it ends there, and analyze will exit 2 saying so.
+    fn failed(&mut self, i: usize, e: &io::Error) {
+        if self.read_error.is_none() {
+            self.read_error = Some(format!(
+                "cannot read {}: {e}; what was read before is reported above",
+                self.inputs[i].name
+            ));
+        }
+    }
+
     /// Events to the sink, counted for the summary.
     fn send(&mut self, sink: &mut dyn EventSink, evs: &mut Vec<Event>) {
         for ev in evs.drain(..) {
@@ -170,35 +258,40 @@ impl Opened {
     }
 
     /// The end: unparsable lines named on stderr (the first few), and what the summary says.
-    /// `understood`: lines that were recognised; none at all (and some not) is an error.
+    /// `understood`: lines that were recognised (blank lines are not); none at all is an
+    /// error (exit 2), and so is a failed read.
     fn end(self, understood: usize) -> SourceEnd {
-        let listed = self.unparsed.len().min(MAX_LISTED);
-        for (name, u) in &self.unparsed[..listed] {
+        for (name, u) in &self.listed {
             crate::say!(
                 "reqtrace: {name}:{}: cannot parse this line: {}",
                 u.line,
                 u.why
             );
         }
-        if self.unparsed.len() > listed {
-            crate::say!(
-                "reqtrace: ... and {} more lines that could not be parsed",
-                self.unparsed.len() - listed
-            );
+        let more = self.unparsed - self.listed.len() as u64;
+        if more > 0 {
+            crate::say!("reqtrace: ... and {more} more lines that could not be parsed");
         }
-        let late_error = (understood == 0 && !self.unparsed.is_empty()).then(|| {
-            Error::Usage(format!(
-                "{}: nothing in it is a trace from reqtrace --json or an strace log",
-                self.names
-            ))
-        });
+        let late_error = match self.read_error {
+            Some(e) => Some(Error::Input(e)),
+            None if understood == 0 => Some(Error::Input(format!(
+                "{}: nothing in it is a trace from reqtrace --json or an strace log{}",
+                self.names,
+                if self.unparsed == 0 {
+                    " (it is empty, or blank lines only)"
+                } else {
+                    ""
+                }
+            ))),
+            None => None,
+        };
         SourceEnd {
             end: End::EndOfInput,
             processes: self.seen.procs.len() as u64,
             threads: self.seen.threads.len() as u64,
             dropped: 0,
             end_ts: self.seen.last_ts,
-            unparsed: Some(self.unparsed.len() as u64),
+            unparsed: Some(self.unparsed),
             exit: None,
             late_error,
         }
@@ -212,6 +305,20 @@ pub struct Replay {
     /// A recording's boot id (its start line's `boot_id`): the machine and boot it was made
     /// on. `None` for strace logs and recordings without one.
     pub boot_id: Option<String>,
+    /// Each input's (device, inode) and name, to refuse an output that would overwrite one.
+    ids: Vec<(u64, u64, String)>,
+}
+
+impl Replay {
+    /// The input that `path` is (the same file, whatever its name), if any: writing the
+    /// output there would truncate it before it is read.
+    pub fn input_at(&self, path: &str) -> Option<&str> {
+        let m = std::fs::metadata(path).ok()?;
+        self.ids
+            .iter()
+            .find(|(dev, ino, _)| (*dev, *ino) == (m.dev(), m.ino()))
+            .map(|(_, _, name)| name.as_str())
+    }
 }
 
 /// Open `files` and tell their format from the first non-empty line: a recording (JSON) or
@@ -223,13 +330,20 @@ pub fn open_replay(files: &[String], shows: Selection) -> Result<Replay, Error> 
             "standard input (-) can be read only once".into(),
         ));
     }
+    let ids = inputs
+        .iter()
+        .filter_map(|i| {
+            let m = std::fs::metadata(i.path.as_deref().unwrap_or(Path::new("/dev/stdin"))).ok()?;
+            Some((m.dev(), m.ino(), i.name.clone()))
+        })
+        .collect();
     let mut first = lines(open(&inputs[0])?).peekable();
     let boot_id = loop {
         match first.peek() {
-            Some((_, l)) if l.trim().is_empty() => {
+            Some((_, Text::Line(l))) if l.trim().is_empty() => {
                 first.next();
             }
-            Some((_, l)) if l.trim_start().starts_with('{') => {
+            Some((_, Text::Line(l))) if l.trim_start().starts_with('{') => {
                 break Some(recorded::boot_id(l));
             }
             _ => break None,
@@ -240,17 +354,21 @@ pub fn open_replay(files: &[String], shows: Selection) -> Result<Replay, Error> 
         first: Some(Box::new(first)),
         shows,
         names: files.join(" "),
-        unparsed: Vec::new(),
+        listed: Vec::new(),
+        unparsed: 0,
+        read_error: None,
         seen: Seen::default(),
     };
     Ok(match boot_id {
         Some(boot_id) => Replay {
             source: Box::new(Recording(opened)),
             boot_id,
+            ids,
         },
         None => Replay {
             source: Box::new(StraceLog(opened)),
             boot_id: None,
+            ids,
         },
     })
 }
@@ -271,13 +389,15 @@ impl Source for Recording {
         for i in 0..o.inputs.len() {
             let mut rec = recorded::Reader::new(o.shows.clone());
             for (n, l) in o.lines(i)? {
-                rec.line(n, &l, &mut events);
+                match l {
+                    Text::Line(l) => rec.line(n, &l, &mut events),
+                    Text::TooLong => rec.unparsed.push(too_long(n)),
+                    Text::Failed(e) => o.failed(i, &e),
+                }
+                o.unparsed(i, &mut rec.unparsed);
                 o.send(&mut *sink, &mut events);
             }
             understood += rec.understood;
-            let name = o.inputs[i].name.clone();
-            o.unparsed
-                .extend(rec.unparsed.into_iter().map(|u| (name.clone(), u)));
         }
         sink.flush();
         Ok(o.end(understood))
@@ -301,31 +421,42 @@ impl Source for StraceLog {
             // One log: streamed.
             let tid = o.inputs[0].tid;
             for (n, l) in o.lines(0)? {
-                reader.line(n, &l, tid, &mut events);
+                match l {
+                    Text::Line(l) => reader.line(n, &l, tid, &mut events),
+                    Text::TooLong => reader.unparsed.push(too_long(n)),
+                    Text::Failed(e) => o.failed(0, &e),
+                }
+                o.unparsed(0, &mut reader.unparsed);
                 o.send(&mut *sink, &mut events);
             }
-            let name = o.inputs[0].name.clone();
-            o.unparsed
-                .extend(reader.unparsed.drain(..).map(|u| (name.clone(), u)));
         } else {
             // -ff files: one per thread, merged by time (stable, so a file's own order holds
             // where time stamps tie or are missing).
             for i in 0..o.inputs.len() {
                 let tid = o.inputs[i].tid;
                 for (n, l) in o.lines(i)? {
-                    reader.line(n, &l, tid, &mut events);
+                    match l {
+                        Text::Line(l) => reader.line(n, &l, tid, &mut events),
+                        Text::TooLong => reader.unparsed.push(too_long(n)),
+                        Text::Failed(e) => o.failed(i, &e),
+                    }
+                    o.unparsed(i, &mut reader.unparsed);
                 }
                 reader.finish();
-                let name = o.inputs[i].name.clone();
-                o.unparsed
-                    .extend(reader.unparsed.drain(..).map(|u| (name.clone(), u)));
             }
             events.sort_by(|a, b| ts_of(a).total_cmp(&ts_of(b)));
             o.send(&mut *sink, &mut events);
         }
         sink.flush();
-        let understood = reader.lines.saturating_sub(o.unparsed.len());
-        Ok(o.end(understood))
+        Ok(o.end(reader.understood))
+    }
+}
+
+/// A line skipped for its length, as an unparsable line.
+fn too_long(line: usize) -> strace::Unparsed {
+    strace::Unparsed {
+        line,
+        why: TOO_LONG,
     }
 }
 

@@ -25,6 +25,9 @@ use super::strace_line::{self, Body};
 
 /// Seconds: a time of day this far behind the previous line means midnight was crossed.
 const HALF_DAY: f64 = 43_200.0;
+/// Bytes of `<unfinished ...>` first halves held while they wait for their second halves
+/// (a busy server's log has a few hundred at once, each a line of at most a few KiB).
+const MAX_PENDING_BYTES: usize = 16 << 20;
 /// What an fd known from the log only as "a socket" is called.
 const SOCKET: &[u8] = b"socket:[log]";
 
@@ -50,9 +53,12 @@ pub struct Reader {
     day: f64,
     last_ts: f64,
     pub unparsed: Vec<Unparsed>,
-    /// Lines read, and calls turned into events.
+    /// Lines read, lines recognised (blank lines are not), and calls turned into events.
     pub lines: usize,
+    pub understood: usize,
     pub calls: u64,
+    /// Bytes held in `pending`.
+    pending_bytes: usize,
 }
 
 impl Reader {
@@ -69,7 +75,9 @@ impl Reader {
             last_ts: 0.0,
             unparsed: Vec::new(),
             lines: 0,
+            understood: 0,
             calls: 0,
+            pending_bytes: 0,
         }
     }
 
@@ -93,6 +101,9 @@ impl Reader {
     /// PID column). Events go to `out`.
     pub fn line(&mut self, lineno: usize, text: &str, tid: Option<i32>, out: &mut Vec<Event>) {
         self.lines += 1;
+        if text.trim().is_empty() {
+            return;
+        }
         let parsed = match strace_line::parse(text) {
             Ok(l) => l,
             Err(why) => {
@@ -100,6 +111,7 @@ impl Reader {
                 return;
             }
         };
+        self.understood += 1;
         let tid = parsed.tid.or(tid).unwrap_or(0);
         let ts = self.time(parsed.ts, parsed.clock);
         let pid = self.group(tid);
@@ -118,7 +130,17 @@ impl Reader {
                 how: ExitKind::Signal(signal_number(sig)),
             }),
             Body::Unfinished { head, .. } => {
-                self.pending.insert(tid, head.to_string());
+                // A log of endless unfinished calls in ever new threads must not hold them
+                // all: past the bound the halves waiting are forgotten (their resumed halves
+                // then find none, which a log that starts mid-call does too).
+                if self.pending_bytes + head.len() > MAX_PENDING_BYTES {
+                    self.pending.clear();
+                    self.pending_bytes = 0;
+                }
+                self.pending_bytes += head.len();
+                if let Some(old) = self.pending.insert(tid, head.to_string()) {
+                    self.pending_bytes -= old.len();
+                }
             }
             Body::Resumed { name, rest } => {
                 // A log that starts in the middle of a call has no first half: nothing to
@@ -126,6 +148,7 @@ impl Reader {
                 let Some(head) = self.pending.remove(&tid) else {
                     return;
                 };
+                self.pending_bytes -= head.len();
                 if !head.starts_with(name) {
                     self.unparsed.push(Unparsed {
                         line: lineno,
@@ -156,6 +179,7 @@ impl Reader {
     /// starts its own clock (each file crosses midnight on its own).
     pub fn finish(&mut self) {
         self.pending.clear();
+        self.pending_bytes = 0;
         self.day = 0.0;
         self.last_ts = 0.0;
     }
