@@ -191,14 +191,17 @@ fn analyze_memory_does_not_grow_with_unparsable_lines() {
 /// goes past the line length limit is skipped, the line is named as too long.
 #[test]
 fn analyze_memory_does_not_grow_with_one_endless_line() {
-    let zeros = Command::new("head")
+    let mut zeros = Command::new("head")
         .args(["-c", &(96u64 << 20).to_string(), "/dev/zero"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut cmd = Command::new(reqtrace());
-    cmd.args(["analyze", "-"]).stdin(zeros.stdout.unwrap());
+    cmd.args(["analyze", "-"])
+        .stdin(zeros.stdout.take().unwrap());
     let m = run_measured(cmd);
+    let _ = zeros.kill();
+    let _ = zeros.wait();
     assert_eq!(m.code, Some(2), "{}", m.stderr);
     assert!(
         m.stderr
@@ -285,7 +288,7 @@ fn analyze_exits_2_when_nothing_was_understood() {
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
         assert!(
-            stderr.contains(&format!("{path}")) && stderr.contains(says),
+            stderr.contains(&path) && stderr.contains(says),
             "{name}: {stderr}"
         );
     }
