@@ -5,10 +5,18 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use common::apache::Apache;
 use common::*;
+use serde_json::Value;
+
+/// One heavy test at a time (a real Apache, a fast fixture): they share two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 const T: Duration = Duration::from_secs(60);
 
@@ -66,6 +74,7 @@ fn stderr_lines_are_written_whole() {
 /// request record the reader did not get.
 #[test]
 fn a_stalled_reader_still_gets_the_summary_last() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("stalled-summary");
     let done = dir.join("done");
     // More records than the output queue holds (8192 waiting, 8192 being written).
@@ -292,4 +301,100 @@ fn analyze_exits_2_when_nothing_was_understood() {
             "{name}: {stderr}"
         );
     }
+}
+
+/// Send raw bytes on a new connection to Apache and read the answer until it closes;
+/// returns the status (0 when there is none).
+fn send_raw(a: &Apache, bytes: &[u8]) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", a.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    std::str::from_utf8(buf.get(9..12).unwrap_or_default())
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Attach to `a` with ARGS, send each request (waiting for its answer), and return the
+/// JSON lines once reqtrace exits (`--count`).
+fn trace_requests(a: &Apache, args: &[&str], reqs: &[Vec<u8>]) -> (Vec<Value>, Vec<u16>) {
+    let child = a.attach_bg(args);
+    let statuses: Vec<u16> = reqs.iter().map(|r| send_raw(a, r)).collect();
+    let out = wait_output(child, T);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (json_lines(&out.stdout), statuses)
+}
+
+/// A request line longer than the first 1 KiB reqtrace reads (a long path, a long query),
+/// or a Host header after long headers, keeps its method, target and Host: diagnosed,
+/// matched by `--url`, not `partial`. Other headers are never kept.
+#[test]
+fn a_long_request_line_keeps_its_method_target_and_host() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let deep = "/d123456789".repeat(300); // 3300 bytes of path
+    let query = "q=".to_string() + &"v".repeat(1500);
+    let cookie = "secret-cookie-".to_string() + &"c".repeat(3000);
+    let reqs = [
+        format!(
+            "GET /deep{deep}/missing.html?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        ),
+        format!(
+            "GET /deep/after-cookie.html HTTP/1.1\r\nCookie: {cookie}\r\nHost: 127.0.0.1:1\r\nConnection: close\r\n\r\n"
+        ),
+    ];
+    let reqs: Vec<Vec<u8>> = reqs.into_iter().map(String::into_bytes).collect();
+    let (lines, statuses) = trace_requests(
+        &a,
+        &[
+            "--json",
+            "--url",
+            "/deep/*",
+            "--count",
+            "2",
+            "--duration",
+            "15",
+        ],
+        &reqs,
+    );
+    assert_eq!(statuses, [404, 404]);
+    let text = lines.iter().map(Value::to_string).collect::<String>();
+    assert!(
+        !text.contains("secret-cookie"),
+        "a header value reached the output"
+    );
+    let recs = requests(&lines);
+    assert_eq!(recs.len(), 2, "{lines:#?}");
+    let long = recs
+        .iter()
+        .find(|r| r["target"].as_str().unwrap_or("").len() > 1024)
+        .unwrap_or_else(|| panic!("no record with the long target: {recs:#?}"));
+    assert_eq!(long["method"], "GET", "{long}");
+    assert_eq!(
+        long["target"],
+        format!("/deep{deep}/missing.html?q=REDACTED"),
+        "{long}"
+    );
+    assert_eq!(long["host"], "127.0.0.1");
+    assert_eq!(long["partial"], false);
+    assert_eq!(long["status"], 404);
+    assert!(
+        long["suspects"][0]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(a.root.path().join("www/deep").to_str().unwrap()),
+        "diagnosed: {long}"
+    );
+    let after = recs
+        .iter()
+        .find(|r| r["target"] == "/deep/after-cookie.html")
+        .unwrap_or_else(|| panic!("{recs:#?}"));
+    assert_eq!(
+        after["host"], "127.0.0.1:1",
+        "the Host after a long Cookie: {after}"
+    );
+    assert_eq!(after["partial"], false);
 }

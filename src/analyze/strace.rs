@@ -362,6 +362,14 @@ impl Reader {
         // A log shows what was written whether or not a status was seen: never "answered".
         if let Some(cap) = capture::cap(io, target, false) {
             ev.data = data.map(|mut d| {
+                // As live: a long request line or Host header is kept whole (up to HEAD_CAP,
+                // as far as strace's -s showed it), alone.
+                if ev.socket
+                    && io == Io::Read
+                    && capture::head_wanted(&d[..d.len().min(cap)], d.len()).is_some()
+                {
+                    return capture::head(&d);
+                }
                 d.truncate(cap);
                 d
             });

@@ -1,12 +1,18 @@
 //! The capture policy, once for every source: which calls carry HTTP bytes (socket reads and
 //! writes, an access-log write), how many of their first bytes are kept, and which calls the
 //! correlator needs even when they are not printed. Bodies are never kept: a request line
-//! with its Host header, a status line, an access-log line.
+//! with its Host header, a status line, an access-log line. A request line or Host header
+//! that goes on past the first READ_CAP bytes is kept whole up to HEAD_CAP, alone.
 
 use crate::syscalls::class;
 
 /// Bytes kept of a socket read: enough for a request line and the Host header.
 pub const READ_CAP: usize = 1024;
+/// Bytes of a socket read looked at when its first READ_CAP hold a request head that goes on
+/// past them (a long path or query, a Host header after a long Cookie): the default limit of
+/// a request line in Apache (LimitRequestLine 8190) and nginx (large_client_header_buffers
+/// 8k). Only the request line and the Host header of them are kept.
+pub const HEAD_CAP: usize = 8192;
 /// Bytes kept of a socket write: a status line ("HTTP/1.1 404 Not Found").
 pub const WRITE_CAP: usize = 64;
 /// Bytes kept of an access-log write (the status fallback when the socket carries TLS).
@@ -55,6 +61,72 @@ pub fn cap(io: Io, target: Option<&[u8]>, answered: bool) -> Option<usize> {
     }
 }
 
+/// Of a socket read whose first READ_CAP bytes are `first`, how many bytes to look at in all
+/// (`available`: what the call read, or what is known of it): more than `first` only when
+/// these start a request (a method token and a space) whose request line, or whose headers
+/// before the Host header, go on past them. Then up to HEAD_CAP; [`head`] says what of
+/// them is kept. Reading more than the first bytes costs the tracer more pages on every
+/// read, so it is done only for such a head.
+pub fn head_wanted(first: &[u8], available: usize) -> Option<usize> {
+    if first.len() < READ_CAP || available <= first.len() || !starts_like_request(first) {
+        return None;
+    }
+    let mut lines = first.split_inclusive(|&b| b == b'\n');
+    let line = lines.next()?;
+    if !line.ends_with(b"\n") {
+        // The request line itself goes on.
+        return Some(available.min(HEAD_CAP));
+    }
+    for l in lines {
+        let complete = l.ends_with(b"\n");
+        let l = l.strip_suffix(b"\n").unwrap_or(l);
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if complete && l.is_empty() {
+            return None; // The end of the head, with no Host.
+        }
+        if l.len() >= 5 && l[..5].eq_ignore_ascii_case(b"host:") {
+            // Host is here: whole, or cut at the end of `first`.
+            return (!complete).then(|| available.min(HEAD_CAP));
+        }
+    }
+    Some(available.min(HEAD_CAP))
+}
+
+/// A method token (at most 32 bytes) and a space.
+fn starts_like_request(buf: &[u8]) -> bool {
+    let end = buf.iter().take(33).position(|&b| b == b' ');
+    end.is_some_and(|e| {
+        e > 0
+            && buf[..e]
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    })
+}
+
+/// What is kept of a request head read up to HEAD_CAP (`head_wanted`): the request line and
+/// the Host header line, with their line ends; no other header, no body. A request line with
+/// no end within the bytes is kept as it is (cut).
+pub fn head(buf: &[u8]) -> Vec<u8> {
+    let buf = &buf[..buf.len().min(HEAD_CAP)];
+    let mut lines = buf.split_inclusive(|&b| b == b'\n');
+    let mut out = lines.next().unwrap_or_default().to_vec();
+    if !out.ends_with(b"\n") {
+        return out;
+    }
+    for l in lines {
+        let bare = l.strip_suffix(b"\n").unwrap_or(l);
+        let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+        if bare.is_empty() {
+            break;
+        }
+        if bare.len() >= 5 && bare[..5].eq_ignore_ascii_case(b"host:") {
+            out.extend_from_slice(l);
+            break;
+        }
+    }
+    out
+}
+
 /// Whether the correlator needs a finished call that is not printed: file calls (they belong
 /// to a request), socket I/O and a log line, accepted connections, and the close of a socket
 /// (it ends the connection's requests).
@@ -91,5 +163,42 @@ mod tests {
         assert_eq!(cap(Io::Read, Some(log), false), None);
         assert_eq!(cap(Io::Write, Some(b"/srv/www/x.php"), false), None);
         assert_eq!(cap(Io::Read, None, false), None);
+    }
+
+    #[test]
+    fn a_long_head_is_read_further_and_kept_to_its_line_and_host() {
+        let pad = |s: &str, n: usize| format!("{s}{}", "a".repeat(n));
+        // A short request: the first bytes suffice.
+        let short = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(head_wanted(short, short.len()), None);
+        // A request line longer than READ_CAP.
+        let long = pad("GET /", 3000) + " HTTP/1.1\r\nCookie: c\r\nHost: h\r\n\r\nbody";
+        let first = &long.as_bytes()[..READ_CAP];
+        assert_eq!(head_wanted(first, long.len()), Some(long.len()));
+        assert_eq!(head_wanted(first, 100_000), Some(HEAD_CAP));
+        let kept = head(long.as_bytes());
+        assert_eq!(
+            kept,
+            (pad("GET /", 3000) + " HTTP/1.1\r\nHost: h\r\n").as_bytes()
+        );
+        // Host after a long Cookie; the Cookie is not kept.
+        let cookie = pad("GET / HTTP/1.1\r\nCookie: ", 2000) + "\r\nHost: h\r\n\r\n";
+        let first = &cookie.as_bytes()[..READ_CAP];
+        assert!(head_wanted(first, cookie.len()).is_some());
+        assert_eq!(head(cookie.as_bytes()), b"GET / HTTP/1.1\r\nHost: h\r\n");
+        // Host within the first bytes, or the end of a head without one: no more.
+        let hosted = pad("GET / HTTP/1.1\r\nHost: h\r\nCookie: ", 2000);
+        assert_eq!(
+            head_wanted(&hosted.as_bytes()[..READ_CAP], hosted.len()),
+            None
+        );
+        let body = pad("POST / HTTP/1.1\r\n\r\n", 2000);
+        assert_eq!(head_wanted(&body.as_bytes()[..READ_CAP], body.len()), None);
+        // Not a request (TLS, a body): never more.
+        let tls = [0x16u8; 2000];
+        assert_eq!(head_wanted(&tls[..READ_CAP], tls.len()), None);
+        // A request line longer than HEAD_CAP is kept cut.
+        let huge = pad("GET /", 20_000);
+        assert_eq!(head(huge.as_bytes()).len(), HEAD_CAP);
     }
 }

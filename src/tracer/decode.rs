@@ -201,12 +201,23 @@ fn capture(
         "recvmsg" | "sendmsg" => mem
             .read_words(tid, p.raw[1], 4)
             .and_then(|h| mem.read_words(tid, h[2], 2)),
-        _ => Some(vec![p.raw[1], want as u64]),
+        // read, recvfrom, write, sendto: (fd, buf, count, ...).
+        _ => Some(vec![p.raw[1], p.raw[2]]),
     };
     let Some(iov) = first else {
         return;
     };
-    p.data = mem.read_bytes(tid, iov[0], want.min(iov[1] as usize));
+    let available = (ret as usize).min(iov[1] as usize);
+    p.data = mem.read_bytes(tid, iov[0], want.min(available));
+    // A request line or Host header that goes on past the first bytes: read on, keep only
+    // those two lines (rare: most heads fit in the first READ_CAP bytes).
+    if p.socket
+        && io == Io::Read
+        && let Some(first) = &p.data
+        && let Some(n) = capture::head_wanted(first, available)
+    {
+        p.data = Some(capture::head(&mem.read_upto(tid, iov[0], n)));
+    }
     if p.socket && io == Io::Write && p.data.as_ref().is_some_and(|d| d.starts_with(b"HTTP/")) {
         *answered = true;
     }

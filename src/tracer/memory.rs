@@ -104,6 +104,21 @@ impl MemReader {
         (got == want).then(|| self.buf[..got].to_vec())
     }
 
+    /// Read up to `len` bytes, past MAX_STR too, in MAX_STR pieces: what was readable from
+    /// `addr` on (a request head, bounded by its caller).
+    pub fn read_upto(&mut self, tid: i32, addr: u64, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let want = (len - out.len()).min(MAX_STR);
+            let got = self.read_into(tid, addr.saturating_add(out.len() as u64), want);
+            out.extend_from_slice(&self.buf[..got]);
+            if got < want {
+                break;
+            }
+        }
+        out
+    }
+
     /// Read `count` native-endian u64 words (pointer arrays, struct fields).
     pub fn read_words(&mut self, tid: i32, addr: u64, count: usize) -> Option<Vec<u64>> {
         let bytes = self.read_bytes(tid, addr, count * 8)?;
