@@ -134,6 +134,9 @@ pub struct RequestLine<'a, S> {
     pub status: Option<i64>,
     #[serde(default)]
     pub partial: bool,
+    /// Only when its request line was malformed: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub malformed: Option<Cow<'a, str>>,
     pub start_ts: f64,
     #[serde(default)]
     pub duration_ms: f64,
@@ -241,6 +244,7 @@ mod tests {
             host: None,
             status: Some(404),
             partial: false,
+            malformed: None,
             start_ts: 1.5,
             duration_ms: 0.7,
             syscalls: Some(10),

@@ -398,3 +398,126 @@ fn a_long_request_line_keeps_its_method_target_and_host() {
     );
     assert_eq!(after["partial"], false);
 }
+
+/// A request line Apache refuses with 400 because it is malformed (an ESC, a NUL or a bare CR
+/// in it, LF-only line ends, no request line at all) is labelled malformed, with what was
+/// sent as far as it can be told; never "started before reqtrace attached", which it was
+/// not. A request line longer than 8 KiB (Apache's 414), read in two pieces, keeps its
+/// method and target.
+#[test]
+fn a_malformed_request_line_is_labelled_malformed() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let tail = "Host: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    // What is sent; the method, target and `malformed` reason expected.
+    type Case<'a> = (Vec<u8>, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            format!("GET /esc\x1b[31m HTTP/1.1\r\n{tail}").into_bytes(),
+            Some("GET"),
+            Some("/esc\u{1b}[31m"),
+            Some("control character (0x1b)"),
+        ),
+        (
+            format!("GET /nul\0x HTTP/1.1\r\n{tail}").into_bytes(),
+            Some("GET"),
+            Some("/nul\u{0}x"),
+            Some("control character (0x00)"),
+        ),
+        (
+            format!("GET /cr\rx HTTP/1.1\r\n{tail}").into_bytes(),
+            Some("GET"),
+            Some("/cr\rx"),
+            Some("control character (0x0d)"),
+        ),
+        (
+            b"GET /lf-only HTTP/1.1\nHost: 127.0.0.1\nConnection: close\n\n".to_vec(),
+            Some("GET"),
+            Some("/lf-only"),
+            Some("LF alone"),
+        ),
+        (
+            format!("GARBAGE\r\n{tail}").into_bytes(),
+            None,
+            None,
+            Some("not an HTTP/1.x request line"),
+        ),
+        (
+            format!("GET /{} HTTP/1.1\r\n{tail}", "x".repeat(9000)).into_bytes(),
+            Some("GET"),
+            None,
+            None,
+        ),
+    ];
+    let reqs: Vec<Vec<u8>> = cases.iter().map(|c| c.0.clone()).collect();
+    let n = reqs.len().to_string();
+    let (lines, statuses) =
+        trace_requests(&a, &["--json", "--count", &n, "--duration", "15"], &reqs);
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 414]);
+    let recs = requests(&lines);
+    assert_eq!(recs.len(), cases.len(), "{recs:#?}");
+    // In the order sent: one connection after another.
+    let mut recs = recs.clone();
+    recs.sort_by(|x, y| {
+        x["start_ts"]
+            .as_f64()
+            .partial_cmp(&y["start_ts"].as_f64())
+            .unwrap()
+    });
+    for (r, (_, method, target, why)) in recs.iter().zip(&cases) {
+        assert_eq!(r["partial"], false, "{r}");
+        match why {
+            Some(why) => assert!(
+                r["malformed"].as_str().is_some_and(|m| m.contains(why)),
+                "{why}: {r}"
+            ),
+            None => assert_eq!(r.get("malformed"), None, "{r}"),
+        }
+        assert_eq!(r["method"].as_str(), *method, "{r}");
+        if let Some(t) = target {
+            assert_eq!(r["target"].as_str(), Some(*t), "{r}");
+        }
+    }
+    let long = recs.last().unwrap();
+    assert_eq!(long["status"], 414);
+    assert!(
+        long["target"].as_str().unwrap() == format!("/{}", "x".repeat(9000)),
+        "the long target: {long}"
+    );
+    // The human report says so on its headline, in place of "started before".
+    let out = Command::new(reqtrace())
+        .args(["analyze", "--color", "never", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut out = out;
+    out.stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = wait_output(out, T);
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(!human.contains("started before"), "{human}");
+    let heads: Vec<&str> = human.lines().filter(|l| l.contains(" → ")).collect();
+    assert_eq!(heads.len(), cases.len(), "{human}");
+    for h in heads.iter().filter(|h| !h.starts_with("GET /xxx")) {
+        assert!(h.contains("(malformed request: "), "{h}");
+    }
+    assert!(
+        heads
+            .iter()
+            .any(|h| h
+                .starts_with("GET /esc\\x1b[31m (malformed request: a control character (0x1b)")),
+        "{human}"
+    );
+    assert!(
+        heads
+            .iter()
+            .any(|h| h.starts_with("? (malformed request: not an HTTP/1.x request line) → 400")),
+        "{human}"
+    );
+}

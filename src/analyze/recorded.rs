@@ -138,6 +138,7 @@ impl Reader {
             host: line.host.map(String::into_bytes),
             status,
             partial: line.partial,
+            malformed: line.malformed.map(Cow::into_owned),
             start_ts: line.start_ts,
             end_ts: line.start_ts + line.duration_ms / 1000.0,
             end: RequestEnd::from_name(&line.end),

@@ -302,6 +302,8 @@ pub struct Announced {
     pub host: Option<Bytes>,
     pub status: Option<u16>,
     pub partial: bool,
+    /// Why its request line was malformed, as recorded.
+    pub malformed: Option<String>,
     pub start_ts: f64,
     pub end_ts: f64,
     pub end: RequestEnd,

@@ -61,6 +61,9 @@ pub struct Request {
     pub status: Option<u16>,
     /// In progress when reqtrace attached: its start was not seen.
     pub partial: bool,
+    /// Its start was seen, and is not a valid request line: why (`parse::BARE_LF`, a control
+    /// character, not HTTP/1.x, too long). `method` and `target` are then what could be told.
+    pub malformed: Option<String>,
     pub start_ts: f64,
     pub status_ts: Option<f64>,
     pub end_ts: f64,
@@ -90,6 +93,7 @@ impl Request {
             host: None,
             status: None,
             partial: false,
+            malformed: None,
             start_ts: ts,
             status_ts: None,
             end_ts: ts,
@@ -235,6 +239,7 @@ impl Correlator {
         req.host = a.host.clone();
         req.status = a.status;
         req.partial = a.partial;
+        req.malformed = a.malformed.clone();
         req.status_ts = a.status.map(|_| a.end_ts);
         req.end_ts = a.end_ts;
         req.end_reason = a.end;
@@ -314,7 +319,10 @@ impl Correlator {
             (None, None) => (&[][..]).into(),
         };
         let starts = parse::parse_requests(&data);
-        if starts.is_empty() && parse::could_be_request_prefix(&data) {
+        // The read went on past the bytes kept: a line longer than the capture keeps, not a
+        // line split across reads (whose first part is all that its read returned).
+        let cut = ev.ret > 0 && ev.ret as usize > ev.data.as_ref().map_or(0, Vec::len);
+        if starts.is_empty() && !cut && parse::could_be_request_prefix(&data) {
             self.partial_lines.insert(key, data.into_owned());
             return;
         }
@@ -326,13 +334,23 @@ impl Correlator {
             self.finish(cur, ev.ts, RequestEnd::Response, done);
         }
         if starts.is_empty() {
-            // Bytes that are not HTTP on a connection while the thread serves nothing: TLS
-            // (or another protocol). Open an anonymous request; the access-log line names it
-            // later, or, if none comes, it is dropped unreported.
+            // Bytes that are not a request line on a connection while the thread serves
+            // nothing. Text: a malformed request (a control character in its line, not
+            // HTTP/1.x, too long), which the server answers 400 or 414; it is opened with
+            // what can be told of it. Otherwise TLS (or another protocol): an anonymous
+            // request that the access-log line names later or, if none comes, is dropped
+            // unreported.
             if !data.is_empty() && !self.current.contains_key(&ev.tid) {
+                let malformed =
+                    parse::malformed_request(&data, cut || data.len() > capture::HEAD_CAP);
                 let id = self.new_request(ev.pid, ev.tid, ev.ts, done);
                 if let Some(req) = self.open.get_mut(&id) {
                     req.conn = Some(key);
+                    if let Some(m) = malformed {
+                        req.method = m.method;
+                        req.target = m.target;
+                        req.malformed = Some(m.why);
+                    }
                 }
                 self.conns.entry(key).or_default().push_back(id);
                 self.current.insert(ev.tid, id);
@@ -354,6 +372,7 @@ impl Correlator {
             req.method = Some(s.method);
             req.target = Some(s.target);
             req.host = s.host;
+            req.malformed = s.bare_lf.then(|| parse::BARE_LF.to_string());
             req.conn = Some(key);
             self.conns.entry(key).or_default().push_back(id);
             if i == 0 {

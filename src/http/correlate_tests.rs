@@ -29,7 +29,7 @@ fn tick() -> f64 {
 
 /// What every source keeps of a socket read, a socket write and an access-log write, and the
 /// fd name it gives a connection returned by accept/accept4.
-use crate::event::capture::{LOG_CAP, READ_CAP, WRITE_CAP};
+use crate::event::capture::{HEAD_CAP, LOG_CAP, READ_CAP, WRITE_CAP};
 use crate::event::fds::ACCEPTED;
 /// Apache's listening socket, as /proc names it.
 const LISTENER: &[u8] = b"socket:[48213]";
@@ -1128,6 +1128,25 @@ fn garbage_socket_data_opens_nothing_and_never_panics() {
         "{:#?}",
         run.done
     );
+}
+
+/// A request line longer than what the capture keeps (its read went on past the kept bytes,
+/// with no line end among them) is a malformed request with its method and the start of its
+/// target, not a line waiting for its rest; the 414 answering it is its status.
+#[test]
+fn a_request_line_longer_than_what_is_kept_is_malformed_not_partial() {
+    let w = prefork(1700);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let line = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "x".repeat(20_000));
+    run.feed(w.socket_io("read", 13, line.as_bytes(), HEAD_CAP));
+    run.feed(w.send(13, &response("414 Request-URI Too Long", "")));
+    run.feed(w.close(13));
+    let r = run.only();
+    assert_eq!(r.method.as_deref(), Some("GET"));
+    assert_eq!(r.target.as_ref().map(Vec::len), Some(HEAD_CAP - 4));
+    assert_eq!((r.status, r.partial), (Some(414), false));
+    assert_eq!(r.malformed.as_deref(), Some(super::parse::TOO_LONG));
 }
 
 #[test]

@@ -10,6 +10,24 @@ pub struct RequestStart {
     pub target: Vec<u8>,
     /// The Host header's value, when it was within the bytes read.
     pub host: Option<Vec<u8>>,
+    /// The request line ends with LF alone, not CRLF: accepted here (and by nginx), refused
+    /// by Apache (HttpProtocolOptions Strict, its default) with a 400.
+    pub bare_lf: bool,
+}
+
+/// Why a request is malformed, in words (the JSON `malformed` field, the report's headline).
+pub const BARE_LF: &str = "the request line ends with LF alone, not CRLF";
+pub const NOT_HTTP: &str = "not an HTTP/1.x request line";
+pub const TOO_LONG: &str =
+    "the request line is longer than 8 KiB (Apache's and nginx's limit); its target is cut";
+
+/// A client's attempt at a request that is not a valid request line: its method and target
+/// as far as they can be told (what was sent, not decoded) and why it is malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub method: Option<String>,
+    pub target: Option<Vec<u8>>,
+    pub why: String,
 }
 
 /// Longest method token accepted (the registered ones are ≤ 17 bytes).
@@ -105,6 +123,7 @@ pub fn parse_requests(buf: &[u8]) -> Vec<RequestStart> {
             method,
             target,
             host,
+            bare_lf: pos + line_len < 2 || buf[pos + line_len - 2] != b'\r',
         });
         let Some(end) = end else { break };
         let next = pos + line_len + end;
@@ -118,6 +137,45 @@ pub fn parse_requests(buf: &[u8]) -> Vec<RequestStart> {
         }
     }
     out
+}
+
+/// What the bytes of a socket read in which `parse_requests` found no request say, when they
+/// are plain text (a client's malformed request, answered 400 or 414): `None` for bytes that
+/// are not text (TLS, another protocol). `cut`: the read went on past `buf` (a request line
+/// longer than what is kept of a read).
+pub fn malformed_request(buf: &[u8], cut: bool) -> Option<Malformed> {
+    let first = *buf.first()?;
+    if !(first.is_ascii_graphic() || first == b' ') {
+        return None;
+    }
+    let line = match buf.iter().position(|&b| b == b'\n') {
+        Some(eol) => &buf[..eol],
+        None => buf,
+    };
+    let bare = line.strip_suffix(b"\r").unwrap_or(line);
+    // `METHOD SP rest`: the method and, up to the last ` HTTP/`, the target.
+    let sp = bare.iter().take(MAX_METHOD + 1).position(|&b| b == b' ');
+    let method = sp.filter(|&e| e > 0 && bare[..e].iter().all(|&b| is_tchar(b)));
+    let target = method.map(|e| {
+        let rest = &bare[e + 1..];
+        let end = rest
+            .windows(6)
+            .rposition(|w| w == b" HTTP/")
+            .unwrap_or(rest.len());
+        rest[..end].to_vec()
+    });
+    let why = if let Some(c) = bare.iter().find(|&&b| b < b' ' || b == 0x7f) {
+        format!("a control character ({c:#04x}) in the request line")
+    } else if cut && !buf.contains(&b'\n') && method.is_some() {
+        TOO_LONG.to_string()
+    } else {
+        NOT_HTTP.to_string()
+    };
+    Some(Malformed {
+        method: method.map(|e| String::from_utf8_lossy(&bare[..e]).into_owned()),
+        target: target.filter(|t| !t.is_empty()),
+        why,
+    })
 }
 
 /// Whether `buf` may be the first part of a request line that a later read completes (a
@@ -224,6 +282,35 @@ mod tests {
     }
 
     #[test]
+    fn malformed_requests_say_why_and_what_was_sent() {
+        let m = malformed_request(b"GET /a\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n", false).unwrap();
+        assert_eq!(m.method.as_deref(), Some("GET"));
+        assert_eq!(m.target.as_deref(), Some(&b"/a\x1b[31m"[..]));
+        assert_eq!(m.why, "a control character (0x1b) in the request line");
+        let m = malformed_request(b"GET /a\rb HTTP/1.1\r\n\r\n", false).unwrap();
+        assert_eq!(m.target.as_deref(), Some(&b"/a\rb"[..]));
+        assert!(m.why.contains("0x0d"), "{}", m.why);
+        let m = malformed_request(b"GARBAGE\r\n\r\n", false).unwrap();
+        assert_eq!((m.method, m.target, m.why.as_str()), (None, None, NOT_HTTP));
+        let m = malformed_request(b"GET / HTTP/2.0\r\n", false).unwrap();
+        assert_eq!(m.why, NOT_HTTP);
+        let m = malformed_request(b"GET /xxxxxxxx", true).unwrap();
+        assert_eq!(
+            (m.target.as_deref(), m.why.as_str()),
+            (Some(&b"/xxxxxxxx"[..]), TOO_LONG)
+        );
+        // Not text: TLS, binary.
+        assert_eq!(malformed_request(b"\x16\x03\x01\x02\x00", false), None);
+        assert_eq!(malformed_request(b"", false), None);
+        // A line with LF alone parses, marked.
+        let r = parse_requests(b"GET /a HTTP/1.1\nHost: x\n\nGET /b HTTP/1.1\r\n\r\n");
+        assert_eq!(
+            r.iter().map(|r| r.bare_lf).collect::<Vec<_>>(),
+            [true, false]
+        );
+    }
+
+    #[test]
     fn request_prefixes() {
         assert!(could_be_request_prefix(b"GET "));
         assert!(could_be_request_prefix(b"GE"));
@@ -263,6 +350,7 @@ mod tests {
                 let _ = parse_requests(&l[i..j]);
                 let _ = parse_status(&l[i..j]);
                 let _ = parse_access_log(&l[i..j]);
+                let _ = malformed_request(&l[i..j], true);
             }
         }
     }

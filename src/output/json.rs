@@ -161,6 +161,7 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
         host: req.host.as_deref().map(lossy),
         status: req.status.map(i64::from),
         partial: req.partial,
+        malformed: req.malformed.as_deref().map(Cow::Borrowed),
         start_ts: (req.start_ts * 1e6).round() / 1e6,
         duration_ms: (req.duration_ms() * 1000.0).round() / 1000.0,
         syscalls: Some(req.syscalls),

@@ -30,11 +30,19 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
     let req = &r.request;
     let mut out = String::with_capacity(256);
     let method = req.method.as_deref().unwrap_or("?");
-    let target = req
-        .target
-        .as_deref()
-        .map(|t| escape::escaped(&shown_target(t, show_secrets)))
-        .unwrap_or_else(|| "(request started before reqtrace attached)".into());
+    let mut target = match (req.target.as_deref(), req.partial) {
+        (Some(t), _) => escape::escaped(&shown_target(t, show_secrets)),
+        (None, true) => "(request started before reqtrace attached)".into(),
+        (None, false) => "(no request line seen)".into(),
+    };
+    // A malformed request says so where the URL is read, with what made it so.
+    if let Some(why) = &req.malformed {
+        let why = format!("(malformed request: {})", escape::escaped(why.as_bytes()));
+        target = match req.target {
+            Some(_) => format!("{target} {why}"),
+            None => why,
+        };
+    }
     let status = req
         .status
         .map(|s| s.to_string())
@@ -106,7 +114,11 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
         let n = explain::note(n);
         let _ = writeln!(out, "  note: {}", escape::escaped(n.as_bytes()));
     }
-    if r.real_suspects() == 0 && r.notes.is_empty() {
+    if r.real_suspects() == 0 && r.notes.is_empty() && req.malformed.is_some() {
+        out.push_str(
+            "  no failing file syscall: the server refused the malformed request itself\n",
+        );
+    } else if r.real_suspects() == 0 && r.notes.is_empty() {
         out.push_str("  no failing file syscall in this request (the cause is elsewhere: a handler, a proxy, the application)\n");
     }
     if r.noise > 0 && r.suspects.iter().any(|s| s.noise) {
