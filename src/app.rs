@@ -11,7 +11,7 @@ use crate::cli::{ColorChoice, Command, Common, Shown};
 use crate::diagnose::Offline;
 use crate::error::{Error, ExitCode};
 use crate::event::select::Selection;
-use crate::event::{ExitKind, Source, SourceEnd, now};
+use crate::event::{End, ExitKind, Source, SourceEnd, now};
 use crate::http::urlmatch::UrlFilter;
 use crate::output::{self, Format, Printer};
 use crate::pipeline::{Closing, Pipeline, Settings};
@@ -184,13 +184,16 @@ fn live(
             // What was traced so far is still written, with its summary.
             pipeline.finish(Closing {
                 duration_s: now() - started,
-                reason: "tracing failed".into(),
+                reason: End::TracingFailed.text(),
                 ..Closing::default()
             });
             return Err(e);
         }
     };
     pipeline.finish(closing(&end, now() - started));
+    if let Some(e) = end.late_error {
+        return Err(e);
+    }
     if let Some(handle) = probe {
         let results = handle.join().unwrap_or_default();
         for r in &results {

@@ -268,7 +268,7 @@ impl Source for Recording {
         let mut understood = 0;
         let mut events = Vec::new();
         for i in 0..o.inputs.len() {
-            let mut rec = recorded::Reader::new(o.shows.clone());
+            let mut rec = recorded::Reader::new(o.shows.clone(), i);
             for (n, l) in o.lines(i)? {
                 rec.line(n, &l, &mut events);
                 o.send(&mut *sink, &mut events);

@@ -11,6 +11,10 @@ pub const READ_CAP: usize = 1024;
 pub const WRITE_CAP: usize = 64;
 /// Bytes kept of an access-log write (the status fallback when the socket carries TLS).
 pub const LOG_CAP: usize = 512;
+/// Bytes a replayer keeps of a call's data. A log already holds them (strace -s bounds them):
+/// the caps above bound what a live source reads from a tracee's memory, and do not apply.
+/// Enough for several pipelined request heads in one read.
+pub const REPLAY_CAP: usize = 2048;
 
 /// The direction of a call that moves bytes through a buffer the correlator can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

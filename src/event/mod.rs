@@ -261,6 +261,9 @@ pub enum End {
     CountReached,
     /// A recording or log was read to its end.
     EndOfInput,
+    /// Tracing failed after attaching (waitpid failed, a tracer thread died); what was
+    /// traced was let go.
+    TracingFailed,
 }
 
 impl End {
@@ -273,6 +276,7 @@ impl End {
             End::Signal(sig) => format!("signal {sig} received, detached"),
             End::AllExited => "all traced processes exited".into(),
             End::EndOfInput => "end of input".into(),
+            End::TracingFailed => "tracing failed".into(),
         }
     }
 }

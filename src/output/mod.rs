@@ -1,5 +1,6 @@
 //! Printers only: a syscall line, a request record, the start and summary lines, as human
-//! text (human.rs, report.rs) or JSON Lines (json.rs, which owns every field name); the line
+//! text (human.rs, report.rs, explain.rs) or JSON Lines (json.rs, into the wire types of
+//! src/wire.rs, which own every field name); the line
 //! queue to the real output (lines.rs); the `--summary` tally (tally.rs). What to print and
 //! when is the pipeline's business (src/pipeline/); nothing here correlates or diagnoses.
 

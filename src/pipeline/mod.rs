@@ -140,11 +140,14 @@ impl EventSink for LiveSink {
         let n = batch.len();
         self.queued.fetch_add(n, Ordering::Relaxed);
         if let Err(mpsc::SendError(Msg::Events(b))) = self.tx.send(Msg::Events(batch)) {
+            // The writer is gone: everything in the batch is lost, the count it carried too.
             self.queued.fetch_sub(n, Ordering::Relaxed);
-            self.lost += b
-                .iter()
-                .filter(|e| !matches!(e, Event::Lost { .. }))
-                .count() as u64;
+            for ev in &b {
+                self.lost += match ev {
+                    Event::Lost { count } => *count,
+                    _ => 1,
+                };
+            }
         }
     }
 
