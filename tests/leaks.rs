@@ -1,0 +1,184 @@
+//! Nothing leaks: an output file that another user planted or can read, a directory
+//! symlink another user planted on the way to it, credentials in request targets and Host
+//! headers, and query words that reach a CGI script's argv.
+
+mod common;
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(60);
+
+/// `nobody`: the other user of these tests.
+const NOBODY: u32 = 65534;
+
+/// Run a shell command as `nobody` (setuid in the child, as root can), for a file or a link
+/// that another user really made.
+fn as_nobody(script: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(args)
+        .gid(NOBODY)
+        .uid(NOBODY)
+        .output()
+        .unwrap()
+}
+
+fn mode(path: &str) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `-o FILE` where another user created FILE first, world-writable, in a sticky
+/// world-writable directory (/tmp's situation): the trace of `cat /etc/shadow` must not land
+/// in that user's file. It goes to a new file of ours, 0600, in its place; what that user can
+/// still open (the old file, or a descriptor kept on it) holds nothing of it.
+#[test]
+fn an_output_file_another_user_planted_is_replaced_not_written_into() {
+    let dir = TempDir::new("planted");
+    let sticky = dir.path().join("shared");
+    std::fs::create_dir(&sticky).unwrap();
+    chmod(&sticky, 0o1777);
+    let out_path = dir.join("shared/trace.txt");
+    let made = as_nobody("umask 0; : > \"$1\"", &[&out_path]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert_eq!(std::fs::metadata(&out_path).unwrap().uid(), NOBODY);
+    assert_eq!(mode(&out_path), 0o666);
+    // What the other user could keep open: the inode they made.
+    let mut kept = File::open(&out_path).unwrap();
+
+    let r = run_reqtrace(&["run", "-o", &out_path, "--", "cat", "/etc/shadow"], T);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+
+    let meta = std::fs::metadata(&out_path).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.mode() & 0o7777),
+        (0, 0o600),
+        "the trace must be in a private file of ours, not in the one another user made"
+    );
+    let trace = std::fs::read_to_string(&out_path).unwrap();
+    assert!(trace.contains("/etc/shadow"), "{trace}");
+    let mut leaked = String::new();
+    kept.read_to_string(&mut leaked).unwrap();
+    assert_eq!(leaked, "", "the trace went into the other user's file");
+    let read = as_nobody("cat \"$1\"", &[&out_path]);
+    assert!(
+        !read.status.success() && read.stdout.is_empty(),
+        "nobody read the trace: {}",
+        String::from_utf8_lossy(&read.stdout)
+    );
+}
+
+/// An existing output file of ours that others may read (0644) does not stay readable: it
+/// is replaced by a 0600 one.
+#[test]
+fn an_existing_world_readable_output_file_becomes_private() {
+    let dir = TempDir::new("readable");
+    let out_path = dir.join("trace.txt");
+    std::fs::write(&out_path, "old\n").unwrap();
+    chmod(std::path::Path::new(&out_path), 0o644);
+    let mut kept = File::open(&out_path).unwrap();
+    let r = run_reqtrace(&["run", "-o", &out_path, "--", "cat", "/etc/shadow"], T);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    assert_eq!(mode(&out_path), 0o600, "the trace stayed world-readable");
+    assert!(
+        std::fs::read_to_string(&out_path)
+            .unwrap()
+            .contains("/etc/shadow")
+    );
+    let mut old = String::new();
+    kept.read_to_string(&mut old).unwrap();
+    assert_eq!(
+        old, "old\n",
+        "a descriptor opened before must not see the trace"
+    );
+}
+
+/// A directory on the way to FILE that another user replaced by a symbolic link (here in
+/// a directory of theirs): following it would let them choose where root writes, and
+/// truncate any file there. reqtrace refuses; the file it pointed at is untouched. A
+/// symbolic link of root's own (/var/run → /run) is still followed.
+#[test]
+fn a_symlinked_parent_directory_planted_by_another_user_is_refused() {
+    let dir = TempDir::new("parentlink");
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    let private = dir.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    chmod(&private, 0o700);
+    let victim = dir.join("private/precious");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let link = dir.join("theirs/link");
+    let made = as_nobody("ln -s \"$1\" \"$2\"", &[private.to_str().unwrap(), &link]);
+    assert!(made.status.success(), "{}", stderr(&made));
+
+    let out_path = dir.join("theirs/link/precious");
+    let r = run_reqtrace(&["run", "-o", &out_path, "--", "true"], T);
+    let err = stderr(&r);
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "a planted directory link was followed: {err}"
+    );
+    assert!(
+        err.contains("symbolic link") && err.contains("nobody"),
+        "the message names the link and its owner: {err}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(std::fs::read_dir(&private).unwrap().count(), 1);
+
+    // A link of our own on the way is followed.
+    let ours = dir.join("ours");
+    std::os::unix::fs::symlink(&private, &ours).unwrap();
+    let out_path = format!("{ours}/new.txt");
+    let r = run_reqtrace(&["run", "-o", &out_path, "--", "true"], T);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    assert_eq!(mode(&dir.join("private/new.txt")), 0o600);
+}
+
+/// Not root: a file another user made in a sticky directory cannot be replaced (only its
+/// owner may remove it there), so reqtrace refuses instead of writing into it.
+#[test]
+fn a_user_who_cannot_replace_another_users_file_is_refused() {
+    let dir = TempDir::new("notroot");
+    let sticky = dir.path().join("shared");
+    std::fs::create_dir(&sticky).unwrap();
+    chmod(&sticky, 0o1777);
+    let out_path = dir.join("shared/trace.txt");
+    std::fs::write(&out_path, "root's\n").unwrap();
+    chmod(std::path::Path::new(&out_path), 0o666);
+    let bin = reqtrace();
+    let r = as_nobody(
+        "\"$1\" run -o \"$2\" -- true",
+        &[bin.to_str().unwrap(), &out_path],
+    );
+    let err = stderr(&r);
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "wrote into root's world-readable file: {err}"
+    );
+    assert!(err.contains("root") && err.contains(&out_path), "{err}");
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "root's\n");
+    assert_eq!(
+        std::fs::read_dir(&sticky).unwrap().count(),
+        1,
+        "a temporary file was left"
+    );
+}
