@@ -6,12 +6,19 @@ mod common;
 
 use std::fs::File;
 use std::io::Read;
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
+use common::apache::Apache;
 use common::*;
+use serde_json::Value;
+
+/// One Apache test at a time: they share two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 const T: Duration = Duration::from_secs(60);
 
@@ -181,4 +188,135 @@ fn a_user_who_cannot_replace_another_users_file_is_refused() {
         1,
         "a temporary file was left"
     );
+}
+
+/// Secrets a client may put where reqtrace looks: user:password in an absolute-form target
+/// and in a CONNECT's authority, a session id as a path parameter, user:password in Host.
+const SECRET_REQUESTS: [&str; 4] = [
+    "GET http://alice:S3cretA@127.0.0.1:@PORT@/hello.html HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    "CONNECT alice:S3cretB@127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n",
+    "GET /hello.html;jsessionid=S3cretC HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    "GET /hello.html HTTP/1.1\r\nHost: alice:S3cretD@127.0.0.1\r\n",
+];
+
+/// What the records of SECRET_REQUESTS show by default.
+fn redacted_targets(port: u16) -> Vec<(String, String)> {
+    [
+        (
+            format!("http://REDACTED@127.0.0.1:{port}/hello.html"),
+            "127.0.0.1",
+        ),
+        ("REDACTED@127.0.0.1:443".to_string(), "127.0.0.1:443"),
+        ("/hello.html;jsessionid=REDACTED".to_string(), "127.0.0.1"),
+        ("/hello.html".to_string(), "REDACTED@127.0.0.1"),
+    ]
+    .into_iter()
+    .map(|(t, h)| (t, h.to_string()))
+    .collect()
+}
+
+/// Send each of SECRET_REQUESTS on its own connection and read the answer.
+fn send_secret_requests(a: &Apache) {
+    for r in SECRET_REQUESTS {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", a.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let req = r.replace("@PORT@", &a.port.to_string()) + "Connection: close\r\n\r\n";
+        s.write_all(req.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        assert!(answer.starts_with(b"HTTP/1."), "no answer to {r:?}");
+    }
+}
+
+/// (target, host) of each request record, in order.
+fn targets_and_hosts(lines: &[Value]) -> Vec<(String, String)> {
+    requests(lines)
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("target"), s("host"))
+        })
+        .collect()
+}
+
+/// The secrets the file paths cannot hold: only a path parameter reaches the file name
+/// Apache looks up (`hello.html;jsessionid=…`), which is a path, shown as the server used it.
+fn assert_no_credentials(text: &str) {
+    for s in ["S3cretA", "S3cretB", "S3cretD", "alice"] {
+        assert!(!text.contains(s), "{s} printed:\n{text}");
+    }
+}
+
+/// Credentials in an absolute-form target, in a CONNECT's authority, in a path parameter
+/// (`;jsessionid=`) and in the Host header are REDACTED, live (JSON) and in `analyze` of a
+/// strace log of the same requests (JSON and text); `--show-secrets` shows them.
+#[test]
+fn credentials_in_targets_and_host_are_redacted_live_and_in_analyze() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let want = redacted_targets(a.port);
+
+    let child = a.attach_bg(&["--json", "--count", "4", "--duration", "30"]);
+    send_secret_requests(&a);
+    let out = wait_output(child, T);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(targets_and_hosts(&json_lines(&out.stdout)), want, "{text}");
+    assert_no_credentials(&text);
+
+    let dir = TempDir::new("secrets-strace");
+    let log = dir.join("apache.log");
+    let mut args = vec![
+        "-f".to_string(),
+        "-s".into(),
+        "1024".into(),
+        "-o".into(),
+        log.clone(),
+    ];
+    for p in std::iter::once(a.pid()).chain(a.workers()) {
+        args.extend(["-p".into(), p.to_string()]);
+    }
+    let mut strace = Command::new("strace")
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace is installed by scripts/test.sh");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !a
+        .workers()
+        .iter()
+        .all(|&w| try_state_and_tracer(w).is_some_and(|(_, tracer)| tracer == strace.id() as i32))
+    {
+        assert!(Instant::now() < deadline, "strace did not attach");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    send_secret_requests(&a);
+    std::thread::sleep(Duration::from_millis(300));
+    send_signal(strace.id() as i32, libc::SIGINT);
+    strace.wait().unwrap();
+    assert!(std::fs::read_to_string(&log).unwrap().contains("S3cretA"));
+
+    let out = run_reqtrace(&["analyze", "--json", &log], T);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(targets_and_hosts(&json_lines(&out.stdout)), want, "{text}");
+    assert_no_credentials(&text);
+
+    let out = run_reqtrace(&["analyze", &log], T);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (t, _) in &want {
+        assert!(text.contains(&format!(" {t} → ")), "{t} not in:\n{text}");
+    }
+    assert_no_credentials(&text);
+    let headlines: Vec<&str> = text.lines().filter(|l| l.contains(" → ")).collect();
+    assert!(!headlines.concat().contains("S3cretC"), "{text}");
+
+    let out = run_reqtrace(&["analyze", "--json", "--show-secrets", &log], T);
+    let shown = targets_and_hosts(&json_lines(&out.stdout));
+    assert_eq!(
+        shown[0].0,
+        format!("http://alice:S3cretA@127.0.0.1:{}/hello.html", a.port)
+    );
+    assert_eq!(shown[3].1, "alice:S3cretD@127.0.0.1");
 }
