@@ -325,3 +325,92 @@ fn credentials_in_targets_and_host_are_redacted_live_and_in_analyze() {
         "{shown:?}"
     );
 }
+
+/// The test Apache with `module` (mod_cgi, or mod_cgid for threaded MPMs: its daemon forks
+/// the scripts) and `.cgi` scripts in the DocumentRoot, and `x.cgi`.
+fn apache_with_a_cgi_script(mpm: &str, module: &str) -> Apache {
+    let a = Apache::start_with(
+        mpm,
+        &format!(
+            "LoadModule {module}_module /usr/lib/apache2/modules/mod_{module}.so\n\
+             AddHandler cgi-script .cgi\n\
+             <Directory \"@ROOT@/www\">\n    Options +ExecCGI\n</Directory>\n"
+        ),
+    );
+    let script = a.root.path().join("www/x.cgi");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' \"$*\"\n",
+    )
+    .unwrap();
+    chmod(&script, 0o755);
+    a
+}
+
+/// A query without `=` reaches a CGI script as its arguments (RFC 3875 4.4: Apache splits it
+/// at `+` and decodes each word). The request line shows `?REDACTED`, so the script's execve
+/// must not show the words either, as text or JSON; `--show-secrets` shows them.
+#[test]
+fn query_words_passed_to_a_cgi_script_as_argv_are_redacted() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    check_cgi_argv("prefork", "cgi");
+    check_cgi_argv("event", "cgid");
+}
+
+fn check_cgi_argv(mpm: &str, module: &str) {
+    let a = apache_with_a_cgi_script(mpm, module);
+    let script = a.root.path().join("www/x.cgi");
+    let script = script.to_str().unwrap();
+    let pid = a.pid().to_string();
+    // The second word is sent escaped: Apache decodes it (and escapes the shell's
+    // characters with a backslash) before the exec.
+    let url = a.url("/x.cgi?S3cretOne+S3cret%26Two");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["attach", "--syscalls", "--probe", &url];
+        args.extend_from_slice(extra);
+        args.push(&pid);
+        let out = run_reqtrace(&args, T);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out
+    };
+
+    let out = run(&["--json"]);
+    let lines = json_lines(&out.stdout);
+    let r = requests(&lines)[0];
+    assert_eq!(
+        (r["target"].as_str(), r["status"].as_u64()),
+        (Some("/x.cgi?REDACTED"), Some(200))
+    );
+    let execs: Vec<&Value> = syscalls(&lines)
+        .into_iter()
+        .filter(|e| e["syscall"] == "execve" && e["path"] == script)
+        .collect();
+    assert_eq!(execs.len(), 1, "the script's execve is shown: {lines:#?}");
+    assert_eq!(
+        execs[0]["args"][1],
+        serde_json::json!([script, "REDACTED", "REDACTED"]),
+        "{:#}",
+        execs[0]
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("S3cret"), "{text}");
+
+    let out = run(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("[\"{script}\", \"REDACTED\", \"REDACTED\"]")),
+        "{text}"
+    );
+    assert!(!text.contains("S3cret"), "{text}");
+
+    let out = run(&["--json", "--show-secrets"]);
+    let lines = json_lines(&out.stdout);
+    let exec = syscalls(&lines)
+        .into_iter()
+        .find(|e| e["syscall"] == "execve" && e["path"] == script)
+        .expect("the script's execve");
+    assert_eq!(
+        exec["args"][1],
+        serde_json::json!([script, "S3cretOne", "S3cret\\&Two"])
+    );
+}

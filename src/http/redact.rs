@@ -10,6 +10,9 @@
 
 use std::borrow::Cow;
 
+use crate::event::{Arg, SyscallEvent};
+use crate::syscalls::class;
+
 const REDACTED: &[u8] = b"REDACTED";
 
 /// A request target as it may be shown (see the module doc), unless `show_secrets`.
@@ -126,6 +129,86 @@ fn push_query(out: &mut Vec<u8>, query: &[u8]) {
     }
 }
 
+/// The words a CGI server passes to a script as its arguments for `target` (RFC 3875 4.4:
+/// a query string without an unencoded `=` is split at `+`, each word percent-decoded; empty
+/// words left out). Nothing when the query holds an `=` or there is none.
+pub fn cgi_argv_words(target: &[u8]) -> Vec<Vec<u8>> {
+    let Some(q) = target.iter().position(|&b| b == b'?') else {
+        return Vec::new();
+    };
+    let query = &target[q + 1..];
+    if query.contains(&b'=') {
+        return Vec::new();
+    }
+    query
+        .split(|&b| b == b'+')
+        .filter(|w| !w.is_empty())
+        .map(percent_decoded)
+        .collect()
+}
+
+fn percent_decoded(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                s.get(i + 1).and_then(|&b| hex(b)),
+                s.get(i + 2).and_then(|&b| hex(b)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Whether an argument is one of `words`. Apache puts a backslash before the shell's special
+/// characters of each word (ap_escape_shell_cmd), so backslashes are left out on both sides.
+fn is_word(arg: &[u8], words: &[Vec<u8>]) -> bool {
+    let plain = |s: &[u8]| {
+        s.iter()
+            .copied()
+            .filter(|&b| b != b'\\')
+            .collect::<Vec<u8>>()
+    };
+    let arg = plain(arg);
+    !arg.is_empty() && words.iter().any(|w| plain(w) == arg)
+}
+
+/// An exec whose arguments (after the program name) hold some of `words`, the query words of
+/// a request being served, with those arguments REDACTED; None when it holds none. Only an
+/// exec is looked at: that is how a CGI script gets them.
+pub fn exec_without_words(ev: &SyscallEvent, words: &[Vec<u8>]) -> Option<SyscallEvent> {
+    if ev.class & class::EXEC == 0 || words.is_empty() {
+        return None;
+    }
+    let hit = |items: &[Vec<u8>]| items.iter().skip(1).any(|i| is_word(i, words));
+    if !ev
+        .args
+        .iter()
+        .any(|a| matches!(a, Arg::StrArray { items, .. } if hit(items)))
+    {
+        return None;
+    }
+    let mut out = ev.clone();
+    for a in &mut out.args {
+        if let Arg::StrArray { items, .. } = a {
+            for i in items.iter_mut().skip(1) {
+                if is_word(i, words) {
+                    *i = REDACTED.to_vec();
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +276,33 @@ mod tests {
             "http://REDACTED@h/app;jsessionid=REDACTED"
         );
         assert_eq!(t("/app;jsessionid=ABC", true), "/app;jsessionid=ABC");
+    }
+
+    #[test]
+    fn cgi_argv_words_follow_rfc_3875() {
+        let w = |s: &str| cgi_argv_words(s.as_bytes());
+        assert_eq!(w("/x.cgi?a+b%26c"), vec![b"a".to_vec(), b"b&c".to_vec()]);
+        assert_eq!(w("/x.cgi?a++b+"), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert!(w("/x.cgi?a=1+b").is_empty());
+        assert!(w("/x.cgi").is_empty());
+        assert!(w("/x.cgi?").is_empty());
+        assert_eq!(w("/x?%zz%4"), vec![b"%zz%4".to_vec()]);
+    }
+
+    #[test]
+    fn only_the_query_words_of_an_exec_are_redacted() {
+        let spec = crate::syscalls::table::by_name("execve").unwrap();
+        let mut ev = SyscallEvent::new(0.0, 1, 1, "x".into(), libc::SYS_execve as u64, spec);
+        let argv = |v: &[&str]| Arg::StrArray {
+            items: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            more: false,
+        };
+        ev.args = vec![argv(&["/w/x.cgi", "S1", "b\\&c", "-v"])];
+        let words = cgi_argv_words(b"/x.cgi?S1+b%26c+x.cgi");
+        let out = exec_without_words(&ev, &words).unwrap();
+        assert!(matches!(&out.args[0], Arg::StrArray { items, .. }
+            if items == &[b"/w/x.cgi".to_vec(), REDACTED.to_vec(), REDACTED.to_vec(), b"-v".to_vec()]));
+        assert!(exec_without_words(&ev, &cgi_argv_words(b"/x.cgi?other")).is_none());
+        assert!(exec_without_words(&ev, &[]).is_none());
     }
 }
