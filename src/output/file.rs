@@ -144,9 +144,18 @@ fn open_dir(parent: &[u8], euid: u32) -> Result<OwnedFd, String> {
         }
         walked.push(b'/');
         walked.extend_from_slice(&c);
-        let name = cstr(&c)?;
-        let st = lstat_at(&dir, &name).map_err(|e| format!("{}: {e}", shown(&walked)))?;
+        // The component itself, never what it points to: what is checked below is what is
+        // followed, even if the name is swapped meanwhile.
+        let here = open_at(
+            dir.as_raw_fd(),
+            &cstr(&c)?,
+            libc::O_PATH | libc::O_NOFOLLOW,
+            0,
+        )
+        .map_err(|e| format!("{}: {e}", shown(&walked)))?;
+        let st = fstat(&here).map_err(|e| format!("{}: {e}", shown(&walked)))?;
         match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => dir = here,
             libc::S_IFLNK => {
                 if !trusted(st.st_uid, euid) {
                     return Err(format!(
@@ -162,8 +171,7 @@ fn open_dir(parent: &[u8], euid: u32) -> Result<OwnedFd, String> {
                         shown(&walked)
                     ));
                 }
-                let target =
-                    readlink_at(&dir, &name).map_err(|e| format!("{}: {e}", shown(&walked)))?;
+                let target = readlink(&here).map_err(|e| format!("{}: {e}", shown(&walked)))?;
                 walked.truncate(walked.iter().rposition(|&b| b == b'/').unwrap_or(0));
                 if target.first() == Some(&b'/') {
                     dir = start(true).map_err(|e| e.to_string())?;
@@ -171,29 +179,21 @@ fn open_dir(parent: &[u8], euid: u32) -> Result<OwnedFd, String> {
                 }
                 todo.extend(target.split(|&b| b == b'/').rev().map(<[u8]>::to_vec));
             }
-            libc::S_IFDIR => {
-                // O_NOFOLLOW|O_DIRECTORY: a link swapped in since the look fails (ENOTDIR).
-                dir = open_at(
-                    dir.as_raw_fd(),
-                    &name,
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-                    0,
-                )
-                .map_err(|e| format!("{}: {e}", shown(&walked)))?;
-            }
             _ => return Err(format!("{} is not a directory", shown(&walked))),
         }
     }
     Ok(dir)
 }
 
-fn readlink_at(dir: &OwnedFd, name: &CString) -> io::Result<Vec<u8>> {
+/// The target of the symbolic link `link` (an `O_PATH|O_NOFOLLOW` descriptor of it).
+fn readlink(link: &OwnedFd) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
-    // SAFETY: a NUL-terminated name and a buffer of the length given.
+    // SAFETY: an empty NUL-terminated name (the descriptor itself, readlinkat(2)) and a
+    // buffer of the length given.
     let n = unsafe {
         libc::readlinkat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
+            link.as_raw_fd(),
+            c"".as_ptr(),
             buf.as_mut_ptr().cast(),
             buf.len(),
         )
