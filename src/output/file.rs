@@ -35,6 +35,7 @@ pub fn create_private(path: &str) -> Result<File, String> {
     if name.is_empty() || name == b"." || name == b".." {
         return Err("it names a directory; give a file name".into());
     }
+    // SAFETY: geteuid(2) has no arguments and cannot fail.
     let euid = unsafe { libc::geteuid() };
     let dir = open_dir(parent, euid)?;
     let cname = cstr(name)?;
@@ -94,6 +95,7 @@ fn open_at(
 }
 
 fn lstat_at(dir: &OwnedFd, name: &CString) -> io::Result<libc::stat> {
+    // SAFETY: all-zero is a valid `stat` (plain integers), filled in below.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: a NUL-terminated name and a stat buffer of the right type.
     let r = unsafe {
@@ -111,6 +113,7 @@ fn lstat_at(dir: &OwnedFd, name: &CString) -> io::Result<libc::stat> {
 }
 
 fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+    // SAFETY: all-zero is a valid `stat` (plain integers), filled in below.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: an open descriptor and a stat buffer of the right type.
     if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
