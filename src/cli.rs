@@ -151,8 +151,10 @@ pub struct Shown {
     /// List noise (.htaccess probes, recovered lookups) with the suspects.
     #[arg(long)]
     pub all: bool,
-    /// Print request query strings as sent; by default their values are shown as REDACTED
-    /// (header values other than Host are never read into the output at all).
+    /// Print requests as sent; by default the values of query strings and path parameters,
+    /// user:password in targets and in Host, and the query words a CGI script gets as its
+    /// arguments are shown as REDACTED (header values other than Host are never read into the
+    /// output at all).
     #[arg(long)]
     pub show_secrets: bool,
     /// Print syscall lines too when reporting requests (--apache, --name, --url, --probe,

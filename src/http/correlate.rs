@@ -184,6 +184,11 @@ impl Correlator {
         self.open.len()
     }
 
+    /// The requests being served.
+    pub fn open_requests(&self) -> impl Iterator<Item = &Request> {
+        self.open.values()
+    }
+
     /// Feed one event. Returns the id of the request a syscall belongs to (for its printed
     /// line); finished requests are appended to `done`.
     pub fn feed(&mut self, ev: &Event, done: &mut Vec<Request>) -> Option<u64> {

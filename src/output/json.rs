@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::diagnose::Report;
 use crate::event::{Arg, SyscallEvent};
+use crate::http::redact;
 use crate::syscalls::errno;
 use crate::wire::{
     self, FailureLine, ReferenceLine, ReferenceOr, RequestLine, StartLine, SummaryLine,
@@ -157,8 +158,11 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
         target: req
             .target
             .as_deref()
-            .map(|t| lossy(&crate::http::urlmatch::shown_target(t, show_secrets))),
-        host: req.host.as_deref().map(lossy),
+            .map(|t| lossy(&redact::shown_target(t, show_secrets))),
+        host: req
+            .host
+            .as_deref()
+            .map(|h| lossy(&redact::shown_host(h, show_secrets))),
         status: req.status.map(i64::from),
         partial: req.partial,
         start_ts: (req.start_ts * 1e6).round() / 1e6,

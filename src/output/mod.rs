@@ -6,6 +6,7 @@
 
 pub mod escape;
 pub mod explain;
+pub mod file;
 pub mod human;
 pub mod json;
 pub mod lines;
@@ -13,9 +14,7 @@ pub mod report;
 pub mod tally;
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::io::{self, IsTerminal, Write};
-use std::os::unix::fs::OpenOptionsExt;
 
 use crate::diagnose::Report;
 use crate::error::Error;
@@ -116,7 +115,8 @@ impl Printer {
     }
 }
 
-/// Open the output: stdout, or FILE created 0600 and never through a symlink planted there.
+/// Open the output: stdout, or FILE as a new private file that no other user can read or
+/// steer (file.rs).
 pub fn open_output(path: Option<&str>) -> Result<(Box<dyn Write + Send>, bool), Error> {
     match path {
         None | Some("-") => {
@@ -124,21 +124,10 @@ pub fn open_output(path: Option<&str>) -> Result<(Box<dyn Write + Send>, bool), 
             Ok((Box::new(io::stdout()), tty))
         }
         Some(p) => {
-            let f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(p)
-                .map_err(|e| Error::Output {
-                    path: p.to_string(),
-                    why: if e.raw_os_error() == Some(libc::ELOOP) {
-                        "it is a symbolic link; refusing to write through it".into()
-                    } else {
-                        e.to_string()
-                    },
-                })?;
+            let f = file::create_private(p).map_err(|why| Error::Output {
+                path: p.to_string(),
+                why,
+            })?;
             Ok((Box::new(f), false))
         }
     }
