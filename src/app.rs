@@ -224,6 +224,7 @@ fn closing(end: &SourceEnd, duration_s: f64) -> Closing {
         processes: end.processes,
         threads: end.threads,
         dropped: end.dropped,
+        compat: end.compat,
         duration_s,
         reason: end.end.text(),
         end_ts: end.end_ts,

@@ -196,6 +196,7 @@ impl Opened {
             processes: self.seen.procs.len() as u64,
             threads: self.seen.threads.len() as u64,
             dropped: 0,
+            compat: 0,
             end_ts: self.seen.last_ts,
             unparsed: Some(self.unparsed.len() as u64),
             exit: None,
@@ -357,7 +358,10 @@ impl Seen {
 fn ts_of(ev: &Event) -> f64 {
     match ev {
         Event::Syscall(s) => s.ts,
-        Event::Started { ts, .. } | Event::Exec { ts, .. } | Event::Exited { ts, .. } => *ts,
+        Event::Started { ts, .. }
+        | Event::Exec { ts, .. }
+        | Event::Exited { ts, .. }
+        | Event::Compat { ts, .. } => *ts,
         Event::Request(r) => r.start_ts,
         Event::Lost { .. } => 0.0,
     }
