@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -12,6 +14,10 @@ const T: Duration = Duration::from_secs(60);
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn summary(lines: &[serde_json::Value]) -> &serde_json::Value {
@@ -95,4 +101,77 @@ fn int80_calls_are_counted_and_said_once_per_process() {
     let lines = json_lines(&out.stdout);
     assert!(summary(&lines).get("compat_syscalls").is_none());
     assert!(!stderr_of(&out).contains("32-bit"), "{}", stderr_of(&out));
+}
+
+/// The README's two set-up commands leave `reqtrace` on PATH: both run scripts/install.sh,
+/// which puts a copy in PREFIX/bin (idempotent, saying where), after which the README's
+/// examples run as written, by name.
+#[test]
+fn setup_scripts_leave_reqtrace_on_path() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let install = repo.join("scripts/install.sh");
+    assert!(install.exists(), "no scripts/install.sh");
+    for script in ["scripts/demo.sh", "scripts/test.sh"] {
+        let text = std::fs::read_to_string(repo.join(script)).unwrap();
+        assert!(
+            text.lines()
+                .any(|l| !l.trim_start().starts_with('#') && l.contains("scripts/install.sh")),
+            "{script} does not run scripts/install.sh"
+        );
+    }
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    assert!(
+        readme.contains("/usr/local/bin/reqtrace"),
+        "the README's set-up does not say where reqtrace goes"
+    );
+    let prefix = TempDir::new("install");
+    let path = format!("{}/bin:/usr/bin:/bin", prefix.path().display());
+    let dest = prefix.path().join("bin/reqtrace");
+    for round in 0..2 {
+        let out = Command::new(&install)
+            .arg(prefix.path())
+            .env("REQTRACE_BIN", reqtrace())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            stderr_of(&out)
+        );
+        assert!(
+            stdout_of(&out).contains(&format!("installed as {}", dest.display())),
+            "round {round}: it must say where: {}",
+            stdout_of(&out)
+        );
+    }
+    // An example of the README, by name through PATH.
+    let out = Command::new("bash")
+        .args(["-c", "reqtrace run --failed -- ls /nonexistent"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "ls's own status: {err}");
+    assert!(
+        stdout_of(&out).contains("\"/nonexistent\""),
+        "{}",
+        stdout_of(&out)
+    );
+    // Without write access it says so and what to do, and exits 2.
+    let ro = TempDir::new("install-ro");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&install)
+        .arg(ro.path())
+        .env("REQTRACE_BIN", reqtrace())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("run as root"),
+        "{}",
+        stderr_of(&out)
+    );
 }
