@@ -67,9 +67,13 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
                 &[],
             )
         }
-        Command::Run { command, common } => {
+        Command::Run {
+            command,
+            no_seccomp,
+            common,
+        } => {
             check_duration(common.duration)?;
-            let cfg = tracer_config(&common, true)?;
+            let cfg = tracer_config(&common, !no_seccomp)?;
             let source = Ptrace::launch(cfg, command.clone());
             live(Box::new(source), &common, false, Vec::new(), 10.0, &command)
         }
@@ -94,14 +98,14 @@ fn check_duration(duration: Option<f64>) -> Result<(), Error> {
     }
 }
 
-/// The tracer's settings from the command line; `launch`: `run`, with its seccomp filter.
-fn tracer_config(common: &Common, launch: bool) -> Result<TracerConfig, Error> {
+/// The tracer's settings from the command line; `seccomp`: `run`, with its seccomp filter.
+fn tracer_config(common: &Common, seccomp: bool) -> Result<TracerConfig, Error> {
     let cat = Catalogue::new();
     Ok(TracerConfig {
         follow: !common.no_follow,
         select: Selection::new(&common.shown.trace, common.shown.failed, &cat, true)?,
         correlate: true,
-        seccomp: launch && !common.no_seccomp,
+        seccomp,
     })
 }
 

@@ -175,3 +175,111 @@ fn setup_scripts_leave_reqtrace_on_path() {
         stderr_of(&out)
     );
 }
+
+/// `--count 0` would wait for no request and never stop; `--threads 0` would start no
+/// tracer. Both are refused as usage errors (exit 2), saying what to give.
+#[test]
+fn count_and_threads_refuse_zero() {
+    let dir = TempDir::new("zero");
+    let fx = start_fixture("fx_idle", &dir, &[]);
+    let pid = fx.pid().to_string();
+    let out = run_reqtrace(&["attach", "--count", "0", &pid], Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("1 or more"), "{}", stderr_of(&out));
+    for threads in ["0", "65"] {
+        let out = run_reqtrace(&["run", "--threads", threads, "--", "true"], T);
+        assert_eq!(out.status.code(), Some(2), "--threads {threads}");
+        assert!(
+            stderr_of(&out).contains("from 1 to 64"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    let out = run_reqtrace(&["run", "--threads", "1", "--count", "1", "--", "true"], T);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_untraced_and_running(fx.pid());
+}
+
+fn help(args: &[&str]) -> String {
+    let out = run_reqtrace(args, T);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr_of(&out));
+    stdout_of(&out)
+}
+
+/// Help and man pages say what each command takes: `--no-seccomp` only where it works
+/// (run), `--trace`'s `all`, the postmortem's `--apache --probe` at the top, option values
+/// in the man synopsis, the version on every page, and every page a wrong name could mean.
+#[test]
+fn help_and_man_pages_say_what_the_commands_take() {
+    assert!(!help(&["attach", "--help"]).contains("--no-seccomp"));
+    assert!(help(&["run", "--help"]).contains("--no-seccomp"));
+    for sub in ["attach", "run", "analyze"] {
+        let h = help(&[sub, "--help"]);
+        let trace = h
+            .lines()
+            .find(|l| l.contains("--trace <LIST>"))
+            .expect("--trace in help");
+        assert!(trace.contains("all"), "{sub}: {trace}");
+    }
+    let top = help(&["--help"]);
+    assert!(
+        top.contains("reqtrace attach --apache --probe http://"),
+        "{top}"
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    for (page, value) in [
+        ("attach", "\\fB\\-\\-output\\fR \\fIFILE\\fR"),
+        ("run", "\\fB\\-\\-duration\\fR \\fISECS\\fR"),
+        ("analyze", "\\fB\\-\\-fs\\-root\\fR \\fIDIR\\fR"),
+    ] {
+        let man = help(&["man", page]);
+        let th = man.lines().find(|l| l.starts_with(".TH")).unwrap();
+        assert!(th.contains(version), "{page}: no version in {th}");
+        let synopsis = man
+            .split(".SH SYNOPSIS\n")
+            .nth(1)
+            .and_then(|s| s.split("\n.SH").next())
+            .unwrap();
+        assert!(synopsis.contains(value), "{page}: {synopsis}");
+        assert!(man.contains(".SH VERSION"), "{page}");
+    }
+    let out = run_reqtrace(&["man", "bogus"], T);
+    assert_eq!(out.status.code(), Some(2));
+    for name in ["attach", "run", "analyze", "completions", "man"] {
+        assert!(
+            stderr_of(&out).contains(name),
+            "{name}: {}",
+            stderr_of(&out)
+        );
+        assert_eq!(run_reqtrace(&["man", name], T).status.code(), Some(0));
+    }
+}
+
+/// A kernel thread cannot be traced by anyone: the message says it is one, rather than
+/// blaming a security module or a container boundary.
+#[test]
+fn attaching_a_kernel_thread_names_it() {
+    let kthread = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rsplit_once(") ").map(|(_, a)| a).unwrap_or("");
+            // Field 9, flags; PF_KTHREAD is 0x00200000.
+            let flags: u64 = after
+                .split(' ')
+                .nth(6)
+                .and_then(|f| f.parse().ok())
+                .unwrap_or(0);
+            flags & 0x0020_0000 != 0
+        });
+    let Some(kthread) = kthread else {
+        eprintln!("no kernel thread visible here (a PID namespace): skipped");
+        return;
+    };
+    let out = run_reqtrace(&["attach", &kthread.to_string()], T);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("kernel thread"), "{err}");
+    assert!(!err.contains("security module"), "{err}");
+}
