@@ -258,6 +258,7 @@ fn analyze(
     let Replay {
         mut source,
         boot_id,
+        strace_log,
     } = open_replay(files, shows)?;
     let root = match (&fs_root, boot_id.as_deref()) {
         (Some(r), _) => Some(PathBuf::from(r)),
@@ -284,7 +285,15 @@ fn analyze(
     let started = now();
     source.start(&pipeline)?;
     let end = source.run(&pipeline)?;
-    pipeline.finish(closing(&end, now() - started));
+    let sum = pipeline.finish(closing(&end, now() - started));
+    if strace_log && fs_root.is_none() && sum.requests_failed > 0 {
+        // Nothing was looked up, and nothing says where the log comes from: often here.
+        eprintln!(
+            "reqtrace: note: no file was looked up for this strace log's suspects; if it comes from \
+             this machine, --fs-root / adds did-you-mean, permission hints and configuration \
+             references"
+        );
+    }
     match end.late_error {
         Some(e) => Err(e),
         None => Ok(ExitCode::Done),

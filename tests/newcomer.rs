@@ -5,8 +5,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -282,4 +282,145 @@ fn attaching_a_kernel_thread_names_it() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("kernel thread"), "{err}");
     assert!(!err.contains("security module"), "{err}");
+}
+
+/// The output docs/jq.md shows under `$ CMD`: the lines after it, up to the next command or
+/// the end of the block.
+fn documented_output(doc: &str, cmd: &str) -> String {
+    let head = format!("$ {cmd}\n");
+    let at = doc
+        .find(&head)
+        .unwrap_or_else(|| panic!("docs/jq.md no longer shows `{cmd}`"));
+    doc[at + head.len()..]
+        .lines()
+        .take_while(|l| !l.starts_with("$ ") && !l.starts_with("```"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// docs/jq.md's recipes print what the page shows, run as the page runs them (traces of the
+/// fixtures, made with `reqtrace run --json`): the oddpaths counts, the stat kinds, and
+/// what `--trace stat` selects (every stat-family call, not the `stat` kind alone).
+#[test]
+fn jq_recipes_print_what_the_page_shows() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(repo.join("docs/jq.md")).unwrap();
+    let work = TempDir::new("jqdoc");
+    let bin = reqtrace();
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let sh = |script: &str| {
+        let out = Command::new("bash")
+            .args(["-c", &format!("set -o pipefail; {script}")])
+            .current_dir(work.path())
+            .env("PATH", &path)
+            .env("E", fixture("fx_fileops").parent().unwrap())
+            // As in a shell: cargo's library path would add failed opens to every trace.
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{script}: {}", stderr_of(&out));
+        stdout_of(&out)
+    };
+    sh(r#"reqtrace run --json -o fileops.jsonl -- $E/fx_fileops "$(mktemp -d)" >/dev/null"#);
+    sh(r#"reqtrace run --json -o oddpaths.jsonl -- $E/fx_oddpaths "$(mktemp -d)" >/dev/null"#);
+    for cmd in [
+        r#"jq -n 'reduce (inputs | select(.type=="syscall" and .errno != null) | .errno) as $e ({}; .[$e] += 1)' oddpaths.jsonl"#,
+        r#"jq -r 'select(.type=="syscall" and .errno != null) | .errno' oddpaths.jsonl | sort | uniq -c | sort -rn"#,
+        r#"jq -n 'reduce (inputs | select(.type=="syscall" and .stat_kind != null) | .stat_kind) as $k ({}; .[$k] += 1)' fileops.jsonl"#,
+        r#"reqtrace run --json --trace stat -o stat.jsonl -- $E/fx_fileops "$(mktemp -d)" >/dev/null"#,
+        r#"jq -n 'reduce (inputs | select(.type=="syscall") | .stat_kind) as $k ({}; .[$k] += 1)' stat.jsonl"#,
+    ] {
+        assert_eq!(sh(cmd), documented_output(&doc, cmd), "`{cmd}`");
+    }
+    // The summary recipe's oddpaths line (the block's second command).
+    let cmd = r#"jq -r 'select(.type=="summary") | "\(.syscalls) calls, \(.failed) failed \(.by_errno | tojson); \(.reason)"' oddpaths.jsonl"#;
+    assert_eq!(sh(cmd), documented_output(&doc, cmd), "`{cmd}`");
+}
+
+/// What docs/jq.md says of `run --duration` is what happens: the command is ended (it runs
+/// under reqtrace's seccomp filter), unless `--no-seccomp`, where it is left running.
+#[test]
+fn run_duration_is_documented_as_it_behaves() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(repo.join("docs/jq.md")).unwrap();
+    let para: String = doc
+        .split("\n\n")
+        .find(|p| p.starts_with("`reqtrace run --duration`"))
+        .expect("jq.md says what run --duration does")
+        .replace('\n', " ");
+    assert!(para.contains("ends the command"), "{para}");
+    assert!(
+        para.contains("`--no-seccomp`, `run` detaches and leaves it running"),
+        "{para}"
+    );
+    let dir = TempDir::new("rundur");
+    let fx = fixture("fx_fileops");
+    for (extra, ended) in [(&[][..], true), (&["--no-seccomp"][..], false)] {
+        let trace = dir.join("trace.jsonl");
+        let mut args = vec!["run", "--json", "--duration", "1", "-o", &trace];
+        args.extend_from_slice(extra);
+        args.extend([
+            "--",
+            fx.to_str().unwrap(),
+            dir.path().to_str().unwrap(),
+            "--loop",
+        ]);
+        // Not piped: a command left running would hold the pipes open.
+        let mut child = Command::new(reqtrace())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + T;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{extra:?}: reqtrace run --duration 1 did not end");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "{extra:?}");
+        let lines = json_lines(&std::fs::read(&trace).unwrap());
+        let pid = lines[0]["targets"][0].as_i64().unwrap() as i32;
+        let running = try_state_and_tracer(pid).is_some_and(|(s, _)| s != 'Z');
+        if running {
+            send_signal(pid, libc::SIGKILL);
+        }
+        assert_eq!(
+            running, !ended,
+            "{extra:?}: the command running after run exited"
+        );
+    }
+}
+
+/// An strace log explained without --fs-root looks at no file; when it has suspects, a note
+/// on stderr says that `--fs-root /` would add did-you-mean and configuration references
+/// for a log of this machine. Not with --fs-root, not without suspects, not for a recording.
+#[test]
+fn analyze_of_an_strace_log_says_what_fs_root_adds() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let f = |case: &str, file: &str| fixtures.join(case).join(file).display().to_string();
+    let note = |args: &[&str]| {
+        let out = run_reqtrace(args, T);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr_of(&out));
+        let err = stderr_of(&out);
+        err.lines().filter(|l| l.contains("--fs-root /")).count()
+    };
+    let failing = f("eacces-403", "trace.strace");
+    assert_eq!(note(&["analyze", &failing]), 1, "a note, on one line");
+    assert_eq!(note(&["analyze", "--json", &failing]), 1, "with --json too");
+    assert_eq!(note(&["analyze", "--fs-root", "/", &failing]), 0);
+    assert_eq!(
+        note(&["analyze", &f("keepalive-healthy", "trace.strace")]),
+        0
+    );
+    assert_eq!(note(&["analyze", &f("json-syscalls", "trace.jsonl")]), 0);
 }

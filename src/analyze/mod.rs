@@ -212,6 +212,9 @@ pub struct Replay {
     /// A recording's boot id (its start line's `boot_id`): the machine and boot it was made
     /// on. `None` for strace logs and recordings without one.
     pub boot_id: Option<String>,
+    /// strace logs, which say nothing of the machine they come from (no boot id, no recorded
+    /// explanations): without `--fs-root` nothing in them is looked up.
+    pub strace_log: bool,
 }
 
 /// Open `files` and tell their format from the first non-empty line: a recording (JSON) or
@@ -247,10 +250,12 @@ pub fn open_replay(files: &[String], shows: Selection) -> Result<Replay, Error> 
         Some(boot_id) => Replay {
             source: Box::new(Recording(opened)),
             boot_id,
+            strace_log: false,
         },
         None => Replay {
             source: Box::new(StraceLog(opened)),
             boot_id: None,
+            strace_log: true,
         },
     })
 }
