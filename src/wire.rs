@@ -210,6 +210,9 @@ pub struct SummaryLine<'a> {
     pub statuses: Option<Cow<'a, BTreeMap<String, u64>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unparsed: Option<u64>,
+    /// Syscalls through a non-native (32-bit) ABI, seen and not decoded; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compat_syscalls: Option<u64>,
 }
 
 /// A line's `type`, read first to know which type to read it as.

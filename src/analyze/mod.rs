@@ -196,6 +196,7 @@ impl Opened {
             processes: self.seen.procs.len() as u64,
             threads: self.seen.threads.len() as u64,
             dropped: 0,
+            compat: 0,
             end_ts: self.seen.last_ts,
             unparsed: Some(self.unparsed.len() as u64),
             exit: None,
@@ -211,6 +212,9 @@ pub struct Replay {
     /// A recording's boot id (its start line's `boot_id`): the machine and boot it was made
     /// on. `None` for strace logs and recordings without one.
     pub boot_id: Option<String>,
+    /// strace logs, which say nothing of the machine they come from (no boot id, no recorded
+    /// explanations): without `--fs-root` nothing in them is looked up.
+    pub strace_log: bool,
 }
 
 /// Open `files` and tell their format from the first non-empty line: a recording (JSON) or
@@ -246,10 +250,12 @@ pub fn open_replay(files: &[String], shows: Selection) -> Result<Replay, Error> 
         Some(boot_id) => Replay {
             source: Box::new(Recording(opened)),
             boot_id,
+            strace_log: false,
         },
         None => Replay {
             source: Box::new(StraceLog(opened)),
             boot_id: None,
+            strace_log: true,
         },
     })
 }
@@ -357,7 +363,10 @@ impl Seen {
 fn ts_of(ev: &Event) -> f64 {
     match ev {
         Event::Syscall(s) => s.ts,
-        Event::Started { ts, .. } | Event::Exec { ts, .. } | Event::Exited { ts, .. } => *ts,
+        Event::Started { ts, .. }
+        | Event::Exec { ts, .. }
+        | Event::Exited { ts, .. }
+        | Event::Compat { ts, .. } => *ts,
         Event::Request(r) => r.start_ts,
         Event::Lost { .. } => 0.0,
     }

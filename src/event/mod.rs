@@ -325,6 +325,16 @@ pub enum Event {
     Lost {
         count: u64,
     },
+    /// A process made its first syscall through another ABI than the native one: a 32-bit
+    /// call (`int 0x80`, or a 32-bit program, on x86_64; arm32 on aarch64), numbered in
+    /// another table and not decoded. Sent once per process; how many such calls there were
+    /// comes with the source's end (`SourceEnd::compat`).
+    Compat {
+        ts: f64,
+        pid: i32,
+        tid: i32,
+        comm: Arc<str>,
+    },
     /// A thread or process began to be traced (attached, forked, cloned).
     Started {
         ts: f64,

@@ -143,6 +143,7 @@ pub fn summary_line(sum: &Summary, tally: Option<&super::tally::Tally>) -> Strin
         failures_not_shown: tally.map(|t| t.not_shown()),
         statuses: tally.map(|t| Cow::Borrowed(t.statuses())),
         unparsed: sum.unparsed,
+        compat_syscalls: (sum.compat > 0).then_some(sum.compat),
     })
 }
 

@@ -35,6 +35,8 @@ pub struct Summary {
     pub processes: u64,
     pub threads: u64,
     pub dropped: u64,
+    /// Syscalls through a non-native (32-bit) ABI, seen and not decoded.
+    pub compat: u64,
     pub duration_s: f64,
     pub reason: String,
     /// Requests reported, and how many of those needed attention.
@@ -85,10 +87,13 @@ impl Printer {
         match self.format {
             Format::Json => (Some(json::summary_line(sum, tally)), None),
             Format::Human => {
-                let unparsed = match sum.unparsed {
+                let mut unparsed = match sum.unparsed {
                     Some(n) if n > 0 => format!(", {n} lines not parsed"),
                     _ => String::new(),
                 };
+                if sum.compat > 0 {
+                    unparsed += &format!(", 32-bit syscalls not traced: {}", sum.compat);
+                }
                 let sentence = format!(
                     "reqtrace: {} requests ({} needing attention), {} syscalls shown ({} failed), {} processes, {} threads{unparsed}; {}",
                     sum.requests,
@@ -102,6 +107,16 @@ impl Printer {
                 (tally.map(tally::Tally::table), Some(sentence))
             }
         }
+    }
+
+    /// The warning on stderr, once per process, when a process makes a 32-bit syscall.
+    pub fn compat_warning(pid: i32, comm: &str) -> String {
+        format!(
+            "reqtrace: warning: process {pid} ({}) makes 32-bit syscalls (int 0x80, or a 32-bit \
+             program): reqtrace decodes only 64-bit ones, so its 32-bit calls are not traced, \
+             only counted (in the summary: compat_syscalls)",
+            escape::escaped(comm.as_bytes())
+        )
     }
 
     /// The warning on stderr when anything was dropped.

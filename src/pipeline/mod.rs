@@ -77,6 +77,8 @@ pub struct Closing {
     pub threads: u64,
     /// Events the sources dropped and did not report as `Event::Lost`.
     pub dropped: u64,
+    /// Syscalls through a non-native (32-bit) ABI, seen and not decoded.
+    pub compat: u64,
     pub duration_s: f64,
     pub reason: String,
     /// When the trace ended (requests still open are finished then); now when `None`.

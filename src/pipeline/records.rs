@@ -63,6 +63,15 @@ impl State {
                 self.live.remove(pid);
             }
             Event::Lost { count } => self.lost += count,
+            Event::Compat { pid, comm, .. } => {
+                // On its own line, not inside the status line.
+                let clear = if self.settings.status_line {
+                    "\r\x1b[K"
+                } else {
+                    ""
+                };
+                eprintln!("{clear}{}", Printer::compat_warning(*pid, comm));
+            }
             _ => {}
         }
         let request = self.correlator.feed(&ev, &mut self.done);
@@ -182,6 +191,7 @@ impl State {
         sum.threads = c.threads;
         // Events the sources dropped, and lines the output queue dropped.
         sum.dropped = self.lost + c.dropped + sink.dropped();
+        sum.compat = c.compat;
         sum.duration_s = c.duration_s;
         sum.reason = c.reason;
         sum.unparsed = c.unparsed;

@@ -154,6 +154,7 @@ impl Source for Ptrace {
             processes: end.processes,
             threads: end.threads,
             dropped: end.dropped,
+            compat: end.compat,
             end_ts: None,
             unparsed: None,
             exit,
