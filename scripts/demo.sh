@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: the .phpp postmortem, reproduced and diagnosed. Installs apache2 if missing (as
-# root), builds reqtrace, starts a throwaway Apache on 127.0.0.1 (its own config, port,
+# root), builds reqtrace and puts it on PATH (scripts/install.sh: /usr/local/bin), starts a throwaway Apache on 127.0.0.1 (its own config, port,
 # DocumentRoot and logs under a temp dir; never the system one) whose /home is rewritten to a
 # typo'd index.phpp, shows that Apache's logs say nothing, then runs
 #   reqtrace attach --apache --probe http://127.0.0.1:PORT/home
@@ -17,8 +17,13 @@ if [ ! -x /usr/sbin/apache2 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 >/dev/null
 fi
-cargo build --release --quiet --bin reqtrace
-bin=$PWD/target/release/reqtrace
+# On PATH, as the README's examples call it; without root it stays in target/release.
+if scripts/install.sh; then
+  bin=/usr/local/bin/reqtrace
+else
+  cargo build --release --quiet --bin reqtrace
+  bin=$PWD/target/release/reqtrace
+fi
 
 port=18081
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done

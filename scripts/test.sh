@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need when it is missing (strace, jq, curl,
-# apache2, nginx; apt-get, as root), then checks formatting and lints, builds, and runs every test.
+# apache2, nginx; apt-get, as root), then checks formatting and lints, builds, puts reqtrace
+# on PATH (scripts/install.sh: /usr/local/bin/reqtrace), and runs every test.
 # The tests trace real processes with ptrace, so they need root or CAP_SYS_PTRACE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,8 @@ fi
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo build --all-targets
+# The README's examples call `reqtrace`: leave it on PATH (a release build, replaced each run).
+scripts/install.sh || echo "scripts/test.sh: reqtrace is not on PATH (see above)" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --all-targets 2>&1 | tee "$log"

@@ -11,7 +11,7 @@ use crate::cli::{ColorChoice, Command, Common, Shown};
 use crate::diagnose::Offline;
 use crate::error::{Error, ExitCode};
 use crate::event::select::Selection;
-use crate::event::{ExitKind, Source, SourceEnd, now};
+use crate::event::{End, ExitKind, Source, SourceEnd, now};
 use crate::http::urlmatch::UrlFilter;
 use crate::output::{self, Format, Printer};
 use crate::pipeline::{Closing, Pipeline, Settings};
@@ -67,9 +67,13 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
                 &[],
             )
         }
-        Command::Run { command, common } => {
+        Command::Run {
+            command,
+            no_seccomp,
+            common,
+        } => {
             check_duration(common.duration)?;
-            let cfg = tracer_config(&common, true)?;
+            let cfg = tracer_config(&common, !no_seccomp)?;
             let source = Ptrace::launch(cfg, command.clone());
             live(Box::new(source), &common, false, Vec::new(), 10.0, &command)
         }
@@ -94,14 +98,14 @@ fn check_duration(duration: Option<f64>) -> Result<(), Error> {
     }
 }
 
-/// The tracer's settings from the command line; `launch`: `run`, with its seccomp filter.
-fn tracer_config(common: &Common, launch: bool) -> Result<TracerConfig, Error> {
+/// The tracer's settings from the command line; `seccomp`: `run`, with its seccomp filter.
+fn tracer_config(common: &Common, seccomp: bool) -> Result<TracerConfig, Error> {
     let cat = Catalogue::new();
     Ok(TracerConfig {
         follow: !common.no_follow,
         select: Selection::new(&common.shown.trace, common.shown.failed, &cat, true)?,
         correlate: true,
-        seccomp: launch && !common.no_seccomp,
+        seccomp,
     })
 }
 
@@ -184,13 +188,16 @@ fn live(
             // What was traced so far is still written, with its summary.
             pipeline.finish(Closing {
                 duration_s: now() - started,
-                reason: "tracing failed".into(),
+                reason: End::TracingFailed.text(),
                 ..Closing::default()
             });
             return Err(e);
         }
     };
     pipeline.finish(closing(&end, now() - started));
+    if let Some(e) = end.late_error {
+        return Err(e);
+    }
     if let Some(handle) = probe {
         let results = handle.join().unwrap_or_default();
         for r in &results {
@@ -224,6 +231,7 @@ fn closing(end: &SourceEnd, duration_s: f64) -> Closing {
         processes: end.processes,
         threads: end.threads,
         dropped: end.dropped,
+        compat: end.compat,
         duration_s,
         reason: end.end.text(),
         end_ts: end.end_ts,
@@ -263,6 +271,7 @@ fn analyze(
     let Replay {
         mut source,
         boot_id,
+        strace_log,
         ..
     } = replay;
     let root = match (&fs_root, boot_id.as_deref()) {
@@ -290,7 +299,15 @@ fn analyze(
     let started = now();
     source.start(&pipeline)?;
     let end = source.run(&pipeline)?;
-    pipeline.finish(closing(&end, now() - started));
+    let sum = pipeline.finish(closing(&end, now() - started));
+    if strace_log && fs_root.is_none() && sum.requests_failed > 0 {
+        // Nothing was looked up, and nothing says where the log comes from: often here.
+        crate::say!(
+            "reqtrace: note: no file was looked up for this strace log's suspects; if it comes from \
+             this machine, --fs-root / adds did-you-mean, permission hints and configuration \
+             references"
+        );
+    }
     match end.late_error {
         Some(e) => Err(e),
         None => Ok(ExitCode::Done),

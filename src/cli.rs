@@ -8,7 +8,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "Why did this URL fail? Trace a live server's file syscalls and explain the failures.",
     after_help = format!(
-        "{}\n\nAttaching needs root or CAP_SYS_PTRACE.",
+        "Examples:\n  \
+        reqtrace attach --apache --probe http://127.0.0.1/home\n      \
+            why does /home fail? (the .phpp postmortem: suspect, did-you-mean, config line)\n  \
+        reqtrace attach --apache --url '/home*'   report requests to /home... as they come\n  \
+        reqtrace run -- ls /nonexistent      trace a command's file syscalls\n  \
+        reqtrace analyze --fs-root / apache.log   explain an strace log\n\n\
+        {}\n\nAttaching needs root or CAP_SYS_PTRACE. More: reqtrace COMMAND --help, \
+        reqtrace man.",
         crate::error::ExitCode::help()
     )
 )]
@@ -60,6 +67,10 @@ pub enum Command {
         /// The command to run, and its arguments (after --).
         #[arg(required = true, last = true, value_name = "COMMAND")]
         command: Vec<String>,
+        /// Stop at every syscall instead of installing a seccomp-bpf filter in the command
+        /// (the filter lets untraced syscalls run without a stop, as strace --seccomp-bpf).
+        #[arg(long)]
+        no_seccomp: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -133,8 +144,9 @@ pub struct Shown {
     /// Only show calls that failed.
     #[arg(long)]
     pub failed: bool,
-    /// What to show: classes (file, stat, lstat, fstat, statfs, exec, desc, net, process) or
-    /// syscall names, comma separated.
+    /// What to show, comma separated: classes file (strace's %file), stat (every stat-family
+    /// call: stat, lstat and fstat flavours, strace's %%stat), lstat or fstat (that flavour
+    /// only), statfs, exec, desc, net, process, all; or syscall names (openat).
     #[arg(
         long = "trace",
         short = 'e',
@@ -151,8 +163,10 @@ pub struct Shown {
     /// List noise (.htaccess probes, recovered lookups) with the suspects.
     #[arg(long)]
     pub all: bool,
-    /// Print request query strings as sent; by default their values are shown as REDACTED
-    /// (header values other than Host are never read into the output at all).
+    /// Print requests as sent; by default the values of query strings and path parameters,
+    /// user:password in targets and in Host, and the query words a CGI script gets as its
+    /// arguments are shown as REDACTED (header values other than Host are never read into the
+    /// output at all).
     #[arg(long)]
     pub show_secrets: bool,
     /// Print syscall lines too when reporting requests (--apache, --name, --url, --probe,
@@ -176,17 +190,32 @@ pub struct Common {
     /// Do not follow forks, vforks and new threads.
     #[arg(long)]
     pub no_follow: bool,
-    /// Detach and exit 0 after N reported requests.
-    #[arg(long, value_name = "N")]
+    /// Detach and exit 0 after N reported requests (1 or more).
+    #[arg(long, value_name = "N", value_parser = requests_count)]
     pub count: Option<u64>,
-    /// `run`: stop at every syscall instead of installing a seccomp-bpf filter in the command
-    /// (the filter lets untraced syscalls run without a stop, as strace --seccomp-bpf).
-    #[arg(long)]
-    pub no_seccomp: bool,
-    /// Tracer threads to spread the attached processes over (default: 1 per 8 cores, at
-    /// most 2). Each thread owns the processes it attached and the children they fork.
-    #[arg(long, value_name = "N")]
+    /// Tracer threads to spread the attached processes over, 1 to 64 (default: 1 per 8
+    /// cores, at most 2). Each thread owns the processes it attached and the children they
+    /// fork.
+    #[arg(long, value_name = "N", value_parser = tracer_threads)]
     pub threads: Option<usize>,
+}
+
+/// `--count N`: a number of requests to wait for; 0 would wait for none and never stop.
+fn requests_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("give 1 or more: the number of requests to report before detaching".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}: give a number of requests, 1 or more")),
+    }
+}
+
+/// `--threads N`: at least one tracer thread, and no more than reqtrace starts (64).
+fn tracer_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        Ok(_) => Err("give a number of tracer threads from 1 to 64".into()),
+        Err(e) => Err(format!("{e}: give a number of tracer threads from 1 to 64")),
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

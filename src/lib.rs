@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diagnose;
 pub mod error;
 pub mod event;
+pub mod generate;
 pub mod http;
 pub mod output;
 pub mod pipeline;

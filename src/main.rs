@@ -4,8 +4,7 @@ use clap::Parser;
 
 use std::io::Write;
 
-use clap::CommandFactory;
-use reqtrace::cli::{Cli, Command, Shell};
+use reqtrace::cli::{Cli, Command};
 use reqtrace::error::ExitCode;
 
 /// mimalloc instead of glibc's malloc: every event is allocated on a tracer thread and freed
@@ -16,39 +15,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `completions` and `man` print what clap generates from the definitions in cli.rs.
 fn generate(command: &Command) -> Option<ExitCode> {
-    let mut cmd = Cli::command();
-    // Rendered into memory, then written: clap_complete panics when a write fails, and a
-    // reader that closes early (| head) must not make reqtrace panic.
-    let mut out: Vec<u8> = Vec::new();
-    match command {
-        Command::Completions { shell } => {
-            let shell = match shell {
-                Shell::Bash => clap_complete::Shell::Bash,
-                Shell::Zsh => clap_complete::Shell::Zsh,
-                Shell::Fish => clap_complete::Shell::Fish,
-            };
-            clap_complete::generate(shell, &mut cmd, "reqtrace", &mut out);
-        }
-        Command::Man { page } => {
-            let page = match page {
-                None => cmd,
-                Some(name) => {
-                    cmd.build();
-                    let Some(sub) = cmd.find_subcommand(name) else {
-                        reqtrace::say!(
-                            "reqtrace: no subcommand {name:?}: try attach, run or analyze"
-                        );
-                        return Some(ExitCode::Usage);
-                    };
-                    // clap names are 'static; this process prints one page and exits.
-                    let full: &'static str = Box::leak(format!("reqtrace-{name}").into_boxed_str());
-                    sub.clone().name(full)
-                }
-            };
-            let _ = clap_mangen::Man::new(page).render(&mut out);
-        }
+    let out = match command {
+        Command::Completions { shell } => reqtrace::generate::completions(*shell),
+        Command::Man { page } => match reqtrace::generate::man(page.as_deref()) {
+            Ok(out) => out,
+            Err(e) => {
+                reqtrace::say!("reqtrace: {e}");
+                return Some(ExitCode::Usage);
+            }
+        },
         _ => return None,
-    }
+    };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
     Some(ExitCode::Done)

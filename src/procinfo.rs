@@ -50,6 +50,27 @@ pub fn status(pid: i32) -> Option<Status> {
     })
 }
 
+/// `PF_EXITING` and `PF_KTHREAD` of include/linux/sched.h, in /proc/TID/stat's `flags`.
+const PF_EXITING: u32 = 0x0000_0004;
+const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// The kernel's per-task flags (/proc/TID/stat field 9).
+fn task_flags(tid: i32) -> Option<u32> {
+    Some(procfs::process::Process::new(tid).ok()?.stat().ok()?.flags)
+}
+
+/// A kernel thread: it has no program of its own and ptrace refuses it (EPERM).
+pub fn is_kernel_thread(tid: i32) -> bool {
+    task_flags(tid).is_some_and(|f| f & PF_KTHREAD != 0)
+}
+
+/// A thread that has begun to exit (PF_EXITING) or has exited and is not reaped yet (a
+/// zombie): ptrace refuses it (EPERM), and it will make no more syscalls.
+pub fn is_exiting(tid: i32) -> bool {
+    task_flags(tid).is_some_and(|f| f & PF_EXITING != 0)
+        || status(tid).is_some_and(|s| s.state.starts_with(['Z', 'X']))
+}
+
 /// Effective identity of a process, as the kernel checks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Creds {

@@ -23,6 +23,27 @@ fn one() -> u64 {
     1
 }
 
+/// A field read leniently: `null` (or missing, with `#[serde(default)]`) is the default.
+fn or_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// A list of strings read leniently: `null` is empty, and an item that is not a string is
+/// skipped rather than making the whole line unreadable.
+fn strings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let items: Option<Vec<Value>> = Option::deserialize(d)?;
+    Ok(items
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+        .collect())
+}
+
 /// The first line: what is traced, by which version.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StartLine<'a> {
@@ -45,15 +66,17 @@ pub struct StartLine<'a> {
 /// One syscall. `A` is how the arguments travel: the printer's borrowed arguments when
 /// written, JSON values when read (their types come from the syscall table).
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(bound(deserialize = "A: Deserialize<'de> + Default"))]
 pub struct SyscallLine<'a, A> {
     #[serde(rename = "type")]
     pub kind: Cow<'a, str>,
     pub ts: f64,
     pub pid: i32,
     pub tid: i32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub comm: Cow<'a, str>,
     pub syscall: Cow<'a, str>,
+    #[serde(default, deserialize_with = "or_default")]
     pub args: A,
     pub path: Option<Cow<'a, str>>,
     /// The exact bytes of a path that is not valid UTF-8 (`path` is then lossy).
@@ -101,10 +124,10 @@ pub struct SuspectLine<'a> {
     #[serde(default)]
     pub reason: Cow<'a, str>,
     pub did_you_mean: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strings")]
     pub hints: Vec<String>,
     /// Each read on its own: one malformed reference is skipped, not the suspect.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub references: Vec<ReferenceOr<'a>>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub noise: bool,
@@ -121,6 +144,7 @@ pub enum ReferenceOr<'a> {
 /// A finished request. `S` is how suspects travel: `SuspectLine`s when written, JSON values
 /// when read (each read on its own, so that one malformed suspect is skipped, not the line).
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
 pub struct RequestLine<'a, S> {
     #[serde(rename = "type")]
     pub kind: Cow<'a, str>,
@@ -147,9 +171,13 @@ pub struct RequestLine<'a, S> {
     pub noise: u64,
     #[serde(default)]
     pub end: Cow<'a, str>,
-    #[serde(default = "Vec::new")]
+    #[serde(default = "Vec::new", deserialize_with = "or_default")]
     pub suspects: Vec<S>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "strings"
+    )]
     pub notes: Vec<String>,
 }
 
@@ -185,6 +213,9 @@ pub struct SummaryLine<'a> {
     pub statuses: Option<Cow<'a, BTreeMap<String, u64>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unparsed: Option<u64>,
+    /// Syscalls through a non-native (32-bit) ABI, seen and not decoded; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compat_syscalls: Option<u64>,
 }
 
 /// A line's `type`, read first to know which type to read it as.
@@ -295,6 +326,17 @@ mod tests {
         .unwrap();
         assert_eq!(s.count, 1);
         assert!(matches!(s.references[0], ReferenceOr::Other(_)));
+        // null and odd items read as nothing, not as a broken line.
+        let r: RequestLine<Value> = serde_json::from_str(
+            r#"{"type":"request","id":1,"pid":2,"tid":2,"start_ts":0,"suspects":null,"notes":[null,"n",3]}"#,
+        )
+        .unwrap();
+        assert_eq!((r.suspects.len(), r.notes), (0, vec!["n".to_string()]));
+        let l: SyscallLine<Vec<Value>> = serde_json::from_str(
+            r#"{"type":"syscall","ts":1,"pid":2,"tid":2,"comm":null,"syscall":"open","path":"/x","ret":0,"errno":null,"error":null,"request":null}"#,
+        )
+        .unwrap();
+        assert!(l.args.is_empty() && l.comm.is_empty());
         assert_eq!(hex(b"\xff\x00a"), "ff0061");
         assert_eq!(bytes(Some("x"), Some("ff00")), Some(vec![0xff, 0]));
         assert_eq!(bytes(Some("x"), Some("f")), Some(b"x".to_vec()));

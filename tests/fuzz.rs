@@ -110,7 +110,7 @@ proptest! {
         let mut out = Vec::new();
         r.line(1, &line, Some(7), &mut out);
         r.line(2, &line, None, &mut out);
-        let mut j = reqtrace::analyze::recorded::Reader::new(shows());
+        let mut j = reqtrace::analyze::recorded::Reader::new(shows(), 0);
         j.line(1, &line, &mut out);
         j.line(2, &format!("{{\"type\":\"syscall\",{}", line), &mut out);
     }

@@ -290,6 +290,7 @@ impl Opened {
             processes: self.seen.procs.len() as u64,
             threads: self.seen.threads.len() as u64,
             dropped: 0,
+            compat: 0,
             end_ts: self.seen.last_ts,
             unparsed: Some(self.unparsed),
             exit: None,
@@ -305,6 +306,9 @@ pub struct Replay {
     /// A recording's boot id (its start line's `boot_id`): the machine and boot it was made
     /// on. `None` for strace logs and recordings without one.
     pub boot_id: Option<String>,
+    /// strace logs, which say nothing of the machine they come from (no boot id, no recorded
+    /// explanations): without `--fs-root` nothing in them is looked up.
+    pub strace_log: bool,
     /// Each input's (device, inode) and name, to refuse an output that would overwrite one.
     ids: Vec<(u64, u64, String)>,
 }
@@ -363,11 +367,13 @@ pub fn open_replay(files: &[String], shows: Selection) -> Result<Replay, Error> 
         Some(boot_id) => Replay {
             source: Box::new(Recording(opened)),
             boot_id,
+            strace_log: false,
             ids,
         },
         None => Replay {
             source: Box::new(StraceLog(opened)),
             boot_id: None,
+            strace_log: true,
             ids,
         },
     })
@@ -387,7 +393,7 @@ impl Source for Recording {
         let mut understood = 0;
         let mut events = Vec::new();
         for i in 0..o.inputs.len() {
-            let mut rec = recorded::Reader::new(o.shows.clone());
+            let mut rec = recorded::Reader::new(o.shows.clone(), i);
             for (n, l) in o.lines(i)? {
                 match l {
                     Text::Line(l) => rec.line(n, &l, &mut events),
@@ -489,7 +495,10 @@ impl Seen {
 fn ts_of(ev: &Event) -> f64 {
     match ev {
         Event::Syscall(s) => s.ts,
-        Event::Started { ts, .. } | Event::Exec { ts, .. } | Event::Exited { ts, .. } => *ts,
+        Event::Started { ts, .. }
+        | Event::Exec { ts, .. }
+        | Event::Exited { ts, .. }
+        | Event::Compat { ts, .. } => *ts,
         Event::Request(r) => r.start_ts,
         Event::Lost { .. } => 0.0,
     }

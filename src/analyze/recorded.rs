@@ -25,6 +25,9 @@ use super::strace::Unparsed;
 pub struct Reader {
     shows: Selection,
     cat: Catalogue,
+    /// Added to this recording's request ids: each recording numbers its requests from 1, and
+    /// the requests of two recordings read together must not mix.
+    id_base: u64,
     comms: HashMap<String, Arc<str>>,
     pub unparsed: Vec<Unparsed>,
     pub lines: usize,
@@ -43,10 +46,13 @@ fn errno_of(name: &str) -> Option<i32> {
 }
 
 impl Reader {
-    pub fn new(shows: Selection) -> Reader {
+    /// A reader of the `index`-th recording of those read together (0 for the first, whose
+    /// request ids are kept as recorded; later ones are offset by `index << 32`).
+    pub fn new(shows: Selection, index: usize) -> Reader {
         Reader {
             shows,
             cat: Catalogue::new(),
+            id_base: (index as u64) << 32,
             comms: HashMap::new(),
             unparsed: Vec::new(),
             lines: 0,
@@ -96,8 +102,8 @@ impl Reader {
             .entry(line.comm.to_string())
             .or_insert_with(|| Arc::from(line.comm.as_ref()))
             .clone();
-        let nr = self.cat.number(spec.name).unwrap_or(0);
-        let mut ev = SyscallEvent::new(line.ts, line.pid, line.tid, comm, nr, spec);
+        let nr = self.cat.number(spec.name);
+        let mut ev = SyscallEvent::new(line.ts, line.pid, line.tid, comm, nr.unwrap_or(0), spec);
         ev.args = spec
             .args
             .iter()
@@ -106,18 +112,13 @@ impl Reader {
             .collect();
         ev.path = wire::bytes(line.path.as_deref(), line.path_hex.as_deref());
         ev.path2 = wire::bytes(line.path2.as_deref(), line.path2_hex.as_deref());
-        ev.stat_kind = match line.stat_kind.as_deref() {
-            Some("stat") => Some(StatKind::Stat),
-            Some("lstat") => Some(StatKind::Lstat),
-            Some("fstat") => Some(StatKind::Fstat),
-            _ => None,
-        };
+        ev.stat_kind = line.stat_kind.as_deref().and_then(StatKind::from_name);
         ev.returned(line.ret, line.errno.as_deref().and_then(errno_of));
         ev.unfinished = line.unfinished;
-        ev.request = line.request;
-        ev.shown = self
-            .shows
-            .shown(self.shows.printed(nr, ev.stat_kind), ev.errno);
+        ev.request = line.request.map(|id| id + self.id_base);
+        // A call without a number on this architecture is read, never shown.
+        let printed = nr.is_some_and(|nr| self.shows.printed(nr, ev.stat_kind));
+        ev.shown = self.shows.shown(printed, ev.errno);
         Some(Some(Event::Syscall(Box::new(ev))))
     }
 
@@ -130,7 +131,7 @@ impl Reader {
         };
         let status = line.status.and_then(|s| u16::try_from(s).ok());
         Some(Some(Event::Request(Box::new(Announced {
-            id: line.id,
+            id: line.id + self.id_base,
             pid: line.pid,
             tid: line.tid,
             method: line.method.map(Cow::into_owned),

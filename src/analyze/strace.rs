@@ -212,8 +212,8 @@ impl Reader {
             .get(&pid)
             .cloned()
             .unwrap_or_else(|| self.unknown_comm.clone());
-        let nr = self.cat.number(spec.name).unwrap_or(0);
-        let mut ev = SyscallEvent::new(ts, pid, tid, comm, nr, spec);
+        let nr = self.cat.number(spec.name);
+        let mut ev = SyscallEvent::new(ts, pid, tid, comm, nr.unwrap_or(0), spec);
         ev.returned(errno.map_or(ret, |e| -i64::from(e)), errno);
         ev.unfinished = res.is_none() && !matches!(name, "exit" | "exit_group");
         for (kind, &text) in spec.args.iter().zip(&texts) {
@@ -232,6 +232,10 @@ impl Reader {
             ret,
             ok,
         );
+        // A new socket: a log names it nowhere else (live, /proc does).
+        if ok && name == "socket" {
+            files.set_fd(ret as i32, Some(SOCKET.to_vec()));
+        }
         // -y names what an opened fd is.
         if ok
             && matches!(name, "open" | "openat" | "openat2" | "creat")
@@ -250,9 +254,9 @@ impl Reader {
             self.comms
                 .insert(pid, Arc::from(String::from_utf8_lossy(base).as_ref()));
         }
-        ev.shown = self
-            .shows
-            .shown(self.shows.printed(nr, ev.stat_kind), ev.errno);
+        // A call without a number on this architecture is read, never shown.
+        let printed = nr.is_some_and(|nr| self.shows.printed(nr, ev.stat_kind));
+        ev.shown = self.shows.shown(printed, ev.errno);
         out.push(Event::Syscall(Box::new(ev)));
     }
 
@@ -296,7 +300,14 @@ impl Reader {
                 match strace_line::number(text) {
                     Some((fd, _)) => {
                         let fd = fd as i32;
-                        let known = self.files.get(pid).known_fd(fd).map(<[u8]>::to_vec);
+                        // Only a path is shown with the fd: a socket's name here is a marker
+                        // of this reader's, not what strace said.
+                        let known = self
+                            .files
+                            .get(pid)
+                            .known_fd(fd)
+                            .filter(|t| t.first() == Some(&b'/'))
+                            .map(<[u8]>::to_vec);
                         Arg::Fd(fd, known)
                     }
                     None => Arg::Sym(text.to_string()),
@@ -337,9 +348,10 @@ impl Reader {
         }
     }
 
-    /// Socket I/O: mark it, and keep its first bytes as the capture policy says (a request
-    /// line, a status line, an access-log line). An fd the log never named is a socket when
-    /// its bytes are HTTP.
+    /// Socket I/O: mark it, and keep its first bytes (a request line, a status line, an
+    /// access-log line; up to `REPLAY_CAP`: the log holds them already). An fd the log never
+    /// named is a socket when its bytes are HTTP: recognising them takes http::parse, the one
+    /// piece of HTTP a log reader needs, because a log seldom shows the accept.
     fn socket_io(&mut self, pid: i32, fd: i32, texts: &[&str], ev: &mut SyscallEvent) {
         let Some(io) = capture::io_of(ev.name) else {
             return;
@@ -359,18 +371,23 @@ impl Reader {
         }
         let target = files.known_fd(fd);
         ev.socket = target.is_some_and(capture::is_socket);
-        // A log shows what was written whether or not a status was seen: never "answered".
-        if let Some(cap) = capture::cap(io, target, false) {
+        // The access log is any file written with an access-log line, named or not
+        // (`CustomLog "|rotatelogs ..."` writes to a pipe, and `strace -p` without -y names
+        // no fd): the bytes are in the log, so they tell.
+        let keep = ev.socket
+            || (io == Io::Write
+                && data
+                    .as_deref()
+                    .is_some_and(|d| parse::parse_access_log(d).is_some()));
+        if keep {
             ev.data = data.map(|mut d| {
-                // As live: a long request line or Host header is kept whole (up to HEAD_CAP,
-                // as far as strace's -s showed it), alone.
-                if ev.socket
-                    && io == Io::Read
-                    && capture::head_wanted(&d[..d.len().min(cap)], d.len()).is_some()
-                {
+                // A request line or Host header that goes on past REPLAY_CAP is kept whole
+                // (up to HEAD_CAP, as far as strace's -s showed it), alone, as live.
+                let first = &d[..d.len().min(capture::REPLAY_CAP)];
+                if ev.socket && io == Io::Read && capture::head_wanted(first, d.len()).is_some() {
                     return capture::head(&d);
                 }
-                d.truncate(cap);
+                d.truncate(capture::REPLAY_CAP);
                 d
             });
         }
@@ -516,6 +533,45 @@ mod tests {
         assert!(!evs[2].socket);
         assert_eq!(evs[3].stat_kind, Some(StatKind::Fstat));
         assert_eq!(evs[3].path.as_deref(), Some(&b"/srv/d"[..]));
+    }
+
+    #[test]
+    fn what_a_log_keeps_of_its_bytes() {
+        let long = format!(
+            "GET /{} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n",
+            "a".repeat(1500)
+        );
+        let (_, evs) = read(&[
+            // TLS on a connection the log never showed accepted: not a socket by its bytes.
+            "read(8, \"\\26\\3\\1\\2\\0\", 512) = 5",
+            // The access log, an fd the log never named (strace -p without -y, a pipe).
+            "write(7, \"127.0.0.1 - - [01/Dec/2026:10:00:00 +0000] \\\"GET /missing.html HTTP/1.1\\\" 404 196\\n\", 80) = 80",
+            // A request head longer than a live read keeps: the log has it whole.
+            &format!("read(9, \"{long}\", 8000) = 1527"),
+            // -yy names a socket: it is one, and only paths are shown with an fd.
+            "read(10<TCP:[127.0.0.1:80->127.0.0.1:5555]>, \"GET / HTTP/1.1\\r\\n\\r\\n\", 512) = 18",
+        ]);
+        assert!(
+            evs[1]
+                .data
+                .as_deref()
+                .is_some_and(|d| d.ends_with(b"404 196\n"))
+        );
+        assert!(!evs[1].socket);
+        assert!(evs[2].socket);
+        assert_eq!(evs[2].data.as_ref().map(Vec::len), Some(1527));
+        assert!(evs[3].socket);
+        assert_eq!(evs[3].args[0], Arg::Fd(10, None));
+        // Longer than REPLAY_CAP: the request line and Host, whole; no other header.
+        let line = format!("GET /{} HTTP/1.1", "b".repeat(3000));
+        let read9 = format!(
+            "read(9<TCP:[127.0.0.1:80->127.0.0.1:5555]>, \"{line}\\r\\nCookie: c\\r\\nHost: x\\r\\n\\r\\n\", 8000) = 3044"
+        );
+        let (_, evs) = read(&[&read9]);
+        assert_eq!(
+            evs[0].data.as_deref(),
+            Some(format!("{line}\r\nHost: x\r\n").as_bytes())
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub const HEAD_CAP: usize = 8192;
 pub const WRITE_CAP: usize = 64;
 /// Bytes kept of an access-log write (the status fallback when the socket carries TLS).
 pub const LOG_CAP: usize = 512;
+/// Bytes a replayer keeps of a call's data. A log already holds them (strace -s bounds them):
+/// the caps above bound what a live source reads from a tracee's memory, and do not apply.
+/// Enough for several pipelined request heads in one read.
+pub const REPLAY_CAP: usize = 2048;
 
 /// The direction of a call that moves bytes through a buffer the correlator can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +65,12 @@ pub fn cap(io: Io, target: Option<&[u8]>, answered: bool) -> Option<usize> {
     }
 }
 
-/// Of a socket read whose first READ_CAP bytes are `first`, how many bytes to look at in all
-/// (`available`: what the call read, or what is known of it): more than `first` only when
-/// these start a request (a method token and a space) whose request line, or whose headers
-/// before the Host header, go on past them. Then up to HEAD_CAP; [`head`] says what of
-/// them is kept. Reading more than the first bytes costs the tracer more pages on every
-/// read, so it is done only for such a head.
+/// Of a socket read whose first bytes (READ_CAP live, REPLAY_CAP from a log) are `first`,
+/// how many bytes to look at in all (`available`: what the call read, or what a log shows
+/// of it): more than `first` only when these start a request (a method token and a space)
+/// whose request line, or whose headers before the Host header, go on past them. Then up to
+/// HEAD_CAP; [`head`] says what of them is kept. Reading more than the first bytes costs the
+/// tracer more pages on every read, so it is done only for such a head.
 pub fn head_wanted(first: &[u8], available: usize) -> Option<usize> {
     if first.len() < READ_CAP || available <= first.len() || !starts_like_request(first) {
         return None;

@@ -266,7 +266,7 @@ impl Files {
             }
             "chroot" => self.root = None,
             // Remember that the new fd is a socket without asking anyone when it is read.
-            "accept" | "accept4" | "socket" => self.set_fd(new_fd, Some(ACCEPTED.to_vec())),
+            "accept" | "accept4" => self.set_fd(new_fd, Some(ACCEPTED.to_vec())),
             // Any other call that makes an fd reuses a number we may hold a stale name for;
             // it was closed first, so the close above dropped it.
             _ => {}

@@ -261,6 +261,9 @@ pub enum End {
     CountReached,
     /// A recording or log was read to its end.
     EndOfInput,
+    /// Tracing failed after attaching (waitpid failed, a tracer thread died); what was
+    /// traced was let go.
+    TracingFailed,
 }
 
 impl End {
@@ -273,6 +276,7 @@ impl End {
             End::Signal(sig) => format!("signal {sig} received, detached"),
             End::AllExited => "all traced processes exited".into(),
             End::EndOfInput => "end of input".into(),
+            End::TracingFailed => "tracing failed".into(),
         }
     }
 }
@@ -322,6 +326,16 @@ pub enum Event {
     /// `count` events were lost before this point (the pipeline fell behind).
     Lost {
         count: u64,
+    },
+    /// A process made its first syscall through another ABI than the native one: a 32-bit
+    /// call (`int 0x80`, or a 32-bit program, on x86_64; arm32 on aarch64), numbered in
+    /// another table and not decoded. Sent once per process; how many such calls there were
+    /// comes with the source's end (`SourceEnd::compat`).
+    Compat {
+        ts: f64,
+        pid: i32,
+        tid: i32,
+        comm: Arc<str>,
     },
     /// A thread or process began to be traced (attached, forked, cloned).
     Started {

@@ -34,6 +34,8 @@ pub struct SourceEnd {
     pub threads: u64,
     /// Events dropped and never reported to the pipeline.
     pub dropped: u64,
+    /// Syscalls made through a non-native (32-bit) ABI: seen, not decoded (`Event::Compat`).
+    pub compat: u64,
     /// When the trace ended (requests still open are finished then); now when `None`.
     pub end_ts: Option<f64>,
     /// Lines of a log or recording that could not be parsed.

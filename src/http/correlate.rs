@@ -24,6 +24,9 @@ const MAX_LOOKUPS: usize = 512;
 /// Requests still open after this many newer ones started are given up (a thread that
 /// vanished without an exit we saw).
 const MAX_OPEN: usize = 4096;
+/// Requests a source tagged calls with and has not announced yet, at most (a recording
+/// filtered with --url has calls of requests whose line it never wrote).
+pub(crate) const MAX_TAGGED: usize = 16 * 1024;
 /// Processes listed per request.
 const MAX_PROCESSES: usize = 16;
 
@@ -162,8 +165,10 @@ pub struct Correlator {
     /// The start of a request line split across reads, per connection, until the rest comes.
     partial_lines: HashMap<(i32, i32), Vec<u8>>,
     order: VecDeque<u64>,
-    /// Requests a source tagged calls with and has not announced yet, by its id.
+    /// Requests a source tagged calls with and has not announced yet, by its id, and their
+    /// ids oldest first.
     tagged: HashMap<u64, Request>,
+    tagged_order: VecDeque<u64>,
 }
 
 fn fd_of(ev: &SyscallEvent) -> Option<i32> {
@@ -181,6 +186,11 @@ impl Correlator {
     /// Requests not finished yet.
     pub fn open_count(&self) -> usize {
         self.open.len()
+    }
+
+    /// The requests being served.
+    pub fn open_requests(&self) -> impl Iterator<Item = &Request> {
+        self.open.values()
     }
 
     /// Feed one event. Returns the id of the request a syscall belongs to (for its printed
@@ -214,9 +224,16 @@ impl Correlator {
     /// A call its source tied to request `id` itself: every such call counts (the recorder
     /// chose them), kept until the request is announced.
     fn tagged_call(&mut self, ev: &SyscallEvent, id: u64) -> Option<u64> {
-        if !self.tagged.contains_key(&id) && self.tagged.len() >= MAX_OPEN {
-            // A recording whose request lines never come must not grow this without bound.
-            self.tagged.clear();
+        if !self.tagged.contains_key(&id) {
+            // Ids whose request line never comes (a recording filtered with --url) must not
+            // grow this without bound: the oldest are given up first.
+            while self.tagged.len() >= MAX_TAGGED {
+                let Some(old) = self.tagged_order.pop_front() else {
+                    break;
+                };
+                self.tagged.remove(&old);
+            }
+            self.tagged_order.push_back(id);
         }
         self.tagged
             .entry(id)
@@ -227,10 +244,17 @@ impl Correlator {
 
     /// A request its source knows whole: with the calls tagged with its id, finished.
     fn announced(&mut self, a: &Announced, done: &mut Vec<Request>) {
-        let mut req = self
-            .tagged
-            .remove(&a.id)
-            .unwrap_or_else(|| Request::new(a.id, a.pid, a.tid, a.start_ts));
+        let mut req = match self.tagged.remove(&a.id) {
+            Some(r) => {
+                if self.tagged_order.front() == Some(&a.id) {
+                    self.tagged_order.pop_front();
+                } else if self.tagged_order.len() > 2 * MAX_TAGGED {
+                    self.tagged_order.retain(|x| self.tagged.contains_key(x));
+                }
+                r
+            }
+            None => Request::new(a.id, a.pid, a.tid, a.start_ts),
+        };
         req.pid = a.pid;
         req.tid = a.tid;
         req.start_ts = a.start_ts;
@@ -261,6 +285,7 @@ impl Correlator {
         self.conns.clear();
         // Tagged calls whose request was never announced: the recording was cut short.
         self.tagged.clear();
+        self.tagged_order.clear();
     }
 
     fn syscall(&mut self, ev: &SyscallEvent, done: &mut Vec<Request>) -> Option<u64> {

@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
-use super::correlate::{Correlator, Request};
+use super::correlate::{Correlator, MAX_TAGGED as MAX_TAGGED_FOR_TEST, Request};
 use crate::event::{Arg, Event, ExitKind, SyscallEvent};
 use crate::syscalls::{StatKind, path, table};
 
@@ -1257,4 +1257,56 @@ fn interim_100_continue_is_not_the_response() {
     assert_eq!(r.status, Some(403));
     assert!(!r.partial);
     assert_eq!(failure_paths(r), ["/srv/www/uploads/a.bin"]);
+}
+
+/// A recording's calls tagged with their request id join the request announced later; ids
+/// never announced are given up oldest first, never the ones still in flight.
+#[test]
+fn tagged_calls_join_their_announced_request_and_the_oldest_ids_go_first() {
+    use crate::event::{Announced, RequestEnd};
+    let w = prefork(7001);
+    let mut run = Run {
+        c: Correlator::new(),
+        done: Vec::new(),
+    };
+    let tagged = |id: u64, path: &str| {
+        let mut ev = w.sys("openat", vec![Arg::AtFdCwd, str_arg(path.as_bytes())], -2);
+        ev.path = Some(path.as_bytes().to_vec());
+        ev.errno = Some(libc::ENOENT);
+        ev.request = Some(id);
+        Event::Syscall(Box::new(ev))
+    };
+    let announce = |id: u64| {
+        Event::Request(Box::new(Announced {
+            id,
+            pid: w.pid,
+            tid: w.tid,
+            method: Some("GET".into()),
+            target: Some(format!("/{id}").into_bytes()),
+            host: None,
+            status: Some(404),
+            partial: false,
+            malformed: None,
+            start_ts: 1.0,
+            end_ts: 1.001,
+            end: RequestEnd::Response,
+            syscalls: None,
+            failed: None,
+            verdict: None,
+        }))
+    };
+    // The oldest id, then as many others as are kept, then the newest id's second call.
+    assert_eq!(run.feed(tagged(1, "/srv/a")), Some(1));
+    for id in 2..=(MAX_TAGGED_FOR_TEST as u64 + 1) {
+        run.feed(tagged(id, "/srv/other"));
+    }
+    let newest = MAX_TAGGED_FOR_TEST as u64 + 1;
+    run.feed(tagged(newest, "/srv/b"));
+    run.feed(announce(newest));
+    run.feed(announce(1));
+    let newest = run.by_target(&format!("/{newest}"));
+    assert_eq!(failure_paths(newest), ["/srv/other", "/srv/b"]);
+    assert_eq!(newest.end_reason, RequestEnd::Response);
+    // Id 1 was the oldest when room was needed: announced with nothing.
+    assert!(run.by_target("/1").failures.is_empty());
 }

@@ -5,4 +5,5 @@ pub mod correlate;
 #[cfg(test)]
 mod correlate_tests;
 pub mod parse;
+pub mod redact;
 pub mod urlmatch;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::diagnose::Report;
 use crate::event::{Arg, SyscallEvent};
+use crate::http::redact;
 use crate::syscalls::errno;
 use crate::wire::{
     self, FailureLine, ReferenceLine, ReferenceOr, RequestLine, StartLine, SummaryLine,
@@ -142,6 +143,7 @@ pub fn summary_line(sum: &Summary, tally: Option<&super::tally::Tally>) -> Strin
         failures_not_shown: tally.map(|t| t.not_shown()),
         statuses: tally.map(|t| Cow::Borrowed(t.statuses())),
         unparsed: sum.unparsed,
+        compat_syscalls: (sum.compat > 0).then_some(sum.compat),
     })
 }
 
@@ -157,8 +159,11 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
         target: req
             .target
             .as_deref()
-            .map(|t| lossy(&crate::http::urlmatch::shown_target(t, show_secrets))),
-        host: req.host.as_deref().map(lossy),
+            .map(|t| lossy(&redact::shown_target(t, show_secrets))),
+        host: req
+            .host
+            .as_deref()
+            .map(|h| lossy(&redact::shown_host(h, show_secrets))),
         status: req.status.map(i64::from),
         partial: req.partial,
         malformed: req.malformed.as_deref().map(Cow::Borrowed),

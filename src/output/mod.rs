@@ -1,10 +1,12 @@
 //! Printers only: a syscall line, a request record, the start and summary lines, as human
-//! text (human.rs, report.rs) or JSON Lines (json.rs, which owns every field name); the line
+//! text (human.rs, report.rs, explain.rs) or JSON Lines (json.rs, into the wire types of
+//! src/wire.rs, which own every field name); the line
 //! queue to the real output (lines.rs); the `--summary` tally (tally.rs). What to print and
 //! when is the pipeline's business (src/pipeline/); nothing here correlates or diagnoses.
 
 pub mod escape;
 pub mod explain;
+pub mod file;
 pub mod human;
 pub mod json;
 pub mod lines;
@@ -12,9 +14,7 @@ pub mod report;
 pub mod tally;
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::io::{self, IsTerminal, Write};
-use std::os::unix::fs::OpenOptionsExt;
 
 use crate::diagnose::Report;
 use crate::error::Error;
@@ -35,6 +35,8 @@ pub struct Summary {
     pub processes: u64,
     pub threads: u64,
     pub dropped: u64,
+    /// Syscalls through a non-native (32-bit) ABI, seen and not decoded.
+    pub compat: u64,
     pub duration_s: f64,
     pub reason: String,
     /// Requests reported, and how many of those needed attention.
@@ -85,10 +87,13 @@ impl Printer {
         match self.format {
             Format::Json => (Some(json::summary_line(sum, tally)), None),
             Format::Human => {
-                let unparsed = match sum.unparsed {
+                let mut unparsed = match sum.unparsed {
                     Some(n) if n > 0 => format!(", {n} lines not parsed"),
                     _ => String::new(),
                 };
+                if sum.compat > 0 {
+                    unparsed += &format!(", 32-bit syscalls not traced: {}", sum.compat);
+                }
                 let sentence = format!(
                     "reqtrace: {} requests ({} needing attention), {} syscalls shown ({} failed), {} processes, {} threads{unparsed}; {}",
                     sum.requests,
@@ -104,6 +109,16 @@ impl Printer {
         }
     }
 
+    /// The warning on stderr, once per process, when a process makes a 32-bit syscall.
+    pub fn compat_warning(pid: i32, comm: &str) -> String {
+        format!(
+            "reqtrace: warning: process {pid} ({}) makes 32-bit syscalls (int 0x80, or a 32-bit \
+             program): reqtrace decodes only 64-bit ones, so its 32-bit calls are not traced, \
+             only counted (in the summary: compat_syscalls)",
+            escape::escaped(comm.as_bytes())
+        )
+    }
+
     /// The warning on stderr when anything was dropped.
     pub fn dropped_warning(sum: &Summary) -> Option<String> {
         (sum.dropped > 0).then(|| {
@@ -115,7 +130,8 @@ impl Printer {
     }
 }
 
-/// Open the output: stdout, or FILE created 0600 and never through a symlink planted there.
+/// Open the output: stdout, or FILE as a new private file that no other user can read or
+/// steer (file.rs).
 pub fn open_output(path: Option<&str>) -> Result<(Box<dyn Write + Send>, bool), Error> {
     match path {
         None | Some("-") => {
@@ -123,21 +139,10 @@ pub fn open_output(path: Option<&str>) -> Result<(Box<dyn Write + Send>, bool), 
             Ok((Box::new(io::stdout()), tty))
         }
         Some(p) => {
-            let f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(p)
-                .map_err(|e| Error::Output {
-                    path: p.to_string(),
-                    why: if e.raw_os_error() == Some(libc::ELOOP) {
-                        "it is a symbolic link; refusing to write through it".into()
-                    } else {
-                        e.to_string()
-                    },
-                })?;
+            let f = file::create_private(p).map_err(|why| Error::Output {
+                path: p.to_string(),
+                why,
+            })?;
             Ok((Box::new(f), false))
         }
     }

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::diagnose::Report;
-use crate::http::urlmatch::shown_target;
+use crate::http::redact::shown_target;
 use crate::syscalls::errno;
 
 use super::{escape, explain};

@@ -77,6 +77,8 @@ pub struct Closing {
     pub threads: u64,
     /// Events the sources dropped and did not report as `Event::Lost`.
     pub dropped: u64,
+    /// Syscalls through a non-native (32-bit) ABI, seen and not decoded.
+    pub compat: u64,
     pub duration_s: f64,
     pub reason: String,
     /// When the trace ended (requests still open are finished then); now when `None`.
@@ -140,11 +142,14 @@ impl EventSink for LiveSink {
         let n = batch.len();
         self.queued.fetch_add(n, Ordering::Relaxed);
         if let Err(mpsc::SendError(Msg::Events(b))) = self.tx.send(Msg::Events(batch)) {
+            // The writer is gone: everything in the batch is lost, the count it carried too.
             self.queued.fetch_sub(n, Ordering::Relaxed);
-            self.lost += b
-                .iter()
-                .filter(|e| !matches!(e, Event::Lost { .. }))
-                .count() as u64;
+            for ev in &b {
+                self.lost += match ev {
+                    Event::Lost { count } => *count,
+                    _ => 1,
+                };
+            }
         }
     }
 

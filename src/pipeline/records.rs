@@ -6,11 +6,13 @@
 use std::collections::HashSet;
 
 use crate::diagnose::{Diagnoser, rank};
-use crate::event::Event;
+use crate::event::{Event, SyscallEvent};
 use crate::http::correlate::{Correlator, Request};
+use crate::http::redact;
 use crate::output::lines::{Kind, Lines};
 use crate::output::{Printer, Summary, report, tally::Tally};
 use crate::signals;
+use crate::syscalls::class;
 
 use super::{Closing, STATUS_EVERY, Seen, Settings};
 
@@ -61,6 +63,15 @@ impl State {
                 self.live.remove(pid);
             }
             Event::Lost { count } => self.lost += count,
+            Event::Compat { pid, comm, .. } => {
+                // On its own line, not inside the status line.
+                let clear = if self.settings.status_line {
+                    "\r\x1b[K"
+                } else {
+                    ""
+                };
+                crate::say!("{clear}{}", Printer::compat_warning(*pid, comm));
+            }
             _ => {}
         }
         let request = self.correlator.feed(&ev, &mut self.done);
@@ -85,9 +96,29 @@ impl State {
                 self.sum.failed += 1;
                 *self.sum.by_errno.entry(e).or_default() += 1;
             }
-            let line = self.printer().syscall(ev, request);
+            let redacted = self.exec_without_query_words(ev);
+            let line = self
+                .printer()
+                .syscall(redacted.as_ref().unwrap_or(ev), request);
             self.lines.push((Kind::Syscall, line));
         }
+    }
+
+    /// An exec that got the query words of a request being served as arguments, with them
+    /// REDACTED (unless --show-secrets): a CGI script gets a query without `=` as argv. Its
+    /// exec is made by a process the request is not tied to (the worker's fork, mod_cgid's
+    /// daemon), so every open request's words are looked for.
+    fn exec_without_query_words(&self, ev: &SyscallEvent) -> Option<SyscallEvent> {
+        if self.printer().show_secrets || ev.class & class::EXEC == 0 {
+            return None;
+        }
+        let words: Vec<Vec<u8>> = self
+            .correlator
+            .open_requests()
+            .filter_map(|r| r.target.as_deref())
+            .flat_map(redact::cgi_argv_words)
+            .collect();
+        redact::exec_without_words(ev, &words)
     }
 
     /// Refresh the status line on stderr, at most once per STATUS_EVERY.
@@ -163,6 +194,7 @@ impl State {
         // Events the sources dropped, and lines the output queue dropped (nothing is queued
         // after this, and the summary itself is never dropped).
         sum.dropped = self.lost + c.dropped + sink.dropped();
+        sum.compat = c.compat;
         sum.duration_s = c.duration_s;
         sum.reason = c.reason;
         sum.unparsed = c.unparsed;

@@ -105,6 +105,13 @@ pub enum StatKind {
 }
 
 impl StatKind {
+    /// From the name `as_str` gives (a recording's `stat_kind`).
+    pub fn from_name(name: &str) -> Option<StatKind> {
+        [StatKind::Stat, StatKind::Lstat, StatKind::Fstat]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StatKind::Stat => "stat",

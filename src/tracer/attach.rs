@@ -73,7 +73,7 @@ pub fn attach_process(tracer: &mut Tracer, pid: i32) -> Result<(), Error> {
                 {
                     seized.push(tid)
                 }
-                Err(e) if seized.is_empty() => return Err(explain(pid, e)),
+                Err(e) if seized.is_empty() => return Err(explain(pid, tid, e)),
                 Err(_) => seized.push(tid),
             }
         }
@@ -84,13 +84,26 @@ pub fn attach_process(tracer: &mut Tracer, pid: i32) -> Result<(), Error> {
     Ok(())
 }
 
-/// Why the kernel refused PTRACE_SEIZE, in words that say what to do.
-fn explain(pid: i32, e: std::io::Error) -> Error {
+/// Why the kernel refused PTRACE_SEIZE of thread `tid` of `pid`, in words that say what to
+/// do. ptrace_attach gives EPERM for more than missing privileges: a kernel thread, and a
+/// thread that is exiting (its exit_state is set), are refused whoever asks.
+fn explain(pid: i32, tid: i32, e: std::io::Error) -> Error {
     let why = match e.raw_os_error() {
         Some(libc::ESRCH) => return Error::NoSuchProcess(pid),
         Some(libc::EPERM) => {
-            let st = procinfo::status(pid).unwrap_or_default();
-            if st.tracer_pid != 0 {
+            let Some(st) = procinfo::status(tid) else {
+                // Gone since: it was exiting when we asked.
+                return Error::NoSuchProcess(pid);
+            };
+            if procinfo::is_kernel_thread(tid) {
+                "it is a kernel thread: it runs no program and makes no syscalls of its own, \
+                 and the kernel lets no one trace it"
+                    .into()
+            } else if procinfo::is_exiting(tid) {
+                "it was exiting while reqtrace attached (the kernel refuses to trace a process \
+                 that is exiting); nothing is left to trace"
+                    .into()
+            } else if st.tracer_pid != 0 {
                 let who = procinfo::comm(st.tracer_pid).unwrap_or_else(|| "?".into());
                 format!(
                     "it is already traced by PID {} ({who}); a process can have one tracer: \
@@ -114,8 +127,9 @@ fn explain(pid: i32, e: std::io::Error) -> Error {
             } else if procinfo::yama_ptrace_scope() == Some(3) {
                 "Yama's kernel.yama.ptrace_scope is 3: ptrace is disabled until reboot".into()
             } else {
-                "permission denied although reqtrace has CAP_SYS_PTRACE: a security module \
-                 (SELinux, AppArmor) or a container boundary refused it"
+                "permission denied although reqtrace has CAP_SYS_PTRACE, and it is neither a \
+                 kernel thread nor exiting: a security module (SELinux, AppArmor) or a \
+                 container boundary refused it"
                     .into()
             }
         }
@@ -258,4 +272,30 @@ pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
     // SAFETY: plain kill of our own child.
     unsafe { libc::kill(pid, libc::SIGCONT) };
     Ok(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real process that has exited and is not reaped yet (a zombie: its exit_state is
+    /// set, as a thread's is while it exits during an attach): the kernel refuses the
+    /// seize with EPERM, and the explanation says it was exiting, not that a security
+    /// module refused.
+    #[test]
+    fn an_exiting_process_is_not_blamed_on_a_security_module() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !procinfo::status(pid).is_some_and(|s| s.state.starts_with('Z')) {
+            assert!(std::time::Instant::now() < deadline, "{pid} never exited");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let e = sys::seize(pid, 0).expect_err("a zombie cannot be seized");
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+        let msg = explain(pid, pid, e).to_string();
+        child.wait().unwrap();
+        assert!(msg.contains("exiting"), "{msg}");
+        assert!(!msg.contains("security module"), "{msg}");
+    }
 }

@@ -73,6 +73,8 @@ pub struct Tracer<'a> {
     /// Distinct thread groups and threads ever traced.
     pub processes_seen: u64,
     pub threads_seen: u64,
+    /// Per process, its syscalls through a non-native (32-bit) ABI, which are not decoded.
+    compat: IntMap<u64>,
 }
 
 impl<'a> Tracer<'a> {
@@ -88,6 +90,7 @@ impl<'a> Tracer<'a> {
             main_exit: None,
             processes_seen: 0,
             threads_seen: 0,
+            compat: IntMap::default(),
             seccomp: false,
             terminating: None,
             stops: Vec::new(),
@@ -365,8 +368,14 @@ impl<'a> Tracer<'a> {
             sys::SyscallInfo::Entry { arch, nr, args }
             | sys::SyscallInfo::Seccomp { arch, nr, args } => {
                 t.pending = None;
-                // A 32-bit (compat) process uses another numbering: not decoded.
+                // A 32-bit (compat) call: another numbering and other layouts, not decoded,
+                // but never silently missing: counted, and said once per process.
                 if arch != arch::AUDIT_ARCH {
+                    // Without the filter its exit stop still comes: skip it unasked.
+                    t.in_ignored = !seccomp_entry;
+                    let tgid = t.tgid;
+                    let comm = t.comm(tid);
+                    self.on_compat(tgid, tid, comm);
                     return;
                 }
                 let select = self.cfg.select.get(nr);
@@ -415,6 +424,25 @@ impl<'a> Tracer<'a> {
             }
             sys::SyscallInfo::Other => {}
         }
+    }
+
+    /// A syscall through a non-native ABI: count it; the first of a process is announced.
+    fn on_compat(&mut self, tgid: i32, tid: i32, comm: std::sync::Arc<str>) {
+        let n = self.compat.entry(tgid).or_default();
+        *n += 1;
+        if *n == 1 {
+            self.sink.send(Event::Compat {
+                ts: now(),
+                pid: tgid,
+                tid,
+                comm,
+            });
+        }
+    }
+
+    /// Syscalls made through a non-native (32-bit) ABI, in every process traced.
+    pub fn compat_calls(&self) -> u64 {
+        self.compat.values().sum()
     }
 
     /// Send a finished call to the sink when it is shown or the correlator needs it.

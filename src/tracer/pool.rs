@@ -43,6 +43,7 @@ struct ThreadEnd {
     processes: u64,
     threads: u64,
     dropped: u64,
+    compat: u64,
 }
 
 /// What the attach phase of one thread produced.
@@ -63,6 +64,8 @@ pub struct PoolEnd {
     pub processes: u64,
     pub threads: u64,
     pub dropped: u64,
+    /// Syscalls through a non-native (32-bit) ABI, not decoded.
+    pub compat: u64,
 }
 
 /// Spawn `shares.len()` tracer threads, each attaching its share of jobs. Returns once every
@@ -117,6 +120,7 @@ pub fn start(
                             processes: tracer.processes_seen,
                             threads: tracer.threads_seen,
                             dropped: 0,
+                            compat: tracer.compat_calls(),
                         }
                     } else {
                         tracer.detach_all();
@@ -125,6 +129,7 @@ pub fn start(
                             processes: 0,
                             threads: 0,
                             dropped: 0,
+                            compat: 0,
                         }
                     }
                 };
@@ -253,6 +258,7 @@ impl Pool {
             processes: 0,
             threads: 0,
             dropped: 0,
+            compat: 0,
         };
         let mut main_exit: Option<ExitKind> = None;
         let mut detached = None;
@@ -264,6 +270,7 @@ impl Pool {
             end.processes += t.processes;
             end.threads += t.threads;
             end.dropped += t.dropped;
+            end.compat += t.compat;
             match t.outcome {
                 Ok(Outcome::Detached(r)) => {
                     detached.get_or_insert(r);

@@ -30,9 +30,10 @@ fn jeq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 }
 
 /// The filter program: for the native architecture, RET_TRACE for each listed syscall
-/// number, RET_ALLOW for the rest. Other architectures (a 32-bit binary) are allowed through
-/// untraced, as the tracer does not decode them either. None when there are too many
-/// numbers for one program.
+/// number, RET_ALLOW for the rest. Every call of another architecture (`int 0x80`, a 32-bit
+/// binary) is RET_TRACE too: the tracer does not decode them, but counts them and says so,
+/// which it could not do for calls that never stop. None when there are too many numbers
+/// for one program.
 pub fn filter(audit_arch: u32, numbers: &[u64]) -> Option<Vec<libc::sock_filter>> {
     if numbers.len() > MAX_LISTED {
         return None;
@@ -42,7 +43,7 @@ pub fn filter(audit_arch: u32, numbers: &[u64]) -> Option<Vec<libc::sock_filter>
     let mut prog = vec![
         stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
         jeq(audit_arch, 1, 0),
-        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRACE),
         stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
     ];
     for (i, &nr) in numbers.iter().enumerate() {
@@ -113,8 +114,10 @@ mod tests {
         for nr in [0, 1, 3, 258, 1000] {
             assert_eq!(run(&prog, 0xc000003e, nr), libc::SECCOMP_RET_ALLOW, "{nr}");
         }
-        // Another architecture's numbers are not ours to trace.
-        assert_eq!(run(&prog, 0x40000003, 2), libc::SECCOMP_RET_ALLOW);
+        // Another architecture's calls (AUDIT_ARCH_I386: int 0x80) all stop, to be counted.
+        for nr in [2, 20, 1000] {
+            assert_eq!(run(&prog, 0x40000003, nr), libc::SECCOMP_RET_TRACE, "{nr}");
+        }
     }
 
     #[test]

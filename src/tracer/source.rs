@@ -139,22 +139,26 @@ impl Source for Ptrace {
             return Err(Error::Tracing("the tracer was not started".into()));
         };
         let end = pool.join();
-        let outcome = end
-            .outcome
-            .map_err(|e| Error::Tracing(format!("waiting for tracees failed: {e}")))?;
-        let (end_reason, exit) = match outcome {
-            Outcome::Detached(r) => (signals::end_of(r), None),
-            Outcome::AllGone(exit) => (End::AllExited, exit),
+        // A failure still ends with what was counted: the summary is written, then the error.
+        let (end_reason, exit, late_error) = match end.outcome {
+            Ok(Outcome::Detached(r)) => (signals::end_of(r), None, None),
+            Ok(Outcome::AllGone(exit)) => (End::AllExited, exit, None),
+            Err(e) => (
+                End::TracingFailed,
+                None,
+                Some(Error::Tracing(format!("waiting for tracees failed: {e}"))),
+            ),
         };
         Ok(SourceEnd {
             end: end_reason,
             processes: end.processes,
             threads: end.threads,
             dropped: end.dropped,
+            compat: end.compat,
             end_ts: None,
             unparsed: None,
             exit,
-            late_error: None,
+            late_error,
         })
     }
 }
