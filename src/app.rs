@@ -102,7 +102,14 @@ fn tracer_config(common: &Common, launch: bool) -> Result<TracerConfig, Error> {
         select: Selection::new(&common.shown.trace, common.shown.failed, &cat, true)?,
         correlate: true,
         seccomp: launch && !common.no_seccomp,
+        stdout_to_stderr: launch && json_on_stdout(&common.shown),
     })
+}
+
+/// `--json` written on reqtrace's stdout. In `run`, the command's own stdout then goes to
+/// reqtrace's stderr: stdout stays pure JSON for jq, and nothing the command prints is lost.
+fn json_on_stdout(shown: &Shown) -> bool {
+    shown.json && matches!(shown.output.as_deref(), None | Some("-"))
 }
 
 /// How records are printed, from the shared options; and whether the output is a terminal.
@@ -145,8 +152,11 @@ fn live(
             url: shown.url.as_deref().map(UrlFilter::new),
             show_noise: shown.all,
             summary: shown.summary,
-            // Only when it cannot mix into the output: stderr a terminal, stdout not.
-            status_line: std::io::stderr().is_terminal() && !tty,
+            // Only when it cannot mix into the output: stderr a terminal, stdout not, and
+            // not where the command writes its stdout (`run --json`).
+            status_line: std::io::stderr().is_terminal()
+                && !tty
+                && !(launch && json_on_stdout(shown)),
             count: common.count,
             seen: (!probes.is_empty()).then_some(seen_tx),
             offline: None,

@@ -54,6 +54,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         reqtrace run -- ls /nonexistent\n  \
         reqtrace run --json --failed -- apache2 -X -f /etc/apache2/apache2.conf\n\n\
+        With --json on standard output, the command's own standard output goes to standard \
+        error. A closed or failed output stops the printing, not the command.\n\n\
         Exit codes: the command's status (128+signal if killed); 2 usage or start error, 3 \
         tracing failed.")]
     Run {
@@ -180,7 +182,10 @@ pub struct Common {
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
     /// `run`: stop at every syscall instead of installing a seccomp-bpf filter in the command
-    /// (the filter lets untraced syscalls run without a stop, as strace --seccomp-bpf).
+    /// (the filter lets untraced syscalls run without a stop, as strace --seccomp-bpf). The
+    /// filtered command cannot run without reqtrace: an early stop ends it (SIGTERM, SIGKILL
+    /// 3 s later) and it dies with reqtrace; with this option it is detached instead. Off
+    /// with --no-follow too (children would carry the filter untraced).
     #[arg(long)]
     pub no_seccomp: bool,
     /// Tracer threads to spread the attached processes over (default: 1 per 8 cores, at
