@@ -55,7 +55,7 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             if apache {
                 names.extend(["apache2".to_string(), "httpd".to_string()]);
             }
-            let cfg = tracer_config(&common, false)?;
+            let cfg = tracer_config(&common, false, false)?;
             let threads = common.threads.unwrap_or_else(default_threads);
             let source = Ptrace::attach(cfg, Targets { pids, names }, threads)?;
             live(
@@ -73,7 +73,7 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             common,
         } => {
             check_duration(common.duration)?;
-            let cfg = tracer_config(&common, !no_seccomp)?;
+            let cfg = tracer_config(&common, true, !no_seccomp)?;
             let source = Ptrace::launch(cfg, command.clone());
             live(Box::new(source), &common, false, Vec::new(), 10.0, &command)
         }
@@ -98,15 +98,23 @@ fn check_duration(duration: Option<f64>) -> Result<(), Error> {
     }
 }
 
-/// The tracer's settings from the command line; `seccomp`: `run`, with its seccomp filter.
-fn tracer_config(common: &Common, seccomp: bool) -> Result<TracerConfig, Error> {
+/// The tracer's settings from the command line; `launch`: `run`; `seccomp`: with its seccomp
+/// filter.
+fn tracer_config(common: &Common, launch: bool, seccomp: bool) -> Result<TracerConfig, Error> {
     let cat = Catalogue::new();
     Ok(TracerConfig {
         follow: !common.no_follow,
         select: Selection::new(&common.shown.trace, common.shown.failed, &cat, true)?,
         correlate: true,
         seccomp,
+        stdout_to_stderr: launch && json_on_stdout(&common.shown),
     })
+}
+
+/// `--json` written on reqtrace's stdout. In `run`, the command's own stdout then goes to
+/// reqtrace's stderr: stdout stays pure JSON for jq, and nothing the command prints is lost.
+fn json_on_stdout(shown: &Shown) -> bool {
+    shown.json && matches!(shown.output.as_deref(), None | Some("-"))
 }
 
 /// How records are printed, from the shared options; and whether the output is a terminal.
@@ -149,8 +157,11 @@ fn live(
             url: shown.url.as_deref().map(UrlFilter::new),
             show_noise: shown.all,
             summary: shown.summary,
-            // Only when it cannot mix into the output: stderr a terminal, stdout not.
-            status_line: std::io::stderr().is_terminal() && !tty,
+            // Only when it cannot mix into the output: stderr a terminal, stdout not, and
+            // not where the command writes its stdout (`run --json`).
+            status_line: std::io::stderr().is_terminal()
+                && !tty
+                && !(launch && json_on_stdout(shown)),
             count: common.count,
             seen: (!probes.is_empty()).then_some(seen_tx),
             offline: None,

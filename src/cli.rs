@@ -61,6 +61,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         reqtrace run -- ls /nonexistent\n  \
         reqtrace run --json --failed -- apache2 -X -f /etc/apache2/apache2.conf\n\n\
+        With --json on standard output, the command's own standard output goes to standard \
+        error. A closed or failed output stops the printing, not the command.\n\n\
         Exit codes: the command's status (128+signal if killed); 2 usage or start error, 3 \
         tracing failed.")]
     Run {
@@ -68,7 +70,10 @@ pub enum Command {
         #[arg(required = true, last = true, value_name = "COMMAND")]
         command: Vec<String>,
         /// Stop at every syscall instead of installing a seccomp-bpf filter in the command
-        /// (the filter lets untraced syscalls run without a stop, as strace --seccomp-bpf).
+        /// (the filter lets untraced syscalls run without a stop, as strace --seccomp-bpf). The
+        /// filtered command cannot run without reqtrace: an early stop ends it (SIGTERM, SIGKILL
+        /// 3 s later) and it dies with reqtrace; with this option it is detached instead. Off
+        /// with --no-follow too (children would carry the filter untraced).
         #[arg(long)]
         no_seccomp: bool,
         #[command(flatten)]

@@ -1,13 +1,15 @@
 //! How reqtrace learns that it must stop: SIGINT/SIGTERM/SIGHUP, `--duration` expiry, a closed
-//! output pipe, finished probes or `--count`. Each sets one atomic flag; every tracer thread
-//! checks it between stops and then detaches its tracees. The handlers are installed without
-//! SA_RESTART so a blocking waitpid returns EINTR, and every registered tracer thread is sent a
-//! SIGALRM (tgkill) so each one's waitpid is interrupted, not just the thread the kernel chose.
+//! output pipe (`attach` only: `run` traces its command to the end), finished probes or
+//! `--count`. Each sets one atomic flag; every tracer thread checks it between stops and
+//! then detaches its tracees (or ends a command under the seccomp filter). The handlers are
+//! installed without SA_RESTART so a blocking waitpid returns EINTR, and every registered
+//! tracer thread is sent a SIGALRM (tgkill) so each one's waitpid is interrupted, not just the
+//! thread the kernel chose.
 //! Because a signal can land between a thread's flag check and its waitpid call, a 1 s alarm
 //! keeps kicking every tracer thread while a stop is pending: a missed wake-up costs at most a
 //! second, never a hang.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction, signal};
 
@@ -16,6 +18,8 @@ static STOP: AtomicI32 = AtomicI32::new(0);
 /// Thread ids of the tracer threads, whose waitpid must be interrupted (0 = free slot).
 const MAX_TRACERS: usize = 64;
 static TRACER_TIDS: [AtomicI32; MAX_TRACERS] = [const { AtomicI32::new(0) }; MAX_TRACERS];
+/// `run`: a closed output does not stop the trace (see `output_closed`).
+static LAUNCHED: AtomicBool = AtomicBool::new(false);
 
 pub const REASON_DURATION: i32 = -1;
 pub const REASON_OUTPUT_CLOSED: i32 = -2;
@@ -97,14 +101,16 @@ pub fn stop_signals() -> SigSet {
     set
 }
 
-/// Install the handlers (process-wide) before any tracer thread starts. `ignore_interrupt`
-/// leaves SIGINT/SIGQUIT to the launched command (run mode: the terminal sends them to the
-/// whole process group and the command decides, as under strace).
-pub fn install_handlers(ignore_interrupt: bool) {
+/// Install the handlers (process-wide) before any tracer thread starts. `launch` (run mode)
+/// leaves SIGINT/SIGQUIT to the launched command (the terminal sends them to the whole
+/// process group and the command decides, as under strace), and a closed output to
+/// `output_closed`.
+pub fn install_handlers(launch: bool) {
+    LAUNCHED.store(launch, Ordering::SeqCst);
     for sig in [Signal::SIGTERM, Signal::SIGHUP] {
         install(sig, SigHandler::Handler(on_terminate));
     }
-    if ignore_interrupt {
+    if launch {
         // SAFETY: setting a disposition to SIG_IGN installs no handler.
         unsafe {
             let _ = signal(Signal::SIGINT, SigHandler::SigIgn);
@@ -149,10 +155,31 @@ pub fn arm_duration(secs: f64) {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
 }
 
-/// Ask the tracer threads to stop (from any thread) and interrupt their waitpid.
+/// Ask the tracer threads to stop (from any thread) and interrupt their waitpid; then keep
+/// kicking them once a second, as after a stop signal. Not only for a missed wake-up: a
+/// tracer ending a command under the seccomp filter waits for it, and must wake up to send
+/// SIGKILL after the grace even when the command makes no traced call (`run --count`).
 pub fn request_stop(reason: i32) {
     let _ = STOP.compare_exchange(0, reason, Ordering::SeqCst, Ordering::SeqCst);
     kick_all();
+    // Only while tracer threads are registered, so our SIGALRM handler is in place (never in
+    // `analyze`, where SIGALRM's default action would kill us; disarm ignores it).
+    if TRACER_TIDS.iter().any(|t| t.load(Ordering::SeqCst) > 0) {
+        // SAFETY: alarm has no preconditions; the SIGALRM handler re-arms it while stopping.
+        unsafe { libc::alarm(1) };
+    }
+}
+
+/// The output closed or failed: nothing more will be printed. `attach` detaches (the
+/// server runs on without us); `run` goes on tracing, unprinted, to the command's end, whose
+/// exit status is reqtrace's: the output is not the command's, so losing it must neither
+/// end the command nor hide its status. Returns whether the tracer detaches.
+pub fn output_closed() -> bool {
+    let detach = !LAUNCHED.load(Ordering::SeqCst);
+    if detach {
+        request_stop(REASON_OUTPUT_CLOSED);
+    }
+    detach
 }
 
 /// Why we stop, if we do: 0 = not stopping.

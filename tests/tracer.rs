@@ -668,7 +668,7 @@ fn run_duration_stops_the_command_under_the_filter() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(started.elapsed() < Duration::from_secs(8));
-    // The fixture's own "ready" shares stdout: read only the last (our summary) line.
+    // The summary is the last line (the fixture's own "ready" goes to stderr under --json).
     let text = String::from_utf8_lossy(&out.stdout);
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["reason"], "duration reached, detached");

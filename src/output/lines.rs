@@ -1,7 +1,8 @@
 //! The last stage of output: a thread that does the blocking writes, so that a reader that
 //! stalls (`| (sleep 30; cat)`) stops neither the correlator nor the tracer. Lines wait in a
 //! bounded queue; when it is full, syscall lines are dropped first and request records last,
-//! and every drop is counted. A closed or failed output asks the tracer to detach.
+//! and every drop is counted. A closed or failed output is said once on stderr and handed
+//! to `signals::output_closed` (attach detaches; run traces on, unprinted).
 
 use std::collections::VecDeque;
 use std::io::{self, BufWriter, Write};
@@ -206,14 +207,23 @@ fn write_loop(shared: Shared, out: Box<dyn Write + Send>) {
             failed = Some(e);
         }
         if let Some(e) = failed {
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                crate::say!("reqtrace: writing output failed: {e}; detaching");
-            }
             if let Ok(mut q) = lock.lock() {
                 q.broken = true;
                 q.items.clear();
             }
-            signals::request_stop(signals::REASON_OUTPUT_CLOSED);
+            let detaching = signals::output_closed();
+            let next = if detaching {
+                "detaching"
+            } else {
+                "nothing more is printed; the command runs on to its end"
+            };
+            // A reader that closed the pipe (`| head`) in attach mode is the usual end of
+            // a trace, not worth a word; in run mode the trace goes on unseen: say so.
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                crate::say!("reqtrace: writing output failed: {e}; {next}");
+            } else if !detaching {
+                crate::say!("reqtrace: output closed (broken pipe); {next}");
+            }
             return;
         }
         if closed && lock.lock().map(|q| q.items.is_empty()).unwrap_or(true) {

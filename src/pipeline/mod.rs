@@ -3,7 +3,7 @@
 //! lines and records to a printer (output/), off the source's critical path. It implements
 //! the sources' [`Hub`]: a live source's sink never blocks (a full queue drops the events and
 //! counts them, reported as `Event::Lost`), a replay's sink waits. A closed pipe (`| head`)
-//! asks the sources to stop.
+//! asks the sources to stop (`attach`; `run` traces on, unprinted: signals::output_closed).
 
 mod records;
 

@@ -190,7 +190,10 @@ pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
     env_ptrs.push(std::ptr::null());
 
     // The seccomp filter (run mode): built before the fork, installed by the child itself.
-    let filter = if tracer.cfg.seccomp {
+    // Not without --follow: the children and threads would inherit the filter with no
+    // tracer, and every traced call of theirs would fail with ENOSYS (strace, likewise,
+    // turns --seccomp-bpf off without -f).
+    let filter = if tracer.cfg.seccomp && tracer.cfg.follow {
         let numbers: Vec<u64> = tracer
             .cfg
             .select
@@ -215,8 +218,10 @@ pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
             std::io::Error::last_os_error()
         )));
     }
+    let stdout_to_stderr = tracer.cfg.stdout_to_stderr;
     // SAFETY: between fork and exec the child only calls async-signal-safe functions
-    // (sigprocmask, prctl, write, raise, execve, _exit) on memory prepared before the fork.
+    // (signal, sigprocmask, dup2, prctl, write, raise, execve, _exit) on memory prepared
+    // before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(launch_err(format!(
@@ -226,12 +231,20 @@ pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
     }
     if pid == 0 {
         unsafe {
-            // Do not inherit our ignored SIGINT/SIGQUIT or blocked signals.
+            // Do not inherit our ignored SIGINT/SIGQUIT, the SIGPIPE the Rust runtime
+            // ignores (`run -- yes | head` would make yes fail with EPIPE instead of dying
+            // quietly; std's Command resets it too), or blocked signals.
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // Our stdout carries the trace (`run --json | jq`): the command writes its
+            // own output to our stderr instead, where it is neither lost nor mixed in.
+            if stdout_to_stderr {
+                libc::dup2(2, 1);
+            }
             // Installed before the stop: from here until the tracer seizes us only raise's
             // own syscalls run, none of them filtered (a filtered one would get ENOSYS).
             if let Some(prog) = &filter

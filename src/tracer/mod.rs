@@ -30,6 +30,10 @@ use sys::Stop;
 
 /// Most stops served in one round (a bound, not a target: a round ends when none is pending).
 const MAX_ROUND: usize = 1024;
+/// How long a command under our seccomp filter has to exit after SIGTERM, when a stop is
+/// requested, before SIGKILL; then how long its exit reports are awaited.
+const TERM_GRACE: Duration = Duration::from_secs(3);
+const KILL_WAIT: Duration = Duration::from_secs(3);
 
 /// What the tracer was told to do.
 #[derive(Debug, Clone)]
@@ -40,8 +44,11 @@ pub struct TracerConfig {
     /// Feed the HTTP correlator: emit file and socket events even when not printed, and keep
     /// the first bytes of socket I/O.
     pub correlate: bool,
-    /// Launch mode: install a seccomp-bpf filter in the command so only traced syscalls stop.
+    /// Launch mode: install a seccomp-bpf filter in the command so only traced syscalls stop
+    /// (only when following forks: a child carrying it untraced would get ENOSYS).
     pub seccomp: bool,
+    /// Launch mode: the command's stdout is our stderr (the trace has our stdout to itself).
+    pub stdout_to_stderr: bool,
 }
 
 /// How the trace loop ended.
@@ -66,8 +73,10 @@ pub struct Tracer<'a> {
     /// The launched command carries our seccomp filter: resume with PTRACE_CONT between
     /// traced syscalls (their entries arrive as PTRACE_EVENT_SECCOMP stops).
     seccomp: bool,
-    /// When the stop request arrived while the command depends on our seccomp filter.
+    /// When the stop request arrived while the command depends on our seccomp filter
+    /// (SIGTERM sent), and when SIGKILL followed.
     terminating: Option<Instant>,
+    killed: Option<Instant>,
     /// The stops gathered in one round (kept to reuse its allocation).
     stops: Vec<(i32, Stop)>,
     /// Distinct thread groups and threads ever traced.
@@ -93,18 +102,25 @@ impl<'a> Tracer<'a> {
             compat: IntMap::default(),
             seccomp: false,
             terminating: None,
+            killed: None,
             stops: Vec::new(),
         }
     }
 
-    /// ptrace options for every tracee. No PTRACE_O_EXITKILL: a traced server must outlive us.
+    /// ptrace options for every tracee. No PTRACE_O_EXITKILL when attaching: a traced server
+    /// must outlive us. Under our seccomp filter (`run`) it is set, as strace's --seccomp-bpf
+    /// implies --kill-on-exit: if reqtrace dies (SIGKILL, a crash), the kernel kills the
+    /// command rather than leave it with the filter and no tracer, where its traced calls
+    /// (file calls, the reads and writes the correlator watches) would fail with ENOSYS.
+    /// The SIGKILL is sent before the detach, so not one of those calls returns to it.
+    /// Children inherit the options with the auto-attach.
     pub fn options(&self) -> i32 {
         let mut o = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACEEXEC;
         if self.cfg.follow {
             o |= libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK | libc::PTRACE_O_TRACECLONE;
         }
         if self.seccomp {
-            o |= libc::PTRACE_O_TRACESECCOMP;
+            o |= libc::PTRACE_O_TRACESECCOMP | libc::PTRACE_O_EXITKILL;
         }
         o
     }
@@ -131,21 +147,8 @@ impl<'a> Tracer<'a> {
                     self.detach_all();
                     return Ok(Outcome::Detached(reason));
                 }
-                // The command would get ENOSYS from its filter without us: stop it instead
-                // of detaching, and trace it to its end (bounded).
-                match self.terminating {
-                    None => {
-                        self.terminating = Some(Instant::now());
-                        if let Some(pid) = self.main_child {
-                            // SAFETY: kill of the command we launched.
-                            unsafe { libc::kill(pid, libc::SIGTERM) };
-                        }
-                    }
-                    Some(t) if t.elapsed() > Duration::from_secs(10) => {
-                        self.detach_all();
-                        return Ok(Outcome::Detached(reason));
-                    }
-                    Some(_) => {}
+                if let Some(out) = self.end_filtered(reason) {
+                    return Ok(out);
                 }
             }
             if self.tracees.is_empty() {
@@ -195,6 +198,56 @@ impl<'a> Tracer<'a> {
                 }
             }
         }
+    }
+
+    /// A stop was requested while the traced processes carry our seccomp filter. They
+    /// cannot run on without us (their traced calls would fail with ENOSYS), so they are
+    /// ended rather than detached, and traced to their end: SIGTERM to each, SIGKILL to what
+    /// is left after TERM_GRACE, each step said once on stderr. Called at every turn of the
+    /// loop while the stop is pending (the stop's alarm wakes it at least once a second);
+    /// `Some` when the loop must end now.
+    fn end_filtered(&mut self, reason: i32) -> Option<Outcome> {
+        let Some(since) = self.terminating else {
+            self.terminating = Some(Instant::now());
+            let n = self.signal_all(libc::SIGTERM);
+            crate::say!(
+                "reqtrace: stopping: SIGTERM sent to the command ({n} process(es)): under \
+                 reqtrace's seccomp filter it cannot run on untraced (--no-seccomp detaches \
+                 instead); SIGKILL in {} s if it is still running",
+                TERM_GRACE.as_secs()
+            );
+            return None;
+        };
+        match self.killed {
+            None if since.elapsed() >= TERM_GRACE => {
+                self.killed = Some(Instant::now());
+                let n = self.signal_all(libc::SIGKILL);
+                crate::say!(
+                    "reqtrace: {n} process(es) still running {} s after SIGTERM: SIGKILL sent",
+                    TERM_GRACE.as_secs()
+                );
+                None
+            }
+            // Killed, yet not all reported (one stuck in an uninterruptible sleep): let go.
+            // SIGKILL is pending: it dies before it runs another instruction of its own.
+            Some(at) if at.elapsed() >= KILL_WAIT => {
+                self.detach_all();
+                Some(Outcome::Detached(reason))
+            }
+            _ => None,
+        }
+    }
+
+    /// Send `sig` to every traced process; how many there were.
+    fn signal_all(&self, sig: i32) -> usize {
+        let mut tgids: Vec<i32> = self.tracees.values().map(|t| t.tgid).collect();
+        tgids.sort_unstable();
+        tgids.dedup();
+        for &pid in &tgids {
+            // SAFETY: kill of a process we trace (launched by us, or forked by it).
+            unsafe { libc::kill(pid, sig) };
+        }
+        tgids.len()
     }
 
     /// How the loop ends once nothing is left to trace: a requested stop (even if the
@@ -482,6 +535,12 @@ impl<'a> Tracer<'a> {
     /// already and is detached too. Bounded in time: if a tracee never reports, our own exit
     /// detaches it (the kernel detaches all tracees of an exiting tracer).
     pub fn detach_all(&mut self) {
+        // Under our seccomp filter a detached process would get ENOSYS for every traced
+        // call: it is killed instead. Only reached when it could not be ended gently
+        // (`end_filtered`): a failed wait, an aborted start.
+        if self.seccomp {
+            self.signal_all(libc::SIGKILL);
+        }
         for &tid in self.tracees.keys() {
             let _ = sys::interrupt(tid);
         }
@@ -511,6 +570,10 @@ impl<'a> Tracer<'a> {
                         // The new child is attached already and will report; wait for it.
                         if let Ok(child) = sys::geteventmsg(tid) {
                             let child = child as i32;
+                            if self.seccomp {
+                                // SAFETY: kill of a process we trace (filtered, as above).
+                                unsafe { libc::kill(child, libc::SIGKILL) };
+                            }
                             self.tracees
                                 .entry(child)
                                 .or_insert_with(|| Tracee::new(child));
