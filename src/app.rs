@@ -270,7 +270,7 @@ fn analyze(
     // The first line is read before the pipeline starts: a recording made on this machine
     // may be looked at here.
     let replay = open_replay(files, shows)?;
-    // `-o` is opened with O_TRUNC: on an input, it would empty it before it is read.
+    // `-o` replaces or empties the file it names: on an input, before it is read.
     if let Some(o) = shown.output.as_deref().filter(|o| *o != "-")
         && let Some(input) = replay.input_at(o)
     {

@@ -189,13 +189,14 @@ pub struct Shown {
 pub struct Common {
     #[command(flatten)]
     pub shown: Shown,
-    /// Detach everything and exit 0 after SECS seconds.
+    /// Stop after SECS seconds and exit 0: attach detaches everything; run ends its command
+    /// under its seccomp filter (SIGTERM, SIGKILL 3 s later) and detaches it without one.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// Do not follow forks, vforks and new threads.
     #[arg(long)]
     pub no_follow: bool,
-    /// Detach and exit 0 after N reported requests (1 or more).
+    /// Stop after N reported requests (1 or more) and exit 0, as --duration stops.
     #[arg(long, value_name = "N", value_parser = requests_count)]
     pub count: Option<u64>,
     /// Tracer threads to spread the attached processes over, 1 to 64 (default: 1 per 8

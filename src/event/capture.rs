@@ -96,15 +96,33 @@ pub fn head_wanted(first: &[u8], available: usize) -> Option<usize> {
     Some(available.min(HEAD_CAP))
 }
 
-/// A method token (at most 32 bytes) and a space.
+/// A method token (at most 32 bytes, upper case as every registered method is), a space, and
+/// a request target's start: `/` (origin form), `*`, a scheme's `://` (absolute form), or
+/// CONNECT's authority. Plain-text bodies that start with a word and a space do not pass, so
+/// a client cannot make the tracer read 8 KiB of every body read.
 fn starts_like_request(buf: &[u8]) -> bool {
-    let end = buf.iter().take(33).position(|&b| b == b' ');
-    end.is_some_and(|e| {
-        e > 0
-            && buf[..e]
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    })
+    let Some(end) = buf.iter().take(33).position(|&b| b == b' ') else {
+        return false;
+    };
+    let method = &buf[..end];
+    if method.is_empty()
+        || !method
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+    {
+        return false;
+    }
+    let target = &buf[end + 1..];
+    match target.first() {
+        Some(b'/' | b'*') => true,
+        Some(_) if method == b"CONNECT" => true,
+        Some(_) => target
+            .iter()
+            .take(16)
+            .position(|&b| b == b':')
+            .is_some_and(|i| target[i..].starts_with(b"://")),
+        None => false,
+    }
 }
 
 /// What is kept of a request head read up to HEAD_CAP (`head_wanted`): the request line and
@@ -201,6 +219,10 @@ mod tests {
         // Not a request (TLS, a body): never more.
         let tls = [0x16u8; 2000];
         assert_eq!(head_wanted(&tls[..READ_CAP], tls.len()), None);
+        let text = pad("Hello world and more ", 2000);
+        assert_eq!(head_wanted(&text.as_bytes()[..READ_CAP], text.len()), None);
+        let absolute = pad("GET http://h/", 2000) + " HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert!(head_wanted(&absolute.as_bytes()[..READ_CAP], absolute.len()).is_some());
         // A request line longer than HEAD_CAP is kept cut.
         let huge = pad("GET /", 20_000);
         assert_eq!(head(huge.as_bytes()).len(), HEAD_CAP);

@@ -83,6 +83,10 @@ pub struct Request {
     /// What a recorded trace said of this request (`reqtrace analyze`), to fall back on.
     pub recorded: Option<Verdict>,
     conn: Option<(i32, i32)>,
+    /// Opened from text that is not a request line: worth a record only if the server
+    /// answered it (a 400 or 414 to a malformed request); otherwise it was some other
+    /// protocol's text (an SMTP banner on an outbound connection) and is dropped unreported.
+    unless_answered: bool,
 }
 
 impl Request {
@@ -108,6 +112,7 @@ impl Request {
             end_reason: RequestEnd::Open,
             recorded: None,
             conn: None,
+            unless_answered: false,
         }
     }
 
@@ -360,21 +365,28 @@ impl Correlator {
         }
         if starts.is_empty() {
             // Bytes that are not a request line on a connection while the thread serves
-            // nothing. Text: a malformed request (a control character in its line, not
-            // HTTP/1.x, too long), which the server answers 400 or 414; it is opened with
-            // what can be told of it. Otherwise TLS (or another protocol): an anonymous
-            // request that the access-log line names later or, if none comes, is dropped
-            // unreported.
+            // nothing. A line the capture cut before its end (longer than the first bytes
+            // kept of the read that completed it, or than a log's -s): a request whose target
+            // is cut, not a malformed one, unless it is longer than any server accepts. Other
+            // text: a malformed request (a control character in its line, not HTTP/1.x),
+            // which the server answers 400 or 414; it is opened with what can be told of it
+            // and reported only if answered. Otherwise TLS (or another protocol): an
+            // anonymous request that the access-log line names later or, if none comes, is
+            // dropped unreported.
             if !data.is_empty() && !self.current.contains_key(&ev.tid) {
-                let malformed =
-                    parse::malformed_request(&data, cut || data.len() > capture::HEAD_CAP);
+                let too_long = data.len() >= capture::HEAD_CAP;
+                let cut_line = cut && !too_long && parse::could_be_request_prefix(&data);
+                let malformed = parse::malformed_request(&data, too_long);
                 let id = self.new_request(ev.pid, ev.tid, ev.ts, done);
                 if let Some(req) = self.open.get_mut(&id) {
                     req.conn = Some(key);
                     if let Some(m) = malformed {
                         req.method = m.method;
                         req.target = m.target;
-                        req.malformed = Some(m.why);
+                        if !cut_line {
+                            req.malformed = Some(m.why);
+                            req.unless_answered = true;
+                        }
                     }
                 }
                 self.conns.entry(key).or_default().push_back(id);
@@ -538,6 +550,12 @@ impl Correlator {
         let Some(mut req) = self.open.remove(&id) else {
             return;
         };
+        if req.unless_answered && req.status.is_none() {
+            // Not an HTTP request after all: anonymous, so not reported.
+            req.method = None;
+            req.target = None;
+            req.malformed = None;
+        }
         if let Some(key) = req.conn
             && let Some(q) = self.conns.get_mut(&key)
         {

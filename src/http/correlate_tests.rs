@@ -1310,3 +1310,43 @@ fn tagged_calls_join_their_announced_request_and_the_oldest_ids_go_first() {
     // Id 1 was the oldest when room was needed: announced with nothing.
     assert!(run.by_target("/1").failures.is_empty());
 }
+
+/// A long request line split across two reads, the second kept only in part (it does not
+/// start a request, so the capture does not read on): a request with its target cut, not a
+/// malformed one; it is reported with the status the server gave.
+#[test]
+fn a_long_line_split_across_reads_is_a_request_with_its_target_cut() {
+    let w = prefork(1710);
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let line = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "x".repeat(3000));
+    let (first, second) = line.as_bytes().split_at(1448);
+    run.feed(w.socket_io("read", 13, first, READ_CAP));
+    run.feed(w.socket_io("read", 13, second, READ_CAP));
+    run.feed(w.send(13, &response("200 OK", "")));
+    run.feed(w.close(13));
+    let r = run.only();
+    assert_eq!(r.method.as_deref(), Some("GET"));
+    assert!(r.target.as_ref().is_some_and(|t| t.starts_with(b"/xxx")));
+    assert_eq!(
+        (r.status, r.partial, r.malformed.as_deref()),
+        (Some(200), false, None)
+    );
+}
+
+/// Text that is not HTTP on a connection while the thread serves nothing (an SMTP banner on
+/// an outbound connection) and that no status line answers: not a request, no record.
+#[test]
+fn unanswered_text_that_is_not_http_makes_no_record() {
+    let w = prefork(1720);
+    let mut run = Run::default();
+    run.feed(w.recv(14, b"220 mail.example ESMTP Postfix\r\n"));
+    run.feed(w.close(14));
+    assert!(
+        run.done
+            .iter()
+            .all(|r| r.method.is_none() && r.malformed.is_none()),
+        "{:#?}",
+        run.done
+    );
+}

@@ -10,7 +10,8 @@
 //!   sticky /tmp) or could read it (0644) may hold it open, and would read the trace through
 //!   that descriptor whatever its mode becomes. A new 0600 file is created beside it and
 //!   renamed over it. Root may do that in a sticky directory; another user cannot, and is
-//!   refused with what to do.
+//!   refused with what to do. Only where no file can be made beside it is a file of our own
+//!   that is already private (0600, one link) emptied and written in place.
 //! - A symbolic link at FILE is refused; a FIFO or device is written to only when root or we
 //!   own it (`/dev/null`), since its owner could read what goes through it.
 
@@ -252,7 +253,17 @@ fn replace(dir: &OwnedFd, name: &CString, st: &libc::stat, euid: u32) -> Result<
     let pid = std::process::id();
     let mut made = None;
     for n in 0..100 {
-        let tmp = cstr(format!(".reqtrace-{pid}-{n}.tmp").as_bytes())?;
+        // Unpredictable: another user who can write the directory must not be able to
+        // take every name in advance and make `-o` fail.
+        let mut salt = [0u8; 8];
+        // SAFETY: getrandom fills the buffer it is given, at most its length.
+        let got = unsafe { libc::getrandom(salt.as_mut_ptr().cast(), salt.len(), 0) };
+        let salt = if got == salt.len() as isize {
+            u64::from_ne_bytes(salt)
+        } else {
+            n
+        };
+        let tmp = cstr(format!(".reqtrace-{pid}-{salt:016x}.tmp").as_bytes())?;
         match create_excl(dir, &tmp) {
             Ok(f) => {
                 made = Some((f, tmp));
@@ -295,7 +306,15 @@ fn truncate_own(dir: &OwnedFd, name: &CString, st: &libc::stat, euid: u32) -> Op
     if !private(st, euid) {
         return None;
     }
-    let fd = open_at(dir.as_raw_fd(), name, libc::O_WRONLY | libc::O_NOFOLLOW, 0).ok()?;
+    // O_NONBLOCK: if a FIFO was swapped in meanwhile, the open fails rather than waits (the
+    // checks below then refuse it); on a regular file it changes nothing.
+    let fd = open_at(
+        dir.as_raw_fd(),
+        name,
+        libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        0,
+    )
+    .ok()?;
     let now = fstat(&fd).ok()?;
     let same = (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino);
     if !same || now.st_mode & libc::S_IFMT != libc::S_IFREG || !private(&now, euid) {

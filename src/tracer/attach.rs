@@ -92,8 +92,19 @@ fn explain(pid: i32, tid: i32, e: std::io::Error) -> Error {
         Some(libc::ESRCH) => return Error::NoSuchProcess(pid),
         Some(libc::EPERM) => {
             let Some(st) = procinfo::status(tid) else {
-                // Gone since: it was exiting when we asked.
-                return Error::NoSuchProcess(pid);
+                // Gone since (it was exiting when we asked), or /proc hides it from us
+                // (mounted with hidepid): kill(pid, 0) tells them apart, ESRCH from EPERM.
+                // SAFETY: signal 0 only checks that the process exists and may be signalled.
+                let gone = unsafe { libc::kill(tid, 0) } != 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+                if gone {
+                    return Error::NoSuchProcess(pid);
+                }
+                return Error::Attach {
+                    pid,
+                    why: "permission denied, and /proc does not show it to this user (mounted                           with hidepid?): run reqtrace as root or with CAP_SYS_PTRACE"
+                        .into(),
+                };
             };
             if procinfo::is_kernel_thread(tid) {
                 "it is a kernel thread: it runs no program and makes no syscalls of its own, \
