@@ -295,6 +295,38 @@ mod tests {
         assert!(text.ends_with(&format!("r{}\n", MAX_RECORDS + 2)));
     }
 
+    /// A blocking queue (`analyze`) handed one batch larger than its bound while the reader
+    /// stalls: every line waits for room, none is dropped (the check for room was made once
+    /// per batch, and the lines past the bound were dropped).
+    #[test]
+    fn a_blocking_queue_loses_nothing_of_a_batch_larger_than_its_bound() {
+        let (go_tx, go_rx) = mpsc::channel();
+        let text = Arc::new(Mutex::new(Vec::new()));
+        let lines = Lines::start(
+            Box::new(Stalled {
+                go: go_rx,
+                out: text.clone(),
+                waited: false,
+            }),
+            true,
+        );
+        lines.push(Kind::Record, "first\n".into());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let n = MAX_SYSCALL_LINES + 500;
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            go_tx.send(()).unwrap();
+        });
+        let mut batch: Vec<(Kind, String)> =
+            (0..n).map(|i| (Kind::Syscall, format!("s{i}\n"))).collect();
+        lines.push_all(&mut batch);
+        releaser.join().unwrap();
+        assert_eq!(lines.dropped(), 0);
+        lines.finish();
+        let text = String::from_utf8(text.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().filter(|l| l.starts_with('s')).count(), n);
+    }
+
     #[test]
     fn the_last_line_is_kept_when_records_are_dropped() {
         let (go_tx, go_rx) = mpsc::channel();
