@@ -21,6 +21,17 @@ static TRACER_TIDS: [AtomicI32; MAX_TRACERS] = [const { AtomicI32::new(0) }; MAX
 /// `run`: a closed output does not stop the trace (see `output_closed`).
 static LAUNCHED: AtomicBool = AtomicBool::new(false);
 
+/// The dispositions reqtrace changes for itself and a launched command must see as reqtrace
+/// found them.
+pub const PASSED_ON: [i32; 4] = [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP];
+/// Of PASSED_ON, those reqtrace found ignored (bit per signal number).
+static INHERITED_IGNORED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Whether reqtrace found `sig` ignored when it started (before `install_handlers`).
+pub fn inherited_ignored(sig: i32) -> bool {
+    INHERITED_IGNORED.load(Ordering::SeqCst) & (1 << sig) != 0
+}
+
 pub const REASON_DURATION: i32 = -1;
 pub const REASON_OUTPUT_CLOSED: i32 = -2;
 pub const REASON_DONE: i32 = -3;
@@ -107,6 +118,20 @@ pub fn stop_signals() -> SigSet {
 /// `output_closed`.
 pub fn install_handlers(launch: bool) {
     LAUNCHED.store(launch, Ordering::SeqCst);
+    // What reqtrace inherited ignored, before its own dispositions replace it: a launched
+    // command must inherit it ignored too, as it would untraced (`nohup reqtrace run ...`
+    // ignores SIGHUP; a non-interactive shell's background job ignores SIGINT and SIGQUIT).
+    let mut ignored = 0u32;
+    for sig in PASSED_ON {
+        // SAFETY: sigaction with a null new action only reads the current disposition.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } == 0
+            && old.sa_sigaction == libc::SIG_IGN
+        {
+            ignored |= 1 << sig;
+        }
+    }
+    INHERITED_IGNORED.store(ignored, Ordering::SeqCst);
     for sig in [Signal::SIGTERM, Signal::SIGHUP] {
         install(sig, SigHandler::Handler(on_terminate));
     }

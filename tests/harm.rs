@@ -456,3 +456,34 @@ fn count_reached_kills_a_command_that_ignores_sigterm() {
     );
     drop(client);
 }
+
+/// What reqtrace inherited ignored, the command inherits ignored, as it would untraced:
+/// `nohup reqtrace run CMD` must leave CMD immune to SIGHUP, though reqtrace itself handles
+/// SIGHUP (a handled signal is reset to default on exec, an ignored one stays ignored).
+#[test]
+fn a_command_keeps_the_signals_reqtrace_inherited_ignored() {
+    let script = "grep -E '^SigIgn' /proc/self/status";
+    let out = Command::new("nohup")
+        .arg(reqtrace())
+        .args(["run", "-o", "/dev/null", "--", "bash", "-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ign = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|m| u64::from_str_radix(m, 16).ok())
+        .unwrap_or_else(|| panic!("no SigIgn line: {text:?}"));
+    assert_ne!(
+        ign & (1 << (libc::SIGHUP - 1)),
+        0,
+        "SIGHUP not ignored under nohup: {text:?}"
+    );
+}

@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::error::Error;
 use crate::procinfo;
+use crate::signals;
 
 use super::{Tracer, sys};
 
@@ -233,6 +234,16 @@ pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
     // SAFETY: between fork and exec the child only calls async-signal-safe functions
     // (signal, sigprocmask, dup2, prctl, write, raise, execve, _exit) on memory prepared
     // before the fork.
+    // The dispositions the command gets (decided before the fork: nothing is looked up in
+    // the child): what reqtrace inherited, ignored or default, whatever reqtrace set itself.
+    let dispositions = signals::PASSED_ON.map(|sig| {
+        let how = if signals::inherited_ignored(sig) {
+            libc::SIG_IGN
+        } else {
+            libc::SIG_DFL
+        };
+        (sig, how)
+    });
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(launch_err(format!(
@@ -242,11 +253,13 @@ pub fn launch(tracer: &mut Tracer, argv: &[String]) -> Result<i32, Error> {
     }
     if pid == 0 {
         unsafe {
-            // Do not inherit our ignored SIGINT/SIGQUIT, the SIGPIPE the Rust runtime
-            // ignores (`run -- yes | head` would make yes fail with EPIPE instead of dying
-            // quietly; std's Command resets it too), or blocked signals.
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            // The dispositions reqtrace inherited, not the ones it set itself (its ignored
+            // SIGINT/SIGQUIT, its handlers); not the SIGPIPE the Rust runtime ignores (`run
+            // -- yes | head` would make yes fail with EPIPE instead of dying quietly; std's
+            // Command resets it too); no blocked signals.
+            for (sig, how) in dispositions {
+                libc::signal(sig, how);
+            }
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
