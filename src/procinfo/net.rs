@@ -116,6 +116,12 @@ pub fn accepting(listeners: &[Listener], dst: SocketAddr) -> Vec<u64> {
     out
 }
 
+/// Whether `ip` is an address of this machine (in this network namespace): binding to it
+/// works only then (EADDRNOTAVAIL otherwise). Binding a UDP socket sends nothing.
+pub fn is_local(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
 /// The processes (thread-group leaders) that hold one of the sockets `inodes` among their
 /// fds, sorted. Another user's fds are readable only with CAP_SYS_PTRACE (root): without it,
 /// their holders are not found.
@@ -205,6 +211,15 @@ mod tests {
         assert!(at("127.0.0.1:82").is_empty());
         let reuse = [l("0.0.0.0:80", 9), l("0.0.0.0:80", 8)];
         assert_eq!(accepting(&reuse, "10.1.1.1:80".parse().unwrap()), [8, 9]);
+    }
+
+    #[test]
+    fn local_addresses_are_told_from_others() {
+        assert!(is_local("127.0.0.1".parse().unwrap()));
+        assert!(is_local("127.0.0.2".parse().unwrap()));
+        assert!(is_local("0.0.0.0".parse().unwrap()));
+        // TEST-NET-1 (RFC 5737): never assigned to a machine.
+        assert!(!is_local("192.0.2.1".parse().unwrap()));
     }
 
     #[test]

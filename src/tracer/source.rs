@@ -115,11 +115,25 @@ fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<Vec<i32>, Err
             .join(" or ")
     };
     let listeners = procinfo::net::tcp_listeners();
-    let Some((addr, inodes)) = addrs
-        .iter()
-        .map(|a| (*a, procinfo::net::accepting(&listeners, *a)))
-        .find(|(_, i)| !i.is_empty())
-    else {
+    // As the probe connects: the first address with a listener. One that is not on this
+    // machine may reach another one's server before any here: nothing here can be named.
+    let mut chosen = None;
+    for a in addrs {
+        if !procinfo::net::is_local(a.ip()) {
+            return Err(Error::Usage(format!(
+                "--probe: {a} is not an address of this machine: reqtrace traces servers \
+                 running here; probe the server on its own machine (http://127.0.0.1:{}/…), \
+                 or give its PIDs",
+                a.port()
+            )));
+        }
+        let inodes = procinfo::net::accepting(&listeners, *a);
+        if !inodes.is_empty() {
+            chosen = Some((*a, inodes));
+            break;
+        }
+    }
+    let Some((addr, inodes)) = chosen else {
         let port = addrs.first().map_or(0, SocketAddr::port);
         return Err(Error::Usage(format!(
             "--probe: nothing listens on {} on this machine: start the server, or probe the              address and port it listens on (ss -ltn 'sport = :{port}' lists the listeners);              reqtrace only traces servers running here",
