@@ -136,7 +136,9 @@ fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<Vec<i32>, Err
     let Some((addr, inodes)) = chosen else {
         let port = addrs.first().map_or(0, SocketAddr::port);
         return Err(Error::Usage(format!(
-            "--probe: nothing listens on {} on this machine: start the server, or probe the              address and port it listens on (ss -ltn 'sport = :{port}' lists the listeners);              reqtrace only traces servers running here",
+            "--probe: nothing listens on {} on this machine: start the server, or probe the \
+             address and port it listens on (ss -ltn 'sport = :{port}' lists the listeners); \
+             reqtrace only traces servers running here",
             shown(addrs)
         )));
     };
@@ -169,20 +171,24 @@ fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<Vec<i32>, Err
         .collect();
     if servers.is_empty() {
         let why = if holders.is_empty() && !procinfo::we_can_ptrace_others() {
-            "but which process holds it cannot be seen: another user's open files (/proc/PID/fd)              are visible only to root or with CAP_SYS_PTRACE; run reqtrace with sudo"
+            "but which process holds it cannot be seen: another user's open files \
+             (/proc/PID/fd) are visible only to root or with CAP_SYS_PTRACE; run reqtrace with \
+             sudo"
                 .to_string()
         } else if holders.is_empty() {
-            "but no process holds it any more (the server is stopping?)".to_string()
+            "but no process that reqtrace can see holds it (the server is stopping, or it runs \
+             in another PID namespace or container): give its PID if it is visible here"
+                .to_string()
         } else {
             format!(
-                "held only by PID {} ({}), which hands it to the server it starts (socket                  activation): make the server start, or give its PID",
+                "held only by PID {} ({}), which hands it to the server it starts (socket \
+                 activation): make the server start, or give its PID",
                 holders[0],
                 comm(holders[0])
             )
         };
         return Err(Error::Usage(format!(
-            "--probe: a socket listens on {addr} (asked for {}), {why}",
-            shown(addrs)
+            "--probe: a socket takes connections to {addr}, {why}"
         )));
     }
     let mut roots: Vec<i32> = servers
@@ -208,7 +214,9 @@ fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<Vec<i32>, Err
         roots.retain(|&r| names.contains(&comm(r)));
         if roots.is_empty() {
             return Err(Error::Usage(format!(
-                "--probe: {addr} is served by {}, not by a process named {}: drop --apache/--name                  to trace that server, or probe the address the {} server listens on",
+                "--probe: {addr} is served by {}, not by a process named {}: drop \
+                 --apache/--name to trace that server, or probe the address the {} server \
+                 listens on",
                 described(&all),
                 names.join(" or "),
                 names[0]
