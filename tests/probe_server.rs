@@ -201,6 +201,7 @@ fn a_probe_where_nothing_listens_exits_2_and_says_so() {
         )) && err.contains("start the server"),
         "{err}"
     );
+    assert!(!err.contains("  "), "one line, no stray gaps: {err}");
 }
 
 /// Without privileges, the problem named is the privilege: not "already traced" (a traced
@@ -238,6 +239,7 @@ fn an_unprivileged_attach_names_the_privilege() {
         err.contains("visible only to root or with CAP_SYS_PTRACE"),
         "{err}"
     );
+    assert!(!err.contains("  "), "one line, no stray gaps: {err}");
 }
 
 /// `newfstatat(AT_FDCWD, "", buf, 0)` and `openat(AT_FDCWD, "", …)` fail with ENOENT: the
