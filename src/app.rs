@@ -55,9 +55,26 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             if apache {
                 names.extend(["apache2".to_string(), "httpd".to_string()]);
             }
+            // Without PIDs, or with names, the probes say which server to trace.
+            let listen = if !probes.is_empty() && (pids.is_empty() || !names.is_empty()) {
+                probes
+                    .iter()
+                    .map(|p| {
+                        p.addrs()
+                            .map_err(|e| Error::Usage(format!("--probe {}: {e}", p.url)))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                Vec::new()
+            };
             let cfg = tracer_config(&common, false, false)?;
             let threads = common.threads.unwrap_or_else(default_threads);
-            let source = Ptrace::attach(cfg, Targets { pids, names }, threads)?;
+            let targets = Targets {
+                pids,
+                names,
+                listen,
+            };
+            let source = Ptrace::attach(cfg, targets, threads)?;
             live(
                 Box::new(source),
                 &common,

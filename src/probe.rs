@@ -3,7 +3,7 @@
 //! probe runs on its own thread so the tracer keeps serving stops meanwhile.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,25 @@ impl ProbeUrl {
             target: target.to_string(),
         })
     }
+
+    /// The host's addresses in the order the probe tries them (the resolver's: `localhost`
+    /// may give ::1 before 127.0.0.1). The probe connects to the first that accepts, the one
+    /// a listener serves; the same order finds which server that is.
+    pub fn addrs(&self) -> Result<Vec<SocketAddr>, String> {
+        let mut out: Vec<SocketAddr> = Vec::new();
+        for a in (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {}: {e}", self.host))?
+        {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        if out.is_empty() {
+            return Err(format!("cannot resolve {}", self.host));
+        }
+        Ok(out)
+    }
 }
 
 /// What one probe found.
@@ -89,13 +108,20 @@ impl ProbeResult {
 }
 
 fn send(p: &ProbeUrl, timeout: Duration) -> Result<u16, String> {
-    let addr = (p.host.as_str(), p.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}: {e}", p.host))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve {}", p.host))?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let mut failed = Vec::new();
+    let mut conn = None;
+    for addr in p.addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                conn = Some(s);
+                break;
+            }
+            Err(e) => failed.push(format!("cannot connect to {addr}: {e}")),
+        }
+    }
+    let Some(mut s) = conn else {
+        return Err(failed.join("; "));
+    };
     let _ = s.set_read_timeout(Some(timeout));
     let _ = s.set_write_timeout(Some(timeout));
     let req = format!(
@@ -174,5 +200,13 @@ mod tests {
         assert!(ProbeUrl::parse("http://x:99999/").is_err());
         assert!(ProbeUrl::parse("http://x/a b").is_err());
         assert!(ProbeUrl::parse("http://:80/").is_err());
+    }
+
+    #[test]
+    fn addresses_are_those_the_probe_tries() {
+        let p = ProbeUrl::parse("http://127.0.0.1:8080/home").unwrap();
+        assert_eq!(p.addrs().unwrap(), ["127.0.0.1:8080".parse().unwrap()]);
+        let p = ProbeUrl::parse("http://[::1]:81/").unwrap();
+        assert_eq!(p.addrs().unwrap(), ["[::1]:81".parse().unwrap()]);
     }
 }

@@ -174,6 +174,11 @@ impl Files {
         // the directory fd's target (empty when unknown).
         let mut dir_base: Option<Option<&[u8]>> = None;
         let mut first_fd_path: Option<&[u8]> = None;
+        // An empty path names the dirfd itself only with AT_EMPTY_PATH (fstat through
+        // newfstatat or statx, execveat, linkat's first path); otherwise the kernel fails it
+        // with ENOENT before looking anything up (getname: "" is ENOENT): it names no file,
+        // and least of all the cwd.
+        let mut empty_names_dir = at_empty_path(kinds, args);
         for (kind, arg) in kinds.iter().zip(args) {
             match (kind, arg) {
                 (ArgKind::DirFd, Arg::AtFdCwd) => dir_base = Some(None),
@@ -189,10 +194,12 @@ impl Files {
                     let base = dir_base.take().flatten();
                     if let Arg::Str { bytes, .. } = arg
                         && npaths < 2
+                        && (!bytes.is_empty() || empty_names_dir)
                     {
                         paths[npaths] = self.resolve(look, pid, bytes, base);
                     }
                     npaths += 1;
+                    empty_names_dir = false;
                 }
                 _ => {}
             }
@@ -272,6 +279,21 @@ impl Files {
             _ => {}
         }
     }
+}
+
+/// Whether a call's AT_* flags argument has AT_EMPTY_PATH (a number from a live source,
+/// names from a log).
+fn at_empty_path(kinds: &[ArgKind], args: &[Arg]) -> bool {
+    let bit = libc::AT_EMPTY_PATH as u64;
+    kinds.iter().zip(args).any(|(kind, arg)| {
+        *kind == ArgKind::AtFlags
+            && match arg {
+                Arg::Flags(_, v) => v & bit != 0,
+                Arg::Int(v) => *v as u64 & bit != 0,
+                Arg::Sym(s) => crate::syscalls::flags::at_flags_from_names(s) & bit != 0,
+                _ => false,
+            }
+    })
 }
 
 /// Whether an fcntl command argument is F_DUPFD or F_DUPFD_CLOEXEC (as a number from a live
@@ -406,6 +428,68 @@ mod tests {
         let parents = t.get(10).known_fd(9).map(<[u8]>::to_vec);
         assert_eq!(t.get(12).known_fd(9).map(<[u8]>::to_vec), parents);
         assert!(parents.is_some());
+    }
+
+    /// `newfstatat(AT_FDCWD, "", buf, 0)` fails with ENOENT: the empty path names no file
+    /// (it was once taken for the cwd, an existing directory reported missing). With
+    /// AT_EMPTY_PATH it is an fstat of the dirfd; linkat's flag is about its first path only.
+    #[test]
+    fn an_empty_path_names_the_dirfd_only_with_at_empty_path() {
+        let mut look = NoLookup;
+        let mut f = Files::default();
+        f.set_cwd(Some(b"/srv/www".to_vec()));
+        let stat = [
+            ArgKind::DirFd,
+            ArgKind::Path,
+            ArgKind::Ptr,
+            ArgKind::AtFlags,
+        ];
+        let flags = |v: i32| Arg::Flags(FlagKind::At("newfstatat"), v as u64);
+        let (p, _) = f.paths(
+            &mut look,
+            1,
+            &stat,
+            &[Arg::AtFdCwd, s(""), Arg::Ptr(8), flags(0)],
+        );
+        assert_eq!(p, None);
+        let nofollow = flags(libc::AT_SYMLINK_NOFOLLOW);
+        let (p, _) = f.paths(
+            &mut look,
+            1,
+            &stat,
+            &[Arg::AtFdCwd, s(""), Arg::Ptr(8), nofollow],
+        );
+        assert_eq!(p, None);
+        // From a log: the flags by name.
+        let args = [Arg::AtFdCwd, s(""), Arg::Ptr(8), Arg::Sym("0".into())];
+        assert_eq!(f.paths(&mut look, 1, &stat, &args).0, None);
+        let dir = Arg::Fd(3, Some(b"/etc/ld.so.cache".to_vec()));
+        let args = [dir.clone(), s(""), Arg::Ptr(8), flags(libc::AT_EMPTY_PATH)];
+        let (p, _) = f.paths(&mut look, 1, &stat, &args);
+        assert_eq!(p.as_deref(), Some(&b"/etc/ld.so.cache"[..]));
+        let args = [dir, s(""), Arg::Ptr(8), Arg::Sym("AT_EMPTY_PATH".into())];
+        let (p, _) = f.paths(&mut look, 1, &stat, &args);
+        assert_eq!(p.as_deref(), Some(&b"/etc/ld.so.cache"[..]));
+        // openat has no such flag: "" is ENOENT.
+        let open = [ArgKind::DirFd, ArgKind::Path, ArgKind::OpenFlags];
+        let args = [Arg::AtFdCwd, s(""), Arg::Flags(FlagKind::Open, 0)];
+        assert_eq!(f.paths(&mut look, 1, &open, &args).0, None);
+        let link = [
+            ArgKind::DirFd,
+            ArgKind::Path,
+            ArgKind::DirFd,
+            ArgKind::Path,
+            ArgKind::AtFlags,
+        ];
+        let args = [
+            Arg::Fd(4, Some(b"/tmp/f".to_vec())),
+            s(""),
+            Arg::AtFdCwd,
+            s(""),
+            Arg::Flags(FlagKind::At("linkat"), libc::AT_EMPTY_PATH as u64),
+        ];
+        let (p, p2) = f.paths(&mut look, 1, &link, &args);
+        assert_eq!((p.as_deref(), p2), (Some(&b"/tmp/f"[..]), None));
     }
 
     #[test]

@@ -15,14 +15,20 @@ fn dangerous(c: char) -> bool {
 /// Append `bytes` as the inside of a C string literal: `\n`, `\t`, `\"`, `\\`, `\x1b`, and
 /// `\xff` for each byte of invalid UTF-8. Valid printable UTF-8 stays as it is.
 pub fn escape_into(out: &mut String, bytes: &[u8]) {
+    escape_with(out, bytes, true);
+}
+
+/// `quotes`: inside a quoted string, where `"` and `\` are escaped so that it stays one
+/// string; free text (a note, a configuration line) shows them as they are.
+fn escape_with(out: &mut String, bytes: &[u8], quotes: bool) {
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
                 '\n' => out.push_str("\\n"),
                 '\t' => out.push_str("\\t"),
                 '\r' => out.push_str("\\r"),
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
+                '"' if quotes => out.push_str("\\\""),
+                '\\' if quotes => out.push_str("\\\\"),
                 c if dangerous(c) => {
                     let mut buf = [0u8; 4];
                     for b in c.encode_utf8(&mut buf).bytes() {
@@ -54,6 +60,15 @@ pub fn escaped(bytes: &[u8]) -> String {
     s
 }
 
+/// Free text (a note, a reason, a configuration line) made safe for one line of a terminal:
+/// controls and invalid UTF-8 escaped as by [`escaped`], but `"` and `\` left as written, so
+/// that `Alias /assets/ "/srv/assets/"` reads as it stands in the file.
+pub fn text(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    escape_with(&mut s, bytes, false);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +90,17 @@ mod tests {
         let all: Vec<u8> = (0..=255u8).collect();
         let s = escaped(&all);
         assert!(!s.bytes().any(|b| b < 0x20 || b == 0x7f));
+        let s = text(&all);
+        assert!(!s.bytes().any(|b| b < 0x20 || b == 0x7f));
+    }
+
+    #[test]
+    fn free_text_keeps_its_quotes_and_backslashes() {
+        assert_eq!(
+            text(br#"Alias /assets/ "/srv/a\b/""#),
+            r#"Alias /assets/ "/srv/a\b/""#
+        );
+        assert_eq!(text(b"a\n\x1b[31m\xff"), r"a\n\x1b[31m\xff");
+        assert_eq!(text("a\u{202e}b".as_bytes()), r"a\xe2\x80\xaeb");
     }
 }

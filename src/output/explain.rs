@@ -13,9 +13,10 @@ const SHOWN_LINKS: usize = 4;
 /// What a 403 that no refused file call explains is noted with.
 const FORBIDDEN_BY_SERVER: &str = "no file call was refused permission: the server refused \
      by itself, by an access rule (Require, Deny, an .htaccess) or because a directory has \
-     none of its index files and listing is off; its error log says which (Apache at LogLevel \
-     info: AH01630 or AH01797 for a rule, AH01276 for a directory; nginx: \"access forbidden \
-     by rule\" or \"directory index ... is forbidden\")";
+     none of its index files and listing is off; its error log says which (Apache, at level \
+     error, which the default LogLevel warn shows: AH01630 or AH01797 for a rule, AH01276 for \
+     a directory; nginx: \"access forbidden by rule\" or \"directory index ... is \
+     forbidden\")";
 
 fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -330,7 +331,7 @@ pub fn note(n: &Note) -> String {
         Note::RefusedSymlink { path, target } => format!(
             "{} is a symbolic link (to {}) and no lookup failed: Apache refuses \
              symlinks where Options FollowSymLinks is off, or SymLinksIfOwnerMatch and the \
-             owners differ (AH00037 in its error log at LogLevel info)",
+             owners differ (AH00037 in its error log, at level error)",
             show(path),
             show(target)
         ),
@@ -527,8 +528,8 @@ mod tests {
             }),
             "/srv/www/sub/link.html is a symbolic link (to ../real.html) and no lookup failed: \
              Apache refuses symlinks where Options FollowSymLinks is off, or \
-             SymLinksIfOwnerMatch and the owners differ (AH00037 in its error log at LogLevel \
-             info)"
+             SymLinksIfOwnerMatch and the owners differ (AH00037 in its error log, at level \
+             error)"
         );
         assert_eq!(note(&Note::Recorded("kept".into())), "kept");
     }

@@ -1,7 +1,8 @@
 //! The human report of a finished request: a headline `GET /home → 404 (pid 9573, 1.2 ms)`,
 //! then its suspects, most likely first, each with its reason, did-you-mean, hints and
-//! references; noise as a count. A healthy request is one quiet line. Every byte that came
-//! from the traced server or its files is escaped.
+//! references; noise as a count. A healthy request is one quiet line (with `--all`, its noise
+//! follows). Every byte that came from the traced server or its files is escaped: paths
+//! quoted, free text (reasons, notes, configuration lines) with its quotes as written.
 
 use std::fmt::Write;
 
@@ -69,7 +70,8 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
         out.push_str(", partial");
     }
     out.push_str(")\n");
-    if !attention {
+    // A healthy request is one line, unless --all put its noise among the suspects.
+    if !attention && !r.suspects.iter().any(|s| s.noise) {
         return out;
     }
     for (i, s) in r.suspects.iter().enumerate() {
@@ -87,7 +89,7 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
             let _ = write!(out, " ×{}", s.count);
         }
         out.push('\n');
-        let _ = writeln!(out, "     why: {}", s.reason);
+        let _ = writeln!(out, "     why: {}", escape::text(s.reason.as_bytes()));
         if let Some(d) = &s.did_you_mean {
             out.push_str("     did you mean: ");
             paint(&mut out, &escape::quoted(d), color, |t| {
@@ -97,7 +99,7 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
         }
         for h in &s.hints {
             let h = explain::hint(h);
-            let _ = writeln!(out, "     note: {}", escape::escaped(h.as_bytes()));
+            let _ = writeln!(out, "     note: {}", escape::text(h.as_bytes()));
         }
         for rf in &s.references {
             let _ = writeln!(
@@ -106,19 +108,21 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
                 escape::quoted(s.searched.as_deref().unwrap_or_default()),
                 escape::escaped(rf.file.as_bytes()),
                 rf.line,
-                escape::escaped(rf.text.as_bytes())
+                escape::text(rf.text.as_bytes())
             );
         }
     }
     for n in &r.notes {
         let n = explain::note(n);
-        let _ = writeln!(out, "  note: {}", escape::escaped(n.as_bytes()));
+        let _ = writeln!(out, "  note: {}", escape::text(n.as_bytes()));
     }
-    if r.real_suspects() == 0 && r.notes.is_empty() && req.malformed.is_some() {
+    // A healthy request has nothing more to explain than the noise listed.
+    let unexplained = attention && r.real_suspects() == 0 && r.notes.is_empty();
+    if unexplained && req.malformed.is_some() {
         out.push_str(
             "  no failing file syscall: the server refused the malformed request itself\n",
         );
-    } else if r.real_suspects() == 0 && r.notes.is_empty() {
+    } else if unexplained {
         out.push_str("  no failing file syscall in this request (the cause is elsewhere: a handler, a proxy, the application)\n");
     }
     if r.noise > 0 && r.suspects.iter().any(|s| s.noise) {

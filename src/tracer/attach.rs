@@ -103,7 +103,8 @@ fn explain(pid: i32, tid: i32, e: std::io::Error) -> Error {
                 }
                 return Error::Attach {
                     pid,
-                    why: "permission denied, and /proc does not show it to this user (mounted                           with hidepid?): run reqtrace as root or with CAP_SYS_PTRACE"
+                    why: "permission denied, and /proc does not show it to this user (mounted \
+                          with hidepid?): run reqtrace as root or with CAP_SYS_PTRACE"
                         .into(),
                 };
             };
@@ -115,11 +116,16 @@ fn explain(pid: i32, tid: i32, e: std::io::Error) -> Error {
                 "it was exiting while reqtrace attached (the kernel refuses to trace a process \
                  that is exiting); nothing is left to trace"
                     .into()
-            } else if st.tracer_pid != 0 {
+            } else if st.tracer_pid != 0
+                // Unprivileged, another user's process would be refused traced or not: the
+                // privilege is the problem to name, not the other tracer.
+                && (procinfo::we_can_ptrace_others() || st.euid == our_euid())
+            {
                 let who = procinfo::comm(st.tracer_pid).unwrap_or_else(|| "?".into());
                 format!(
                     "it is already traced by PID {} ({who}); a process can have one tracer: \
-                     stop that one (strace, gdb) first",
+                     stop that one (strace, gdb) first, or leave this PID out (--probe URL \
+                     without PIDs traces only the server behind URL)",
                     st.tracer_pid
                 )
             } else if !procinfo::we_can_ptrace_others() {
@@ -148,6 +154,11 @@ fn explain(pid: i32, tid: i32, e: std::io::Error) -> Error {
         _ => format!("ptrace(PTRACE_SEIZE) failed: {e}"),
     };
     Error::Attach { pid, why }
+}
+
+fn our_euid() -> u32 {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Find a program the way execvp would, so "command not found" is reported before forking.

@@ -1,6 +1,9 @@
 //! The ptrace tracer as an event source: what to attach (the PIDs given, their existing
-//! descendants, the processes found by name) or the command to launch, spread over tracer
-//! threads; started and joined through the `Source` seam with plain settings from app.rs.
+//! descendants, the processes found by name, the server that listens where a probe goes) or
+//! the command to launch, spread over tracer threads; started and joined through the
+//! `Source` seam with plain settings from app.rs.
+
+use std::net::SocketAddr;
 
 use crate::error::Error;
 use crate::event::{End, Hub, Source, SourceEnd};
@@ -18,6 +21,10 @@ pub struct Targets {
     /// Command names to find (--apache, --name): ones that vanish or are traced by others
     /// are warnings.
     pub names: Vec<String>,
+    /// Where each probe connects (its host's addresses, in the order it tries them). Without
+    /// PIDs, or with names, the server listening there is what is traced: found by names,
+    /// only those that listen there.
+    pub listen: Vec<Vec<SocketAddr>>,
 }
 
 /// The ptrace source.
@@ -31,12 +38,31 @@ pub struct Ptrace {
 }
 
 impl Ptrace {
-    /// Attach to running processes: `targets` must name PIDs or find some by name (checked
-    /// here, before anything is attached). `threads`: tracer threads wanted.
-    pub fn attach(cfg: TracerConfig, targets: Targets, threads: usize) -> Result<Ptrace, Error> {
+    /// Attach to running processes: `targets` must name PIDs, find some by name, or probe
+    /// an address a server here listens on (checked here, before anything is attached).
+    /// `threads`: tracer threads wanted.
+    pub fn attach(
+        cfg: TracerConfig,
+        mut targets: Targets,
+        threads: usize,
+    ) -> Result<Ptrace, Error> {
+        // A probe names its server: that one and nothing else (not every Apache on the
+        // host). PIDs given are kept as they are; the probe then only tests them.
+        if !targets.listen.is_empty() && (targets.pids.is_empty() || !targets.names.is_empty()) {
+            let mut found = Vec::new();
+            for addrs in &targets.listen {
+                found.extend(probed_server(addrs, &targets.names)?);
+            }
+            targets.pids.extend(found);
+            targets.pids.sort_unstable();
+            targets.pids.dedup();
+            targets.names.clear();
+        }
         if targets.pids.is_empty() && discovered(&targets).is_empty() {
             return Err(if targets.names.is_empty() {
-                Error::Usage("give PIDs to attach to, or --apache, or --name COMM".into())
+                Error::Usage(
+                    "give PIDs to attach to, or --apache, or --name COMM, or --probe URL".into(),
+                )
             } else {
                 Error::Usage(format!(
                     "no running process named {}: is the server running? (pgrep -l {})",
@@ -73,6 +99,135 @@ fn discovered(t: &Targets) -> Vec<i32> {
         .into_iter()
         .filter(|p| !t.pids.contains(p) && !ours.contains(p))
         .collect()
+}
+
+/// The server a probe to `addrs` reaches (tried in order, as the probe connects): the
+/// listening socket the kernel would pick, the processes holding it, and from each the top
+/// of its chain of ancestors with the same command name (Apache's or nginx's master, whose
+/// workers are attached with it). A holder that passed the socket to a child with another
+/// name (init, systemd's socket activation, a supervisor) is not the server. With `names`,
+/// only a server of those names. An error says what listens, or that nothing does.
+fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<Vec<i32>, Error> {
+    let shown = |a: &[SocketAddr]| {
+        a.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let listeners = procinfo::net::tcp_listeners();
+    // As the probe connects: the first address with a listener. One that is not on this
+    // machine may reach another one's server before any here: nothing here can be named.
+    let mut chosen = None;
+    for a in addrs {
+        if !procinfo::net::is_local(a.ip()) {
+            return Err(Error::Usage(format!(
+                "--probe: {a} is not an address of this machine: reqtrace traces servers \
+                 running here; probe the server on its own machine (http://127.0.0.1:{}/…), \
+                 or give its PIDs",
+                a.port()
+            )));
+        }
+        let inodes = procinfo::net::accepting(&listeners, *a);
+        if !inodes.is_empty() {
+            chosen = Some((*a, inodes));
+            break;
+        }
+    }
+    let Some((addr, inodes)) = chosen else {
+        let port = addrs.first().map_or(0, SocketAddr::port);
+        return Err(Error::Usage(format!(
+            "--probe: nothing listens on {} on this machine: start the server, or probe the \
+             address and port it listens on (ss -ltn 'sport = :{port}' lists the listeners); \
+             reqtrace only traces servers running here",
+            shown(addrs)
+        )));
+    };
+    let ours = procinfo::self_and_ancestors();
+    let holders: Vec<i32> = procinfo::net::socket_holders(&inodes)
+        .into_iter()
+        .filter(|p| !ours.contains(p))
+        .collect();
+    let comm = |p: i32| procinfo::comm(p).unwrap_or_default();
+    let parent = |p: i32| procinfo::status(p).map_or(0, |s| s.ppid);
+    let is_ancestor = |a: i32, mut p: i32| {
+        for _ in 0..4096 {
+            p = parent(p);
+            if p <= 0 {
+                return false;
+            }
+            if p == a {
+                return true;
+            }
+        }
+        false
+    };
+    // Init and supervisors hold sockets they hand to a service: not servers. (A server's
+    // master and workers share one name: no ancestry is walked for them.)
+    let named: Vec<(i32, String)> = holders.iter().map(|&p| (p, comm(p))).collect();
+    let servers: Vec<i32> = named
+        .iter()
+        .filter(|(h, c)| *h != 1 && !named.iter().any(|(g, gc)| gc != c && is_ancestor(*h, *g)))
+        .map(|(h, _)| *h)
+        .collect();
+    if servers.is_empty() {
+        let why = if holders.is_empty() && !procinfo::we_can_ptrace_others() {
+            "but which process holds it cannot be seen: another user's open files \
+             (/proc/PID/fd) are visible only to root or with CAP_SYS_PTRACE; run reqtrace with \
+             sudo"
+                .to_string()
+        } else if holders.is_empty() {
+            "but no process that reqtrace can see holds it (the server is stopping, or it runs \
+             in another PID namespace or container): give its PID if it is visible here"
+                .to_string()
+        } else {
+            format!(
+                "held only by PID {} ({}), which hands it to the server it starts (socket \
+                 activation): make the server start, or give its PID",
+                holders[0],
+                comm(holders[0])
+            )
+        };
+        return Err(Error::Usage(format!(
+            "--probe: a socket takes connections to {addr}, {why}"
+        )));
+    }
+    let mut roots: Vec<i32> = servers
+        .iter()
+        .map(|&p| procinfo::server_master(p))
+        .collect();
+    roots.sort_unstable();
+    roots.dedup();
+    let nested: Vec<i32> = roots
+        .iter()
+        .copied()
+        .filter(|&r| roots.iter().any(|&o| o != r && is_ancestor(o, r)))
+        .collect();
+    roots.retain(|r| !nested.contains(r) && !ours.contains(r));
+    let described = |v: &[i32]| {
+        v.iter()
+            .map(|&p| format!("{} (PID {p})", comm(p)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !names.is_empty() {
+        let all = roots.clone();
+        roots.retain(|&r| names.contains(&comm(r)));
+        if roots.is_empty() {
+            return Err(Error::Usage(format!(
+                "--probe: {addr} is served by {}, not by a process named {}: drop \
+                 --apache/--name to trace that server, or probe the address the {} server \
+                 listens on",
+                described(&all),
+                names.join(" or "),
+                names[0]
+            )));
+        }
+    }
+    crate::say!(
+        "reqtrace: {addr} is served by {}: tracing that server only",
+        described(&roots)
+    );
+    Ok(roots)
 }
 
 /// What to attach: the PIDs given (a failure is fatal), then, when following forks, their
