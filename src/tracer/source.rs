@@ -50,6 +50,9 @@ impl Ptrace {
         // host). PIDs given are kept as they are; the probe then only tests them.
         if !targets.listen.is_empty() && (targets.pids.is_empty() || !targets.names.is_empty()) {
             let mut found = Vec::new();
+            // Several probes of one server (two URLs of one site) name it once.
+            targets.listen.sort();
+            targets.listen.dedup();
             for addrs in &targets.listen {
                 found.extend(probed_server(addrs, &targets.names)?);
             }
