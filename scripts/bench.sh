@@ -443,7 +443,9 @@ done
 
 echo
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-echo "machine: ${cpu_model:-unknown CPU}, $(nproc) CPUs, kernel $(uname -r)"
+# The machine and its untraced speed go with every table: a ratio from one machine is not a
+# result on another.
+echo "machine: ${cpu_model:-unknown CPU}, $(nproc) CPUs, kernel $(uname -r), untraced median $(printf '%.0f' "${med[untraced]:-0}") req/s"
 echo "wrk -t1 -c8 -d${seconds}s, $rounds round(s), $(nproc) CPUs; median over rounds; × = ratio of medians; max latency = wrk's slowest request, all rounds (timed out: no answer within wrk's 2 s); tracer CPU = user+sys, median; peak RSS = max; dropped = events reqtrace dropped, all rounds"
 {
   (IFS=$'\t'; echo "${header[*]}")
