@@ -321,10 +321,8 @@ fn write_loop(
             }
             Msg::Finish(c) => {
                 sink.push_all(&mut st.lines);
-                if st.settings.status_line {
-                    // Clear the status line before the closing summary.
-                    crate::stderr::raw("\r\x1b[K");
-                }
+                // Clear the status line before the closing summary.
+                crate::stderr::raw(st.clear_status());
                 st.finish_all(c.end_ts.unwrap_or_else(crate::event::now));
                 sink.push_all(&mut st.lines);
                 closing = st.close(&sink, *c);

@@ -54,6 +54,15 @@ impl State {
         self.settings.printer
     }
 
+    /// What erases the status line (when there is one) before a line of reqtrace's own.
+    pub fn clear_status(&self) -> &'static str {
+        if self.settings.status_line {
+            "\r\x1b[K"
+        } else {
+            ""
+        }
+    }
+
     pub fn event(&mut self, ev: Event) {
         match &ev {
             Event::Started { pid, .. } => {
@@ -65,12 +74,11 @@ impl State {
             Event::Lost { count } => self.lost += count,
             Event::Compat { pid, comm, .. } => {
                 // On its own line, not inside the status line.
-                let clear = if self.settings.status_line {
-                    "\r\x1b[K"
-                } else {
-                    ""
-                };
-                crate::say!("{clear}{}", Printer::compat_warning(*pid, comm));
+                crate::say!(
+                    "{}{}",
+                    self.clear_status(),
+                    Printer::compat_warning(*pid, comm)
+                );
             }
             _ => {}
         }
