@@ -232,6 +232,9 @@ fn live(
             let verdict = if r.ok() { "ok" } else { "FAILED" };
             let what = match (&r.client, &r.seen) {
                 (Err(e), _) => e.clone(),
+                (Ok(s), Some(seen)) if seen.attention && seen.suspects == 0 && *s < 400 => {
+                    format!("{s}, 0 suspect(s), but the server logged an error for it")
+                }
                 (Ok(s), Some(seen)) => format!("{s}, {} suspect(s)", seen.suspects),
                 (Ok(s), None) => format!(
                     "{s}, but its request was not seen in the traced processes (is it the \

@@ -97,13 +97,14 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
-    /// A pass: a status below 400 and a record with no suspects.
+    /// A pass: a status below 400 and a record that needs no attention (no suspects, no
+    /// error the server logged for it).
     pub fn ok(&self) -> bool {
         matches!(self.client, Ok(s) if s < 400)
             && self
                 .seen
                 .as_ref()
-                .is_some_and(|s| s.suspects == 0 && s.status.is_none_or(|st| st < 400))
+                .is_some_and(|s| !s.attention && s.status.is_none_or(|st| st < 400))
     }
 }
 

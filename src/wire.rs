@@ -179,6 +179,39 @@ pub struct RequestLine<'a, S> {
         deserialize_with = "strings"
     )]
     pub notes: Vec<String>,
+    /// What the server wrote to its error log while serving it, redacted as the target is.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "log_lines"
+    )]
+    pub log: Vec<LogLine<'a>>,
+    /// Lines it wrote beyond those listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_more: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A line of a request's `log`: the process that wrote it and the line, without its
+/// newline (invalid UTF-8 replaced: it is read, not matched).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogLine<'a> {
+    pub pid: i32,
+    pub ts: f64,
+    pub line: Cow<'a, str>,
+}
+
+/// Log lines read leniently: an item that is not a log line is skipped.
+fn log_lines<'de, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<LogLine<'a>>, D::Error> {
+    let items: Option<Vec<Value>> = Option::deserialize(d)?;
+    Ok(items
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| LogLine::deserialize(v).ok())
+        .collect())
 }
 
 /// A row of `--summary`'s failure table.
@@ -301,6 +334,8 @@ mod tests {
                 noise: false,
             }],
             notes: vec![],
+            log: vec![],
+            log_more: 0,
         };
         let text = to_line(&line);
         assert!(

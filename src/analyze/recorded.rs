@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::diagnose::{Hint, Note, Recorded, Reference, Suspect};
 use crate::event::select::Selection;
-use crate::event::{Announced, Arg, Event, RequestEnd, SyscallEvent, Verdict};
+use crate::event::{Announced, Arg, Event, Logged, RequestEnd, SyscallEvent, Verdict};
 use crate::syscalls::table::Catalogue;
 use crate::syscalls::{ArgKind, StatKind, errno, table};
 use crate::wire::{self, Head, ReferenceOr, RequestLine, StartLine, SuspectLine, SyscallLine};
@@ -146,6 +146,16 @@ impl Reader {
             syscalls: line.syscalls,
             failed: line.failed,
             verdict: Some(Verdict(Arc::new(verdict))),
+            logged: line
+                .log
+                .into_iter()
+                .map(|l| Logged {
+                    pid: l.pid,
+                    ts: l.ts,
+                    line: l.line.into_owned().into_bytes(),
+                })
+                .collect(),
+            logged_more: line.log_more,
         }))))
     }
 }

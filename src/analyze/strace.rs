@@ -17,7 +17,7 @@ use crate::event::capture::{self, Io};
 use crate::event::fds::{NoLookup, Table};
 use crate::event::select::Selection;
 use crate::event::{self, Arg, Event, ExitKind, SyscallEvent};
-use crate::http::parse;
+use crate::http::{errlog, parse};
 use crate::syscalls::table::Catalogue;
 use crate::syscalls::{ArgKind, errno, table};
 
@@ -374,11 +374,14 @@ impl Reader {
         // The access log is any file written with an access-log line, named or not
         // (`CustomLog "|rotatelogs ..."` writes to a pipe, and `strace -p` without -y names
         // no fd): the bytes are in the log, so they tell.
+        // So is an error log: a file named like a log, or a write whose bytes are an
+        // error-log line of a known format (Apache's, nginx's, PHP's).
         let keep = ev.socket
             || (io == Io::Write
-                && data
-                    .as_deref()
-                    .is_some_and(|d| parse::parse_access_log(d).is_some()));
+                && (target.is_some_and(capture::looks_like_log)
+                    || data.as_deref().is_some_and(|d| {
+                        parse::parse_access_log(d).is_some() || errlog::looks_like_line(d)
+                    })));
         if keep {
             ev.data = data.map(|mut d| {
                 // A request line or Host header that goes on past REPLAY_CAP is kept whole

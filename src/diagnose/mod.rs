@@ -1,4 +1,5 @@
-//! Explaining a finished request: rank its failures (rank.rs), then for each suspect find the
+//! Explaining a finished request: rank its failures (rank.rs) and weigh in what the server
+//! logged for it (logged.rs), then for each suspect find the
 //! near miss that was meant (nearmiss.rs), what denies access to whom (perms/), and where the
 //! wrong name appears in the server's configuration (config/) and DocumentRoot (search.rs);
 //! for the request, the notes that explain a failure no call does (notes.rs). Suspects and
@@ -7,6 +8,7 @@
 
 pub mod config;
 pub mod hint;
+pub mod logged;
 pub mod nearmiss;
 mod notes;
 pub mod perms;
@@ -73,6 +75,14 @@ impl Report {
     pub fn real_suspects(&self) -> usize {
         self.suspects.iter().filter(|s| !s.noise).count()
     }
+
+    /// Whether a request needs attention: an error status, no status, suspects, or an error
+    /// its server logged for it.
+    pub fn needs_attention(&self) -> bool {
+        self.real_suspects() > 0
+            || self.request.status.is_none_or(|s| s >= 400)
+            || self.logged_error
+    }
 }
 
 /// A finished request with its diagnosis.
@@ -84,6 +94,8 @@ pub struct Report {
     pub noise: u64,
     /// What explains a failed request that no failing syscall does.
     pub notes: Vec<Note>,
+    /// Its server logged an error for it (logged.rs).
+    pub logged_error: bool,
 }
 
 /// What a recorded trace said of a request (`reqtrace analyze`): its suspects as explained on
@@ -269,6 +281,8 @@ impl Diagnoser {
         // a `--trace net` recording are not): its failures can be ranked again. Without them
         // the recorded suspects are all there is.
         let with_syscalls = !request.failures.is_empty() || !request.lookups.is_empty();
+        let said = logged::read(&request);
+        let logged_error = logged::alarming(&said);
         if let Some(rec) = &recorded
             && !with_syscalls
         {
@@ -284,9 +298,11 @@ impl Diagnoser {
                     .collect(),
                 noise: rec.noise,
                 notes: rec.notes.clone(),
+                logged_error,
             };
         }
-        let groups = rank::rank(&request);
+        let mut groups = rank::rank(&request);
+        logged::weigh(&mut groups, &request, &said);
         let noise = groups
             .iter()
             .filter(|g| g.noise.is_some())
@@ -406,6 +422,7 @@ impl Diagnoser {
             suspects,
             noise,
             notes,
+            logged_error,
         }
     }
 

@@ -1,8 +1,9 @@
 //! The capture policy, once for every source: which calls carry HTTP bytes (socket reads and
-//! writes, an access-log write), how many of their first bytes are kept, and which calls the
-//! correlator needs even when they are not printed. Bodies are never kept: a request line
-//! with its Host header, a status line, an access-log line. A request line or Host header
-//! that goes on past the first READ_CAP bytes is kept whole up to HEAD_CAP, alone.
+//! writes, an access-log write) or what the server said of a request (an error-log write),
+//! how many of their first bytes are kept, and which calls the correlator needs even when
+//! they are not printed. Bodies are never kept: a request line with its Host header, a status
+//! line, an access-log line, the first bytes of error-log lines. A request line or Host
+//! header that goes on past the first READ_CAP bytes is kept whole up to HEAD_CAP, alone.
 
 use crate::syscalls::class;
 
@@ -17,6 +18,10 @@ pub const HEAD_CAP: usize = 8192;
 pub const WRITE_CAP: usize = 64;
 /// Bytes kept of an access-log write (the status fallback when the socket carries TLS).
 pub const LOG_CAP: usize = 512;
+/// Bytes kept of an error-log write: a line with its prefix (date, module, level, pid,
+/// client) and the message, which names the file (`PHP Warning:  include(/long/path):
+/// Failed to open stream …`, `open() "/x" failed (2: …)`). A write holding more is cut.
+pub const ERROR_LOG_CAP: usize = 1024;
 /// Bytes a replayer keeps of a call's data. A log already holds them (strace -s bounds them):
 /// the caps above bound what a live source reads from a tracee's memory, and do not apply.
 /// Enough for several pipelined request heads in one read.
@@ -45,22 +50,39 @@ pub fn is_socket(target: &[u8]) -> bool {
     target.starts_with(b"socket:")
 }
 
-/// Whether a file looks like an access log, whose lines carry `"GET /x HTTP/1.1" 404`.
+fn has(target: &[u8], word: &[u8]) -> bool {
+    target.windows(word.len()).any(|w| w == word)
+}
+
+/// Whether a file looks like a server's log: `…/access.log`, `…/error_log`, `…/log/…`.
 pub fn looks_like_log(target: &[u8]) -> bool {
     target.first() == Some(&b'/')
-        && (target.ends_with(b".log") || target.windows(6).any(|w| w == b"access"))
+        && (target.ends_with(b".log")
+            || has(target, b"access")
+            || has(target, b"error")
+            || has(target, b"/log/"))
+}
+
+/// Whether a log looks like an access log, whose lines carry `"GET /x HTTP/1.1" 404`; the
+/// other logs are taken for error logs (Apache's ErrorLog, which is also every worker's fd 2,
+/// nginx's error_log).
+pub fn looks_like_access_log(target: &[u8]) -> bool {
+    looks_like_log(target) && has(target, b"access")
 }
 
 /// How many first bytes to keep of a call that moves `io` through an fd whose target is
 /// `target` (`None`: unknown), or `None` to keep nothing. `answered`: a status line was
 /// written on a socket since the thread last read one, so its access-log line is not needed.
+/// An error-log line is kept whenever it is written: it is what the server said of the
+/// request, and a healthy request writes none, so it costs nothing on the common path.
 pub fn cap(io: Io, target: Option<&[u8]>, answered: bool) -> Option<usize> {
     let target = target?;
     match (is_socket(target), io) {
         (true, Io::Read) => Some(READ_CAP),
         (true, Io::Write) => Some(WRITE_CAP),
         // The access log is only the fallback for a status the socket did not show.
-        (false, Io::Write) if !answered && looks_like_log(target) => Some(LOG_CAP),
+        (false, Io::Write) if looks_like_access_log(target) => (!answered).then_some(LOG_CAP),
+        (false, Io::Write) if looks_like_log(target) => Some(ERROR_LOG_CAP),
         _ => None,
     }
 }
@@ -181,6 +203,11 @@ mod tests {
         let log: &[u8] = b"/var/log/apache2/access.log";
         assert_eq!(cap(Io::Write, Some(log), false), Some(LOG_CAP));
         assert_eq!(cap(Io::Write, Some(log), true), None);
+        // An error log is kept before and after the status line: PHP warns mid-response.
+        for err in [&b"/var/log/apache2/error.log"[..], b"/srv/logs/error_log"] {
+            assert_eq!(cap(Io::Write, Some(err), false), Some(ERROR_LOG_CAP));
+            assert_eq!(cap(Io::Write, Some(err), true), Some(ERROR_LOG_CAP));
+        }
         // A regular file's contents are never read, nor a read of the log.
         assert_eq!(cap(Io::Read, Some(log), false), None);
         assert_eq!(cap(Io::Write, Some(b"/srv/www/x.php"), false), None);

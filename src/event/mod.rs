@@ -315,6 +315,18 @@ pub struct Announced {
     pub syscalls: Option<u64>,
     pub failed: Option<u64>,
     pub verdict: Option<Verdict>,
+    /// What the server logged for it, as recorded, and how many more lines it logged.
+    pub logged: Vec<Logged>,
+    pub logged_more: u64,
+}
+
+/// A line the server wrote to its error log while serving a request (the first
+/// `capture::ERROR_LOG_CAP` bytes of its write), as written: redacted when printed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pub pid: i32,
+    pub ts: f64,
+    pub line: Bytes,
 }
 
 /// Everything a source reports.

@@ -12,10 +12,12 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::event::capture::{self, Io};
-use crate::event::{Announced, Arg, Bytes, Event, FlagKind, RequestEnd, SyscallEvent, Verdict};
+use crate::event::{
+    Announced, Arg, Bytes, Event, FlagKind, Logged, RequestEnd, SyscallEvent, Verdict,
+};
 use crate::syscalls::{StatKind, class};
 
-use super::parse;
+use super::{errlog, parse};
 
 /// At most this many failures and successful lookups are kept per request: a runaway
 /// request must not eat the tracer's memory.
@@ -29,6 +31,8 @@ const MAX_OPEN: usize = 4096;
 pub(crate) const MAX_TAGGED: usize = 16 * 1024;
 /// Processes listed per request.
 const MAX_PROCESSES: usize = 16;
+/// Error-log lines kept per request; the rest are counted (`Request::logged_more`).
+pub const MAX_LOGGED: usize = 16;
 
 /// A file syscall that failed inside a request.
 #[derive(Debug, Clone)]
@@ -75,6 +79,10 @@ pub struct Request {
     pub failed: u64,
     pub failures: Vec<Failure>,
     pub lookups: Vec<Lookup>,
+    /// What the server wrote to its error log for it (at most MAX_LOGGED lines), and how
+    /// many more lines it wrote.
+    pub logged: Vec<Logged>,
+    pub logged_more: u64,
     /// The processes whose calls it holds, first the one that read it (at most
     /// MAX_PROCESSES).
     pub processes: Vec<i32>,
@@ -108,6 +116,8 @@ impl Request {
             failed: 0,
             failures: Vec::new(),
             lookups: Vec::new(),
+            logged: Vec::new(),
+            logged_more: 0,
             processes: vec![pid],
             end_reason: RequestEnd::Open,
             recorded: None,
@@ -150,6 +160,19 @@ impl Request {
             }
         } else if ev.errno.is_some() {
             self.failed += 1;
+        }
+    }
+
+    /// A line its server logged while serving it.
+    pub fn log_line(&mut self, pid: i32, ts: f64, line: &[u8]) {
+        if self.logged.len() < MAX_LOGGED {
+            self.logged.push(Logged {
+                pid,
+                ts,
+                line: line.to_vec(),
+            });
+        } else {
+            self.logged_more += 1;
         }
     }
 
@@ -276,6 +299,8 @@ impl Correlator {
         req.syscalls = a.syscalls.unwrap_or(req.syscalls);
         req.failed = a.failed.unwrap_or(req.failed);
         req.recorded = a.verdict.clone();
+        req.logged = a.logged.clone();
+        req.logged_more = a.logged_more;
         done.push(req);
     }
 
@@ -477,13 +502,52 @@ impl Correlator {
         }
     }
 
-    /// The status fallback: an access-log line written by the thread for its request (the
-    /// socket carried TLS, or its write was not seen).
+    /// A write to a log: an access-log line (the status fallback), or error-log lines.
     fn log_write(&mut self, ev: &SyscallEvent) {
-        let Some((method, target, status)) = ev.data.as_deref().and_then(parse::parse_access_log)
-        else {
+        let Some(data) = ev.data.as_deref() else {
             return;
         };
+        match parse::parse_access_log(data) {
+            Some(line) => self.access_log(ev, line),
+            None => self.error_log(ev, data),
+        }
+    }
+
+    /// Error-log lines, each tied to the request it names (nginx: `request: "GET /x …"`,
+    /// among the requests its process is serving), else to the one the writing thread is
+    /// serving (Apache's worker thread logs for its own request; a FastCGI backend's
+    /// messages come back through the web server's thread). A line written while the thread
+    /// serves nothing (start-up, a child's death) belongs to no request and is not kept.
+    fn error_log(&mut self, ev: &SyscallEvent, data: &[u8]) {
+        for line in data.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let named = errlog::request_named(line).and_then(|(method, target)| {
+                self.open
+                    .values()
+                    .filter(|r| {
+                        r.pid == ev.pid
+                            && r.method.as_deref().map(str::as_bytes) == Some(method)
+                            && r.target.as_deref() == Some(target)
+                    })
+                    .map(|r| r.id)
+                    // The newest of equal requests: the older ones were answered.
+                    .max()
+            });
+            let Some(id) = named.or_else(|| self.current.get(&ev.tid).copied()) else {
+                continue;
+            };
+            if let Some(req) = self.open.get_mut(&id) {
+                req.log_line(ev.pid, ev.ts, line);
+            }
+        }
+    }
+
+    /// The status fallback: an access-log line written by the thread for its request (the
+    /// socket carried TLS, or its write was not seen).
+    fn access_log(&mut self, ev: &SyscallEvent, (method, target, status): (String, Bytes, u16)) {
         let Some(&id) = self.current.get(&ev.tid) else {
             return;
         };

@@ -29,13 +29,14 @@ fn tick() -> f64 {
 
 /// What every source keeps of a socket read, a socket write and an access-log write, and the
 /// fd name it gives a connection returned by accept/accept4.
-use crate::event::capture::{HEAD_CAP, LOG_CAP, READ_CAP, WRITE_CAP};
+use crate::event::capture::{ERROR_LOG_CAP, HEAD_CAP, LOG_CAP, READ_CAP, WRITE_CAP};
 use crate::event::fds::ACCEPTED;
 /// Apache's listening socket, as /proc names it.
 const LISTENER: &[u8] = b"socket:[48213]";
 const LISTEN_FD: i32 = 5;
 const ACCESS_LOG: &[u8] = b"/var/log/apache2/access.log";
 const ACCESS_LOG_FD: i32 = 8;
+const ERROR_LOG: &[u8] = b"/var/log/apache2/error.log";
 const USER_BUF: u64 = 0x7f80_adac_2048;
 const STAT_BUF: u64 = 0x7ffd_9e71_92d0;
 
@@ -171,6 +172,20 @@ impl Thread {
         let mut s = self.sys("write", args, line.len() as i64);
         s.path = Some(ACCESS_LOG.to_vec());
         s.data = cap(line, LOG_CAP);
+        Event::Syscall(Box::new(s))
+    }
+
+    /// `write(2, "[...] [php:warn] ... PHP Warning: ...", n)`: Apache's ErrorLog is every
+    /// worker's fd 2; capture keeps ERROR_LOG_CAP bytes of it, before or after the status.
+    fn errlog(&self, line: &[u8]) -> Event {
+        let args = vec![
+            Arg::Fd(2, Some(ERROR_LOG.to_vec())),
+            Arg::Ptr(USER_BUF),
+            Arg::Int(line.len() as i64),
+        ];
+        let mut s = self.sys("write", args, line.len() as i64);
+        s.path = Some(ERROR_LOG.to_vec());
+        s.data = cap(line, ERROR_LOG_CAP);
         Event::Syscall(Box::new(s))
     }
 
@@ -983,6 +998,63 @@ fn finish_all_detaches_open_requests() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7b. What the server logged for a request.
+
+const PHP_WARNING: &[u8] = b"[Tue Dec 01 17:00:00.123456 2026] [php:warn] [pid 1500] [client 127.0.0.1:40000] PHP Warning:  include(/srv/www/header.phpp): Failed to open stream: No such file or directory in /srv/www/index.php on line 2\n";
+
+#[test]
+fn a_line_the_serving_thread_logs_belongs_to_its_request() {
+    let w = prefork(1500);
+    let mut run = Run::default();
+    // Logged while serving nothing (start-up): no request to tie it to.
+    run.feed(w.errlog(b"[Tue Dec 01 2026] [mpm_prefork:notice] [pid 1500] AH00163: resuming\n"));
+    run.feed_all([w.accept4(13), w.recv(13, &get("/index.php"))]);
+    run.feed(w.errlog(PHP_WARNING));
+    run.feed(w.send(13, &response("200 OK", "")));
+    // After the status line too: PHP warns while the body streams out. Two lines in one
+    // write are two lines.
+    run.feed(w.errlog(b"[x] [php:warn] PHP Warning:  a\n[x] [php:warn] PHP Warning:  b\n"));
+    run.feed(w.recv_eof(13));
+    let r = run.only();
+    let lines: Vec<&[u8]> = r.logged.iter().map(|l| l.line.as_slice()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], PHP_WARNING.strip_suffix(b"\n").unwrap());
+    assert_eq!(lines[2], b"[x] [php:warn] PHP Warning:  b");
+    assert_eq!(r.logged[0].pid, 1500);
+    assert_eq!(r.status, Some(200));
+}
+
+#[test]
+fn an_nginx_line_belongs_to_the_request_it_names() {
+    // Two requests in flight in one process; the line is written by the thread serving the
+    // other one (nginx's threads, a shared logger): the request it names wins.
+    let (w, v) = (thread(1501, 1501), thread(1501, 1502));
+    let mut run = Run::default();
+    run.feed_all([w.accept4(13), w.recv(13, &get("/a.php"))]);
+    run.feed_all([v.accept4(14), v.recv(14, &get("/b.php"))]);
+    run.feed(v.errlog(b"2026/12/01 17:00:00 [error] 1501#1501: *1 FastCGI sent in stderr: \"Primary script unknown\" while reading response header from upstream, client: 127.0.0.1, server: _, request: \"GET /a.php HTTP/1.1\", host: \"h\"\n"));
+    run.feed(w.send(13, &response("404 Not Found", "")));
+    run.feed(v.send(14, &response("200 OK", "")));
+    run.feed_all([w.close(13), v.close(14)]);
+    assert_eq!(run.by_target("/a.php").logged.len(), 1);
+    assert!(run.by_target("/b.php").logged.is_empty());
+}
+
+#[test]
+fn logged_lines_per_request_are_bounded_and_the_rest_counted() {
+    let w = prefork(1502);
+    let mut run = Run::default();
+    run.feed_all([w.accept4(13), w.recv(13, &get("/loop.php"))]);
+    for _ in 0..super::correlate::MAX_LOGGED + 5 {
+        run.feed(w.errlog(PHP_WARNING));
+    }
+    run.feed(w.close(13));
+    let r = run.only();
+    assert_eq!(r.logged.len(), super::correlate::MAX_LOGGED);
+    assert_eq!(r.logged_more, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 8. The access-log fallback.
 
 /// A TLS application-data record: what a socket write looks like under mod_ssl.
@@ -1293,6 +1365,8 @@ fn tagged_calls_join_their_announced_request_and_the_oldest_ids_go_first() {
             syscalls: None,
             failed: None,
             verdict: None,
+            logged: vec![],
+            logged_more: 0,
         }))
     };
     // The oldest id, then as many others as are kept, then the newest id's second call.

@@ -5,6 +5,7 @@
 //! - the user information of an absolute-form target or a CONNECT's authority
 //!   (`http://REDACTED@host/x`, `REDACTED@host:443`) and of a Host header;
 //! - the values of path parameters (`/app;jsessionid=REDACTED`);
+//! - the same in a line the server logged (a request line, a referer, a URL it names);
 //! - the query words a CGI server passes to a script as its arguments (RFC 3875 4.4: a query
 //!   without an unencoded `=` is split at `+` into argv), wherever an exec shows them.
 
@@ -53,6 +54,38 @@ pub fn shown_host(host: &[u8], show_secrets: bool) -> Cow<'_, [u8]> {
     let mut out = Vec::with_capacity(host.len());
     push_authority(&mut out, host);
     out.into()
+}
+
+/// An error-log line as it may be shown: every URL in it (a word that starts with `/` or
+/// holds `://`: nginx's `request: "GET /x?token=…"`, Apache's `referer: http://…?…`) shown
+/// as [`shown_target`] shows a target; the rest as written.
+pub fn shown_log_line(line: &[u8], show_secrets: bool) -> Cow<'_, [u8]> {
+    if show_secrets || !line.iter().any(|&b| b == b'?' || b == b'@' || b == b';') {
+        return line.into();
+    }
+    let delimiter = |b: u8| b.is_ascii_whitespace() || b"\"'()<>,[]".contains(&b);
+    let mut out = Vec::with_capacity(line.len() + 16);
+    let mut i = 0;
+    while i < line.len() {
+        if delimiter(line[i]) {
+            out.push(line[i]);
+            i += 1;
+            continue;
+        }
+        let end = line[i..]
+            .iter()
+            .position(|&b| delimiter(b))
+            .map_or(line.len(), |n| i + n);
+        let word = &line[i..end];
+        let url = word.first() == Some(&b'/') || word.windows(3).any(|w| w == b"://");
+        if url {
+            out.extend_from_slice(&shown_target(word, false));
+        } else {
+            out.extend_from_slice(word);
+        }
+        i = end;
+    }
+    if out == line { line.into() } else { out.into() }
 }
 
 /// Where the authority of a target is: after `scheme://` in absolute form (up to the path),
@@ -215,6 +248,21 @@ mod tests {
 
     fn t(s: &str, show: bool) -> String {
         String::from_utf8(shown_target(s.as_bytes(), show).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn urls_in_a_logged_line_are_redacted() {
+        let nginx = b"2026/12/01 [error] 7#7: *1 open() \"/srv/x\" failed, client: 127.0.0.1, request: \"GET /x?token=s3cret HTTP/1.1\", referrer: \"http://u:pw@h/a;jsessionid=zz?q=1\"";
+        let shown = shown_log_line(nginx, false);
+        let text = String::from_utf8_lossy(&shown);
+        for secret in ["s3cret", "pw", "zz", "q=1"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("\"/srv/x\""), "{text}");
+        assert!(text.contains("GET /x?token=REDACTED HTTP/1.1"), "{text}");
+        assert_eq!(shown_log_line(nginx, true), &nginx[..]);
+        let plain = b"[php:warn] PHP Warning:  include(/srv/a.php): Failed";
+        assert!(matches!(shown_log_line(plain, false), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::event::{Arg, SyscallEvent};
 use crate::http::redact;
 use crate::syscalls::errno;
 use crate::wire::{
-    self, FailureLine, ReferenceLine, ReferenceOr, RequestLine, StartLine, SummaryLine,
+    self, FailureLine, LogLine, ReferenceLine, ReferenceOr, RequestLine, StartLine, SummaryLine,
     SuspectLine, SyscallLine,
 };
 
@@ -202,5 +202,15 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
             })
             .collect(),
         notes: r.notes.iter().map(explain::note).collect(),
+        log: req
+            .logged
+            .iter()
+            .map(|l| LogLine {
+                pid: l.pid,
+                ts: (l.ts * 1e6).round() / 1e6,
+                line: lossy(&redact::shown_log_line(&l.line, show_secrets)).into(),
+            })
+            .collect(),
+        log_more: req.logged_more,
     })
 }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::diagnose::Report;
-use crate::http::redact::shown_target;
+use crate::http::redact::{self, shown_target};
 use crate::syscalls::errno;
 
 use super::{escape, explain};
@@ -22,9 +22,9 @@ fn paint(out: &mut String, text: &str, color: bool, style: fn(&str) -> String) {
     }
 }
 
-/// Whether a request needs attention: an error status, no status, or suspects.
+/// Whether a request needs attention (`Report::needs_attention`).
 pub fn needs_attention(r: &Report) -> bool {
-    r.real_suspects() > 0 || r.request.status.is_none_or(|s| s >= 400)
+    r.needs_attention()
 }
 
 pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
@@ -116,8 +116,20 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
         let n = explain::note(n);
         let _ = writeln!(out, "  note: {}", escape::text(n.as_bytes()));
     }
+    // What the server logged for it, as it logged it (redacted): the application's own
+    // account, next to the calls.
+    if attention {
+        for l in &req.logged {
+            let line = redact::shown_log_line(&l.line, show_secrets);
+            let _ = writeln!(out, "  logged: {}", escape::text(&line));
+        }
+        if req.logged_more > 0 {
+            let _ = writeln!(out, "  logged: … and {} more line(s)", req.logged_more);
+        }
+    }
     // A healthy request has nothing more to explain than the noise listed.
-    let unexplained = attention && r.real_suspects() == 0 && r.notes.is_empty();
+    let unexplained =
+        attention && r.real_suspects() == 0 && r.notes.is_empty() && req.logged.is_empty();
     if unexplained && req.malformed.is_some() {
         out.push_str(
             "  no failing file syscall: the server refused the malformed request itself\n",
@@ -128,9 +140,15 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
     if r.noise > 0 && r.suspects.iter().any(|s| s.noise) {
         let _ = writeln!(out, "  noise: {} normal failure(s), listed above", r.noise);
     } else if r.noise > 0 {
+        // In a request that succeeded, what the application handled is noise too.
+        let handled = if req.status.is_some_and(|s| s < 400) {
+            ", files the application handled"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  noise: {} normal failure(s) hidden (.htaccess probes, candidates tried before one was found); --all shows them",
+            "  noise: {} normal failure(s) hidden (.htaccess probes, candidates tried before one was found{handled}); --all shows them",
             r.noise
         );
     }

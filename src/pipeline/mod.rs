@@ -48,6 +48,8 @@ pub struct Seen {
     pub target: Option<Vec<u8>>,
     pub status: Option<u16>,
     pub suspects: usize,
+    /// The record needs attention (`Report::needs_attention`): what a probe fails on.
+    pub attention: bool,
 }
 
 /// What the writer thread does besides printing syscalls.

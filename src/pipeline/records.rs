@@ -183,6 +183,7 @@ impl State {
                     target: r.request.target.clone(),
                     status: r.request.status,
                     suspects: r.real_suspects(),
+                    attention: r.needs_attention(),
                 });
             }
             if self.settings.count.is_some_and(|n| self.sum.requests >= n) {
