@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need when it is missing (strace, jq, curl,
-# apache2, nginx; apt-get, as root), then checks formatting and lints, builds, puts reqtrace
+# apache2, nginx, mod_php, php-fpm and DokuWiki; apt-get, as root), then checks formatting and lints, builds, puts reqtrace
 # on PATH (scripts/install.sh: /usr/local/bin/reqtrace), and runs every test.
 # The tests trace real processes with ptrace, so they need root or CAP_SYS_PTRACE.
 set -euo pipefail
@@ -12,14 +12,23 @@ for tool in strace jq curl; do
 done
 [ -x /usr/sbin/apache2 ] || need+=(apache2)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+# Real PHP applications (tests/php_apps.rs): mod_php on a private prefork Apache, php-fpm,
+# and DokuWiki as Debian packages it (code in /usr/share, conf in /etc, data in /var/lib).
+# Installing libapache2-mod-php switches the system's Apache to prefork; the tests never use
+# the system's configuration (each loads its own modules, tests/apache/httpd.conf.in), so
+# the event and worker tests are unaffected.
+[ -e /usr/lib/apache2/modules/libphp8.2.so ] || need+=(libapache2-mod-php8.2)
+[ -x /usr/sbin/php-fpm8.2 ] || need+=(php8.2-fpm)
+[ -e /usr/share/dokuwiki/doku.php ] || need+=(dokuwiki)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "scripts/test.sh: missing ${need[*]}; run as root so they can be installed" >&2
     exit 2
   fi
   echo "scripts/test.sh: installing ${need[*]}"
-  # Debian starts a package's service on install (nginx and apache2 both want port 80);
-  # the tests start their own servers on their own ports, so keep services from starting.
+  # Debian starts a package's service on install (nginx and apache2 both want port 80,
+  # php-fpm its pool); the tests start their own servers on their own ports, so keep
+  # services from starting.
   policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d

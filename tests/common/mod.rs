@@ -255,6 +255,7 @@ pub fn send_signal(pid: i32, sig: i32) {
 }
 pub mod apache;
 pub mod nginx;
+pub mod php;
 
 /// Wait until `pid` and every child it has are traced (attach finished for all of them).
 pub fn wait_traced_tree(pid: i32) {
