@@ -365,9 +365,7 @@ impl Diagnoser {
                         .lookups
                         .iter()
                         .filter(|l| rank::basename(&l.path) == rank::ACCESS_FILE)
-                        .map(|l| {
-                            crate::syscalls::path::as_path(&root.local(&l.path)).to_path_buf()
-                        })
+                        .map(|l| crate::syscalls::path::as_path(&root.local(&l.path)).to_path_buf())
                         .collect();
                     access.sort();
                     access.dedup();

@@ -257,7 +257,11 @@ fn merge_related(groups: Vec<Group>) -> Vec<Group> {
                 // A missing directory ranked first, and a path under it: the suspect is the
                 // deepest path (the file the application wanted, which is what a person
                 // looks for), and the directory is named in the reason.
-                if kept.paths.iter().any(|k| g.paths.iter().any(|p| forms::under(k, p))) {
+                if kept
+                    .paths
+                    .iter()
+                    .any(|k| g.paths.iter().any(|p| forms::under(k, p)))
+                {
                     let dir = String::from_utf8_lossy(&kept.path).into_owned();
                     let why = match kept.errno {
                         libc::ENOENT => format!("{dir} does not exist"),
@@ -303,7 +307,10 @@ fn score(g: &mut Group, paths: &[(Vec<u8>, u64)], ctx: &Ctx) {
                 p.ends_with(url) && forms::first_failure(ctx.req, p).is_some_and(|t| t < at)
             })
     };
-    if let Some((file, _, target)) = ctx.per_dir.filter(|(_, _, t)| paths.iter().any(|(p, _)| p == t)) {
+    if let Some((file, _, target)) = ctx
+        .per_dir
+        .filter(|(_, _, t)| paths.iter().any(|(p, _)| p == t))
+    {
         s += 55;
         g.reasons.push(format!(
             "the URL was rewritten by {} to {}, which does not exist",
@@ -553,6 +560,159 @@ mod tests {
             &["/srv/www/index.php"],
         );
         assert!(rank(&r, &no_fs).iter().all(|g| g.noise.is_some()));
+    }
+
+    /// A request with failures and successful look-ups at given times.
+    fn timed(target: &str, status: u16, fails: &[(&str, f64)], ok: &[(&str, f64)]) -> Request {
+        let mut r = req(target, status, &[], &[]);
+        for (p, ts) in fails {
+            r.failures.push(Failure {
+                pid: 1,
+                syscall: "newfstatat",
+                path: p.as_bytes().to_vec(),
+                errno: libc::ENOENT,
+                ts: *ts,
+                stat_kind: None,
+                write: false,
+            });
+        }
+        for (p, ts) in ok {
+            r.lookups.push(Lookup {
+                path: p.as_bytes().to_vec(),
+                ts: *ts,
+            });
+        }
+        r
+    }
+
+    fn reasons(g: &[Group]) -> String {
+        g.iter()
+            .flat_map(|g| g.reasons.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn a_relative_and_an_absolute_form_of_a_path_are_not_a_rewrite() {
+        // `data/changes.log` from cwd `/`, then `/srv/app/data/changes.log`, from a script
+        // already opened under /srv/app: the shorter is no URL-path; the form whose
+        // directory exists is the one meant.
+        let r = timed(
+            "/p.php",
+            200,
+            &[
+                ("/data/changes.log", 2.0),
+                ("/srv/app/data/changes.log", 3.0),
+            ],
+            &[("/srv/app/p.php", 1.0)],
+        );
+        let g = rank(&r, &|p| p == b"/srv/app/data");
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].path, b"/srv/app/data/changes.log");
+        assert!(!reasons(&g).contains("rewritten"), "{g:#?}");
+        // The configured absolute path, then its relative form joined to the script's
+        // directory (tried more often): the absolute form is shown, with or without a look
+        // at the file system.
+        let r = timed(
+            "/p.php",
+            200,
+            &[
+                ("/var/lib/dokuwki/x", 2.0),
+                ("/srv/app/var/lib/dokuwki/x", 3.0),
+                ("/srv/app/var/lib/dokuwki/x", 4.0),
+            ],
+            &[("/srv/app/p.php", 1.0)],
+        );
+        for exists in [&no_fs as &dyn Fn(&[u8]) -> bool, &|p: &[u8]| {
+            p == b"/var" || p == b"/var/lib"
+        }] {
+            let g = rank(&r, exists);
+            assert_eq!(g.len(), 1, "{g:#?}");
+            assert_eq!(g[0].path, b"/var/lib/dokuwki/x", "{g:#?}");
+            assert!(!reasons(&g).contains("rewritten"), "{g:#?}");
+        }
+    }
+
+    #[test]
+    fn only_index_names_tried_before_the_index_was_found_are_index_lookups() {
+        let r = timed(
+            "/",
+            200,
+            &[
+                ("/srv/www/index.html", 1.0),
+                ("/srv/www/config.footer.inc.php", 3.0),
+                ("/tmp/twig/cache", 4.0),
+            ],
+            &[("/srv/www/index.php", 2.0)],
+        );
+        let g = rank(&r, &no_fs);
+        assert!(!reasons(&g).contains("DirectoryIndex"), "{g:#?}");
+        let r = timed("/docs/", 404, &[("/srv/www/docs/notes.txt", 1.0)], &[]);
+        assert!(!reasons(&rank(&r, &no_fs)).contains("DirectoryIndex"));
+        let r = timed("/docs/", 404, &[("/srv/www/docs/Default.aspx", 1.0)], &[]);
+        assert!(reasons(&rank(&r, &no_fs)).contains("DirectoryIndex"));
+    }
+
+    #[test]
+    fn an_include_path_search_names_the_library_file_not_a_directory() {
+        // A missing directory ranked first (seen more often) and the file under it: the
+        // suspect is the file, the directory is in the reason.
+        let r = timed(
+            "/inc.php",
+            500,
+            &[
+                ("/usr/share/php/Lib", 1.0),
+                ("/usr/share/php/Lib", 2.0),
+                ("/usr/share/php/Lib", 3.0),
+                ("/usr/share/php/Lib/Sub/autoload.php", 4.0),
+            ],
+            &[("/srv/www/inc.php", 0.5)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].path, b"/usr/share/php/Lib/Sub/autoload.php");
+        assert_eq!(g[0].count, 4);
+        assert!(
+            reasons(&g).contains("/usr/share/php/Lib does not exist"),
+            "{g:#?}"
+        );
+        // The relative name under '.' (the script's directory, tried twice) and under the
+        // include_path entry: the library's entry is named.
+        let r = timed(
+            "/inc.php",
+            500,
+            &[
+                ("/srv/www/Lib/Sub/autoload.php", 1.0),
+                ("/usr/share/php/Lib/Sub/autoload.php", 2.0),
+                ("/srv/www/Lib/Sub/autoload.php", 3.0),
+                ("/srv/www/Lib", 4.0),
+            ],
+            &[("/srv/www/inc.php", 0.5)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].path, b"/usr/share/php/Lib/Sub/autoload.php");
+    }
+
+    #[test]
+    fn a_rewrite_by_a_per_directory_file_names_its_target_first() {
+        let r = timed(
+            "/app/start",
+            404,
+            &[
+                ("/srv/app/start", 1.0),
+                ("/srv/app/start", 3.0),
+                ("/srv/app/index.phpp", 4.0),
+            ],
+            &[("/srv/app", 2.5), ("/srv/app/.htaccess", 2.0)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g[0].path, b"/srv/app/index.phpp", "{g:#?}");
+        assert!(
+            g[0].reasons[0].contains("rewritten by /srv/app/.htaccess"),
+            "{g:#?}"
+        );
+        assert!(g[0].score > g[1].score);
     }
 
     #[test]

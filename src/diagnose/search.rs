@@ -43,7 +43,14 @@ const MAX_TEXT_CHARS: usize = 200;
 /// paths (`/var/log/…`, `/usr/lib/…`), so searching it alone would list every line that
 /// mentions it.
 const COMMON_DIRS: &[&str] = &[
-    "/", "/usr", "/var", "/usr/share", "/usr/lib", "/usr/local", "/var/lib", "/etc",
+    "/",
+    "/usr",
+    "/var",
+    "/usr/share",
+    "/usr/lib",
+    "/usr/local",
+    "/var/lib",
+    "/etc",
 ];
 
 /// The name to look for where a missing or failing path is referenced: for a missing path,
@@ -69,9 +76,9 @@ pub fn reference_name(path: &[u8], errno: i32) -> Vec<u8> {
                 let common = name.len() < 3
                     || COMMON_DIRS.iter().any(|d| {
                         let lower = name.to_ascii_lowercase();
-                        [name, lower.as_slice()].iter().any(|n| {
-                            exists(&crate::syscalls::path::join(d.as_bytes(), n))
-                        })
+                        [name, lower.as_slice()]
+                            .iter()
+                            .any(|n| exists(&crate::syscalls::path::join(d.as_bytes(), n)))
                     });
                 if common && end < path.len() {
                     return path[start..].to_vec();
@@ -441,6 +448,68 @@ mod tests {
         fn new(p: &Path) -> Self {
             CStringPath(std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap())
         }
+    }
+
+    #[test]
+    fn comment_lines_are_no_references() {
+        let t = TempDir::new("comments");
+        t.write(
+            "www/a.php",
+            "<?php\n// old: index.phpp\n# index.phpp\n/* index.phpp */\n * index.phpp\ninclude 'index.phpp';\n",
+        );
+        t.write(
+            "site.conf",
+            "#RewriteRule ^/ /index.phpp\nRewriteRule ^/home$ /index.phpp\n",
+        );
+        let cfg = ServerConfig {
+            files: vec![t.p("site.conf")],
+            document_roots: vec![t.p("www")],
+        };
+        let refs = find_references(&cfg, b"index.phpp", LONG);
+        let lines: Vec<u32> = refs.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 6], "{refs:?}");
+    }
+
+    #[test]
+    fn per_directory_files_are_searched_through_their_symlinks() {
+        let t = TempDir::new("access");
+        t.write(
+            "etc/htaccess",
+            "RewriteEngine On\nRewriteRule ^start$ index.phpp [L]\n",
+        );
+        std::fs::create_dir_all(t.p("app")).unwrap();
+        std::os::unix::fs::symlink(t.p("etc/htaccess"), t.p("app/.htaccess")).unwrap();
+        let cfg = ServerConfig::default();
+        assert!(find_references(&cfg, b"index.phpp", LONG).is_empty());
+        let refs = find_references_in(&cfg, &[t.p("app/.htaccess")], b"index.phpp", LONG);
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        let real = std::fs::canonicalize(t.p("etc/htaccess")).unwrap();
+        assert_eq!(refs[0].file, real.to_str().unwrap());
+        assert_eq!(refs[0].line, 2);
+    }
+
+    #[test]
+    fn common_directory_names_are_not_searched_alone() {
+        let t = TempDir::new("refname");
+        std::fs::create_dir_all(t.p("www")).unwrap();
+        let base = t.p("www").into_os_string().into_encoded_bytes();
+        let p = |tail: &str| [base.as_slice(), tail.as_bytes()].concat();
+        // `var` and `lib` are in every configuration's paths: the path from there is searched.
+        assert_eq!(
+            reference_name(&p("/var/lib/app/x.cache"), libc::ENOENT),
+            b"var/lib/app/x.cache"
+        );
+        assert_eq!(
+            reference_name(&p("/Lib/Sub/autoload.php"), libc::ENOENT),
+            b"Lib/Sub/autoload.php"
+        );
+        // A specific name (an Alias typo) is searched alone; an existing path by file name.
+        assert_eq!(
+            reference_name(&p("/statc/site.css"), libc::ENOENT),
+            b"statc"
+        );
+        assert_eq!(reference_name(&p("/x.html"), libc::EACCES), b"x.html");
+        assert_eq!(reference_name(&p("/x.html"), libc::ENOENT), b"x.html");
     }
 
     #[test]

@@ -106,7 +106,10 @@ fn better<'a>(
     if is_url_path(req, short, long) {
         return Some(long);
     }
-    let (ea, eb) = (existing_dirs(a, tail, exists), existing_dirs(b, tail, exists));
+    let (ea, eb) = (
+        existing_dirs(a, tail, exists),
+        existing_dirs(b, tail, exists),
+    );
     if ea != eb {
         return Some(if ea > eb { a } else { b });
     }
@@ -155,7 +158,11 @@ pub fn rewritten<'a>(req: &Request, paths: &'a [(Vec<u8>, u64)]) -> Option<&'a [
 /// was found (the server's look at the rewritten path, before any handler ran). Returns
 /// (the per-directory file, when it was read, the failed target).
 pub fn per_dir_rewrite(req: &Request, url_last: &[u8]) -> Option<(Vec<u8>, f64, Vec<u8>)> {
-    for a in req.lookups.iter().filter(|l| basename(&l.path) == ACCESS_FILE) {
+    for a in req
+        .lookups
+        .iter()
+        .filter(|l| basename(&l.path) == ACCESS_FILE)
+    {
         let dir = dirname(&a.path);
         let target = req.failures.iter().find(|f| {
             f.ts > a.ts
