@@ -35,13 +35,14 @@ pub fn read(req: &Request) -> Vec<Said> {
         .collect()
 }
 
-/// The gravest line naming a path of a group: the group's own path, or a path of the same
-/// name that failed the same way in the request (the group stands for all of them).
+/// The gravest line naming a path of a group: any path it was seen under, or a path of the
+/// same name that failed the same way in the request (the group stands for all of them).
 fn naming(g: &Group, req: &Request, said: &[Said]) -> Option<Gravity> {
     let name = basename(&g.path);
     said.iter()
         .filter(|s| {
             errlog::names(&s.paths, &g.path)
+                || g.paths.iter().any(|p| errlog::names(&s.paths, p))
                 || req.failures.iter().any(|f| {
                     f.errno == g.errno
                         && basename(&f.path) == name
@@ -133,7 +134,7 @@ mod tests {
     }
 
     fn ranked(r: &Request) -> Vec<Group> {
-        let mut g = super::super::rank::rank(r);
+        let mut g = super::super::rank::rank(r, &|_| false);
         weigh(&mut g, r, &read(r));
         g
     }

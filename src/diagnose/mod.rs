@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use crate::http::correlate::Request;
 use crate::procinfo;
 use rooted::Rooted;
+use search::reference_name;
 
 pub use config::ServerConfig;
 pub use hint::{Hint, Note};
@@ -51,6 +52,8 @@ const MAX_CACHED: usize = 4096;
 type Look = (Option<Vec<u8>>, Vec<Hint>);
 /// Whose failure (the worker, while it lives), which path as seen here, errno, access.
 type LookKey = (Option<i32>, Vec<u8>, i32, perms::Want);
+/// Which server, the name searched, the per-directory files the request read.
+type RefKey = (i32, Vec<u8>, Vec<PathBuf>);
 
 /// A likely cause of a request's failure, explained.
 #[derive(Debug, Clone)]
@@ -128,28 +131,6 @@ enum View {
     },
 }
 
-/// The name to look for in the configuration: for a missing path, its first missing
-/// component (`statc` in /srv/statc/site.css: the Alias typo, not the file under it);
-/// otherwise the file name.
-fn reference_name(path: &[u8], errno: i32) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    if errno == libc::ENOENT {
-        let mut end = 0;
-        while end < path.len() {
-            // The next component: skip slashes, then up to the next slash.
-            let start = end + path[end..].iter().take_while(|&&b| b == b'/').count();
-            end = start + path[start..].iter().take_while(|&&b| b != b'/').count();
-            if start == end {
-                break;
-            }
-            if std::fs::metadata(std::ffi::OsStr::from_bytes(&path[..end])).is_err() {
-                return path[start..end].to_vec();
-            }
-        }
-    }
-    rank::basename(path).to_vec()
-}
-
 /// What the recording explained of the same failure, where this run could not look.
 fn fill_from(s: &mut Suspect, rec: &Recorded) {
     let Some(r) = rec
@@ -179,7 +160,7 @@ pub struct Diagnoser {
     configs: HashMap<i32, ServerConfig>,
     /// The configuration used last, for a worker that is gone by the time it is asked.
     last: ServerConfig,
-    refs_cache: HashMap<(i32, Vec<u8>), (Instant, Vec<Reference>)>,
+    refs_cache: HashMap<RefKey, (Instant, Vec<Reference>)>,
     looks: HashMap<LookKey, (Instant, Look)>,
     /// A worker's master PID and its command name, by worker PID.
     masters: HashMap<i32, (Instant, i32, Option<String>)>,
@@ -301,18 +282,22 @@ impl Diagnoser {
                 logged_error,
             };
         }
-        let mut groups = rank::rank(&request);
+        // Live, paths are looked at as they are; offline, under the root (or not at all).
+        let root: Option<Rooted> = match &self.view {
+            View::Live => Some(Rooted(PathBuf::from("/"))),
+            View::Offline { root, .. } => root.clone(),
+        };
+        let exists = |p: &[u8]| {
+            root.as_ref()
+                .is_some_and(|r| crate::syscalls::path::as_path(&r.local(p)).exists())
+        };
+        let mut groups = rank::rank(&request, &exists);
         logged::weigh(&mut groups, &request, &said);
         let noise = groups
             .iter()
             .filter(|g| g.noise.is_some())
             .map(|g| g.count)
             .sum();
-        // Live, paths are looked at as they are; offline, under the root (or not at all).
-        let root: Option<Rooted> = match &self.view {
-            View::Live => Some(Rooted(PathBuf::from("/"))),
-            View::Offline { root, .. } => root.clone(),
-        };
         let live = matches!(self.view, View::Live);
         // Read only when a suspect needs it: most requests have none.
         let mut creds: Option<Option<perms::Creds>> = None;
@@ -390,7 +375,17 @@ impl Diagnoser {
                         }
                         (None, View::Live) => config.insert(self.config_for(request.pid)).clone(),
                     };
-                    s.references = self.references(master, &cfg, &name);
+                    // The per-directory files the server read for this request (.htaccess of
+                    // each directory it walked, found or not): searched too.
+                    let mut access: Vec<PathBuf> = request
+                        .lookups
+                        .iter()
+                        .filter(|l| rank::basename(&l.path) == rank::ACCESS_FILE)
+                        .map(|l| crate::syscalls::path::as_path(&root.local(&l.path)).to_path_buf())
+                        .collect();
+                    access.sort();
+                    access.dedup();
+                    s.references = self.references(master, &cfg, &access, &name);
                     for r in &mut s.references {
                         r.file =
                             String::from_utf8_lossy(&root.remote(r.file.as_bytes())).into_owned();
@@ -426,18 +421,26 @@ impl Diagnoser {
         }
     }
 
-    fn references(&mut self, server: i32, cfg: &ServerConfig, name: &[u8]) -> Vec<Reference> {
+    fn references(
+        &mut self,
+        server: i32,
+        cfg: &ServerConfig,
+        access: &[PathBuf],
+        name: &[u8],
+    ) -> Vec<Reference> {
         // Very short names ("a", "js") would match everywhere.
-        if name.len() < 3 || (cfg.files.is_empty() && cfg.document_roots.is_empty()) {
+        if name.len() < 3
+            || (cfg.files.is_empty() && cfg.document_roots.is_empty() && access.is_empty())
+        {
             return Vec::new();
         }
-        let key = (server, name.to_vec());
+        let key = (server, name.to_vec(), access.to_vec());
         if let Some((at, refs)) = self.refs_cache.get(&key)
             && at.elapsed() < REF_TTL
         {
             return refs.clone();
         }
-        let refs = search::find_references(cfg, name, REF_BUDGET);
+        let refs = search::find_references_in(cfg, access, name, REF_BUDGET);
         // A scanner trying thousands of missing names must not grow this without bound.
         if self.refs_cache.len() >= MAX_CACHED {
             self.refs_cache.clear();

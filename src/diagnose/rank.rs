@@ -1,9 +1,15 @@
 //! Ranking a request's failed file syscalls: which are normal noise (.htaccess probes,
 //! DirectoryIndex candidates tried before the one that exists), which are one cause seen
 //! several times (the URL path, the mapped path, the lstat walk; PHP's include_path probes),
-//! and which most likely explain the response. Pure: a finished request in, ranked groups out.
+//! and which most likely explain the response. Pure: a finished request in, ranked groups out
+//! (the one question asked outside, whether a directory exists, is answered by the caller).
+//! The forms one path takes (URL-path, cwd-relative, include_path) are in forms.rs.
+
+mod forms;
 
 use crate::http::correlate::{Failure, Request};
+
+pub use forms::ACCESS_FILE;
 
 use super::nearmiss::edit_distance;
 
@@ -21,6 +27,8 @@ pub struct Group {
     pub noise: Option<&'static str>,
     pub first_ts: f64,
     pub write: bool,
+    /// Every distinct path the group was seen under (the representative among them).
+    pub paths: Vec<Vec<u8>>,
 }
 
 /// The URL's path: query and fragment dropped, absolute form reduced to its path,
@@ -68,7 +76,7 @@ pub fn basename(path: &[u8]) -> &[u8] {
     p.rsplit(|&b| b == b'/').next().unwrap_or(p)
 }
 
-fn dirname(path: &[u8]) -> &[u8] {
+pub(crate) fn dirname(path: &[u8]) -> &[u8] {
     let p = path.strip_suffix(b"/").unwrap_or(path);
     p.iter().rposition(|&b| b == b'/').map_or(b"", |i| &p[..i])
 }
@@ -93,11 +101,10 @@ fn noise_reason(f: &Failure, req: &Request, url: &[u8]) -> Option<&'static str> 
     // The URL-path looked up as if it were a file (mod_rewrite does this for a rewrite
     // target) before being mapped under the DocumentRoot, where it was found.
     if f.errno == libc::ENOENT
-        && f.path.first() == Some(&b'/')
         && req
             .lookups
             .iter()
-            .any(|l| l.path.len() > f.path.len() && l.path.ends_with(&f.path))
+            .any(|l| forms::is_url_path(req, &f.path, &l.path))
     {
         return Some("the URL-path, found once mapped under the DocumentRoot");
     }
@@ -124,11 +131,39 @@ fn noise_reason(f: &Failure, req: &Request, url: &[u8]) -> Option<&'static str> 
 /// Distinct paths of a group and how often each was seen.
 type PathCounts = Vec<(Vec<u8>, u64)>;
 
+/// The names DirectoryIndex and nginx's `index` are set to by default and by custom
+/// (index.html, index.php, default.htm, Default.aspx): the configured list is not known to
+/// the ranking, and a file of another name is not an index look-up.
+fn is_index_name(name: &[u8]) -> bool {
+    let stem = stem(name).to_ascii_lowercase();
+    stem == b"index" || stem == b"default"
+}
+
+/// Whether a failed `path` was plausibly a DirectoryIndex candidate for a URL naming a
+/// directory: an index name, in the directory the URL names, and tried before an index file
+/// of that directory was found (after one is found the search stops and the handler runs:
+/// what fails then is the application's).
+fn index_candidate(req: &Request, path: &[u8], url: &[u8]) -> bool {
+    let url_is_root = url.is_empty() || url == b"/";
+    let dir = dirname(path);
+    if !is_index_name(basename(path))
+        || !(url_is_root || dir.ends_with(url.strip_suffix(b"/").unwrap_or(url)))
+    {
+        return false;
+    }
+    let at = forms::first_failure(req, path).unwrap_or(f64::MAX);
+    !req.lookups
+        .iter()
+        .any(|l| l.ts < at && dirname(&l.path) == dir && is_index_name(basename(&l.path)))
+}
+
 /// Group, classify and score the failures of a request, most likely cause first. Noise
-/// groups come last (score 0).
-pub fn rank(req: &Request) -> Vec<Group> {
+/// groups come last (score 0). `exists` tells whether a path exists (on the traced machine):
+/// which form of a path the application meant may depend on it.
+pub fn rank(req: &Request, exists: &dyn Fn(&[u8]) -> bool) -> Vec<Group> {
     let url = req.target.as_deref().map(url_path).unwrap_or_default();
     let url_last = basename(&url).to_vec();
+    let per_dir = forms::per_dir_rewrite(req, &url_last);
     // Each group with the distinct paths it was seen under, and how often.
     let mut groups: Vec<(Group, PathCounts)> = Vec::new();
     for f in &req.failures {
@@ -157,6 +192,7 @@ pub fn rank(req: &Request) -> Vec<Group> {
                     noise,
                     first_ts: f.ts,
                     write: f.write,
+                    paths: Vec::new(),
                 },
                 vec![(f.path.clone(), 1)],
             )),
@@ -164,15 +200,20 @@ pub fn rank(req: &Request) -> Vec<Group> {
     }
     let mut out = Vec::with_capacity(groups.len());
     for (mut g, paths) in groups {
-        // The representative: the path seen most often; on a tie the longer (mapped) one.
-        if let Some((p, _)) = paths
-            .iter()
-            .max_by(|a, b| a.1.cmp(&b.1).then(a.0.len().cmp(&b.0.len())))
-        {
-            g.path = p.clone();
+        // The representative: the path seen most often (on a tie the longer, mapped one),
+        // unless another path is a form of it the application meant (forms.rs).
+        if let Some(p) = forms::representative(req, &paths, exists) {
+            g.path = p;
         }
+        g.paths = paths.iter().map(|(p, _)| p.clone()).collect();
         if g.noise.is_none() {
-            score(&mut g, &paths, &url, &url_last, req.status);
+            let ctx = Ctx {
+                req,
+                url: &url,
+                url_last: &url_last,
+                per_dir: per_dir.as_ref(),
+            };
+            score(&mut g, &paths, &ctx);
         }
         out.push(g);
     }
@@ -192,13 +233,16 @@ fn same_cause(a: &Group, b: &Group) -> bool {
     if a.errno != b.errno || a.noise.is_some() || b.noise.is_some() {
         return false;
     }
-    let under = |outer: &[u8], inner: &[u8]| {
-        inner.len() > outer.len() && inner.starts_with(outer) && inner[outer.len()] == b'/'
+    // Any form of one under any form of the other (an include_path search names the file
+    // under one root and the missing directory under another).
+    let under = |x: &Group, y: &Group| {
+        x.paths
+            .iter()
+            .chain([&x.path])
+            .any(|o| y.paths.iter().chain([&y.path]).any(|i| forms::under(o, i)))
     };
     match a.errno {
-        libc::ENOENT | libc::ENOTDIR | libc::ELOOP => {
-            under(&a.path, &b.path) || under(&b.path, &a.path)
-        }
+        libc::ENOENT | libc::ENOTDIR | libc::ELOOP => under(a, b) || under(b, a),
         libc::EACCES | libc::EPERM => dirname(&a.path) == dirname(&b.path),
         _ => false,
     }
@@ -210,6 +254,26 @@ fn merge_related(groups: Vec<Group>) -> Vec<Group> {
     for g in groups {
         match out.iter_mut().find(|kept| same_cause(kept, &g)) {
             Some(kept) => {
+                // A missing directory ranked first, and a path under it: the suspect is the
+                // deepest path (the file the application wanted, which is what a person
+                // looks for), and the directory is named in the reason.
+                if kept
+                    .paths
+                    .iter()
+                    .any(|k| g.paths.iter().any(|p| forms::under(k, p)))
+                {
+                    let dir = String::from_utf8_lossy(&kept.path).into_owned();
+                    let why = match kept.errno {
+                        libc::ENOENT => format!("{dir} does not exist"),
+                        _ => format!("{dir} fails the same way"),
+                    };
+                    if !kept.reasons.contains(&why) {
+                        kept.reasons.push(why);
+                    }
+                    kept.path = g.path;
+                    kept.syscall = g.syscall;
+                }
+                kept.paths.extend(g.paths);
                 kept.count += g.count;
                 kept.first_ts = kept.first_ts.min(g.first_ts);
             }
@@ -219,18 +283,46 @@ fn merge_related(groups: Vec<Group>) -> Vec<Group> {
     out
 }
 
-fn score(
-    g: &mut Group,
-    paths: &[(Vec<u8>, u64)],
-    url: &[u8],
-    url_last: &[u8],
-    status: Option<u16>,
-) {
+/// What scoring a group needs of its request.
+struct Ctx<'a> {
+    req: &'a Request,
+    url: &'a [u8],
+    url_last: &'a [u8],
+    /// A rewrite made by a per-directory file: (that file, when it was read, the target).
+    per_dir: Option<&'a (Vec<u8>, f64, Vec<u8>)>,
+}
+
+fn score(g: &mut Group, paths: &[(Vec<u8>, u64)], ctx: &Ctx) {
+    let (url, url_last, status) = (ctx.url, ctx.url_last, ctx.req.status);
     let name = basename(&g.path).to_vec();
     let mut s = 10;
     let url_is_root = url.is_empty() || url == b"/";
     let url_dir = url.ends_with(b"/") || url.is_empty();
-    if !url_is_root && paths.iter().any(|(p, _)| p.ends_with(url)) {
+    let lossy = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+    // The path the URL maps to, looked up before a per-directory file rewrote the URL: a
+    // "pretty" URL that is not a file is normal; the rewrite's target is the finding.
+    let mapped_before_rewrite = |at: f64| {
+        !url_is_root
+            && paths.iter().any(|(p, _)| {
+                p.ends_with(url) && forms::first_failure(ctx.req, p).is_some_and(|t| t < at)
+            })
+    };
+    if let Some((file, _, target)) = ctx
+        .per_dir
+        .filter(|(_, _, t)| paths.iter().any(|(p, _)| p == t))
+    {
+        s += 55;
+        g.reasons.push(format!(
+            "the URL was rewritten by {} to {}, which does not exist",
+            lossy(file),
+            lossy(target)
+        ));
+    } else if let Some((file, _, _)) = ctx.per_dir.filter(|(_, at, _)| mapped_before_rewrite(*at)) {
+        g.reasons.push(format!(
+            "the path the URL maps to, before {} rewrote the URL",
+            lossy(file)
+        ));
+    } else if !url_is_root && paths.iter().any(|(p, _)| p.ends_with(url)) {
         s += 50;
         g.reasons.push("the file the URL maps to".into());
     } else if !url_last.is_empty() && name == url_last {
@@ -244,25 +336,18 @@ fn score(
     } else if url_dir
         && g.errno == libc::ENOENT
         && !contains(url, &name)
-        && paths.iter().any(|(p, _)| {
-            url_is_root || dirname(p).ends_with(url.strip_suffix(b"/").unwrap_or(url))
-        })
+        && paths.iter().any(|(p, _)| index_candidate(ctx.req, p, url))
     {
         s += 35;
         g.reasons.push(
             "the index file looked up for the directory the URL names (DirectoryIndex, nginx's index)".into(),
         );
     } else {
-        // A path that is also the tail of a longer path in the group is a URL-path: the
-        // server looked it up as a URI before mapping it under the DocumentRoot. When it is
-        // not the requested URL, a rewrite (or alias) produced it.
-        // Both are absolute, so a suffix match is on a component boundary.
-        let rewritten = paths.iter().find(|(p, _)| {
-            paths
-                .iter()
-                .any(|(q, _)| q.len() > p.len() && q.ends_with(p))
-        });
-        if let Some((p, _)) = rewritten {
+        // A URL-path the server looked up before mapping it under the DocumentRoot (see
+        // forms::is_url_path: a tail relation made before the server touched the mapped
+        // directory, not an application's relative and absolute forms of one path). When it
+        // is not the requested URL, a rewrite (or alias) produced it.
+        if let Some(p) = forms::rewritten(ctx.req, paths) {
             s += 45;
             g.reasons.push(format!(
                 "the URL was rewritten to {}, which does not exist",
@@ -308,6 +393,11 @@ mod tests {
     use super::*;
     use crate::http::correlate::Lookup;
 
+    /// Nothing exists: the ranking from the calls alone.
+    fn no_fs(_: &[u8]) -> bool {
+        false
+    }
+
     fn req(target: &str, status: u16, fails: &[(&str, i32)], ok: &[&str]) -> Request {
         let mut r = Request::new(1, 1, 1, 0.0);
         r.target = Some(target.as_bytes().to_vec());
@@ -345,7 +435,7 @@ mod tests {
             ],
             &["/srv", "/srv/www"],
         );
-        let g = rank(&r);
+        let g = rank(&r, &no_fs);
         let real: Vec<_> = g.iter().filter(|g| g.noise.is_none()).collect();
         assert_eq!(real.len(), 1);
         assert_eq!(real[0].path, b"/srv/www/index.phpp");
@@ -366,10 +456,10 @@ mod tests {
             &[("/srv/www/index.html", libc::ENOENT)],
             &["/srv/www/index.php"],
         );
-        assert!(rank(&r).iter().all(|g| g.noise.is_some()));
+        assert!(rank(&r, &no_fs).iter().all(|g| g.noise.is_some()));
         // ...but when none was found (403), they are the finding.
         let r = req("/", 403, &[("/srv/www/index.html", libc::ENOENT)], &[]);
-        assert!(rank(&r).iter().all(|g| g.noise.is_none()));
+        assert!(rank(&r, &no_fs).iter().all(|g| g.noise.is_none()));
     }
 
     #[test]
@@ -384,7 +474,7 @@ mod tests {
             ],
             &["/srv/www/index.php", "/srv/www/footer.php"],
         );
-        let g = rank(&r);
+        let g = rank(&r, &no_fs);
         assert_eq!(g.len(), 1);
         assert!(g[0].noise.is_none());
         assert_eq!(g[0].path, b"/srv/www/header.phpp");
@@ -402,7 +492,7 @@ mod tests {
             ],
             &[],
         );
-        let g = rank(&r);
+        let g = rank(&r, &no_fs);
         assert_eq!(g[0].path, b"/srv/www/report.html");
         assert!(g[0].score > g[1].score);
     }
@@ -418,7 +508,7 @@ mod tests {
             ],
             &[],
         );
-        let g = rank(&r);
+        let g = rank(&r, &no_fs);
         assert_eq!(g.len(), 1, "{g:#?}");
         assert_eq!(g[0].path, b"/srv/statc/site.css");
         assert_eq!(g[0].count, 2);
@@ -440,7 +530,7 @@ mod tests {
             ],
             &[],
         );
-        let g = rank(&r);
+        let g = rank(&r, &no_fs);
         assert_eq!(g.len(), 1, "{g:#?}");
         assert_eq!(g[0].path, b"/srv/www/private/a.html");
     }
@@ -453,7 +543,7 @@ mod tests {
             &[("/srv/www/docs/index.htm", libc::ENOENT)],
             &[],
         );
-        let g = rank(&r);
+        let g = rank(&r, &no_fs);
         assert!(
             g[0].reasons[0].contains("DirectoryIndex"),
             "{:?}",
@@ -469,7 +559,160 @@ mod tests {
             &[("/index.php", libc::ENOENT)],
             &["/srv/www/index.php"],
         );
-        assert!(rank(&r).iter().all(|g| g.noise.is_some()));
+        assert!(rank(&r, &no_fs).iter().all(|g| g.noise.is_some()));
+    }
+
+    /// A request with failures and successful look-ups at given times.
+    fn timed(target: &str, status: u16, fails: &[(&str, f64)], ok: &[(&str, f64)]) -> Request {
+        let mut r = req(target, status, &[], &[]);
+        for (p, ts) in fails {
+            r.failures.push(Failure {
+                pid: 1,
+                syscall: "newfstatat",
+                path: p.as_bytes().to_vec(),
+                errno: libc::ENOENT,
+                ts: *ts,
+                stat_kind: None,
+                write: false,
+            });
+        }
+        for (p, ts) in ok {
+            r.lookups.push(Lookup {
+                path: p.as_bytes().to_vec(),
+                ts: *ts,
+            });
+        }
+        r
+    }
+
+    fn reasons(g: &[Group]) -> String {
+        g.iter()
+            .flat_map(|g| g.reasons.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn a_relative_and_an_absolute_form_of_a_path_are_not_a_rewrite() {
+        // `data/changes.log` from cwd `/`, then `/srv/app/data/changes.log`, from a script
+        // already opened under /srv/app: the shorter is no URL-path; the form whose
+        // directory exists is the one meant.
+        let r = timed(
+            "/p.php",
+            200,
+            &[
+                ("/data/changes.log", 2.0),
+                ("/srv/app/data/changes.log", 3.0),
+            ],
+            &[("/srv/app/p.php", 1.0)],
+        );
+        let g = rank(&r, &|p| p == b"/srv/app/data");
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].path, b"/srv/app/data/changes.log");
+        assert!(!reasons(&g).contains("rewritten"), "{g:#?}");
+        // The configured absolute path, then its relative form joined to the script's
+        // directory (tried more often): the absolute form is shown, with or without a look
+        // at the file system.
+        let r = timed(
+            "/p.php",
+            200,
+            &[
+                ("/var/lib/dokuwki/x", 2.0),
+                ("/srv/app/var/lib/dokuwki/x", 3.0),
+                ("/srv/app/var/lib/dokuwki/x", 4.0),
+            ],
+            &[("/srv/app/p.php", 1.0)],
+        );
+        for exists in [&no_fs as &dyn Fn(&[u8]) -> bool, &|p: &[u8]| {
+            p == b"/var" || p == b"/var/lib"
+        }] {
+            let g = rank(&r, exists);
+            assert_eq!(g.len(), 1, "{g:#?}");
+            assert_eq!(g[0].path, b"/var/lib/dokuwki/x", "{g:#?}");
+            assert!(!reasons(&g).contains("rewritten"), "{g:#?}");
+        }
+    }
+
+    #[test]
+    fn only_index_names_tried_before_the_index_was_found_are_index_lookups() {
+        let r = timed(
+            "/",
+            200,
+            &[
+                ("/srv/www/index.html", 1.0),
+                ("/srv/www/config.footer.inc.php", 3.0),
+                ("/tmp/twig/cache", 4.0),
+            ],
+            &[("/srv/www/index.php", 2.0)],
+        );
+        let g = rank(&r, &no_fs);
+        assert!(!reasons(&g).contains("DirectoryIndex"), "{g:#?}");
+        let r = timed("/docs/", 404, &[("/srv/www/docs/notes.txt", 1.0)], &[]);
+        assert!(!reasons(&rank(&r, &no_fs)).contains("DirectoryIndex"));
+        let r = timed("/docs/", 404, &[("/srv/www/docs/Default.aspx", 1.0)], &[]);
+        assert!(reasons(&rank(&r, &no_fs)).contains("DirectoryIndex"));
+    }
+
+    #[test]
+    fn an_include_path_search_names_the_library_file_not_a_directory() {
+        // A missing directory ranked first (seen more often) and the file under it: the
+        // suspect is the file, the directory is in the reason.
+        let r = timed(
+            "/inc.php",
+            500,
+            &[
+                ("/usr/share/php/Lib", 1.0),
+                ("/usr/share/php/Lib", 2.0),
+                ("/usr/share/php/Lib", 3.0),
+                ("/usr/share/php/Lib/Sub/autoload.php", 4.0),
+            ],
+            &[("/srv/www/inc.php", 0.5)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].path, b"/usr/share/php/Lib/Sub/autoload.php");
+        assert_eq!(g[0].count, 4);
+        assert!(
+            reasons(&g).contains("/usr/share/php/Lib does not exist"),
+            "{g:#?}"
+        );
+        // The relative name under '.' (the script's directory, tried twice) and under the
+        // include_path entry: the library's entry is named.
+        let r = timed(
+            "/inc.php",
+            500,
+            &[
+                ("/srv/www/Lib/Sub/autoload.php", 1.0),
+                ("/usr/share/php/Lib/Sub/autoload.php", 2.0),
+                ("/srv/www/Lib/Sub/autoload.php", 3.0),
+                ("/srv/www/Lib", 4.0),
+            ],
+            &[("/srv/www/inc.php", 0.5)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].path, b"/usr/share/php/Lib/Sub/autoload.php");
+    }
+
+    #[test]
+    fn a_rewrite_by_a_per_directory_file_names_its_target_first() {
+        let r = timed(
+            "/app/start",
+            404,
+            &[
+                ("/srv/app/start", 1.0),
+                ("/srv/app/start", 3.0),
+                ("/srv/app/index.phpp", 4.0),
+            ],
+            &[("/srv/app", 2.5), ("/srv/app/.htaccess", 2.0)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g[0].path, b"/srv/app/index.phpp", "{g:#?}");
+        assert!(
+            g[0].reasons[0].contains("rewritten by /srv/app/.htaccess"),
+            "{g:#?}"
+        );
+        assert!(g[0].score > g[1].score);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Where a bad name is referenced: the postmortem's `grep -inR ".phpp" .`, done for the
-//! engineer. Owns the bounded, case-insensitive search of a server's configuration files and
-//! document trees ([`find_references`]) for a name as a whole file name or extension, and the
-//! lines it returns ([`Reference`]). Every walk is capped in files, bytes, depth and time,
-//! never follows symlinks to directories, and stays out of /proc, /sys and /dev.
+//! engineer. Owns which name of a missing path is worth searching ([`reference_name`]), the
+//! bounded, case-insensitive search of a server's configuration files, the per-directory
+//! files (.htaccess) the request read, and document trees ([`find_references_in`]) for a name
+//! as a whole file name or extension, skipping comment lines, and the lines it returns
+//! ([`Reference`]). Every walk is capped in files, bytes, depth and time, never follows
+//! symlinks to directories, and stays out of /proc, /sys and /dev.
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -36,11 +38,77 @@ const MAX_WALK_ENTRIES: usize = 200_000;
 const MAX_WALK_DEPTH: usize = 64;
 const MAX_TEXT_CHARS: usize = 200;
 
+/// Directories whose entries are the names of the standard hierarchy (var, lib, share, etc,
+/// log, cache, www, php...): such a name, missing somewhere, is in every configuration's
+/// paths (`/var/log/…`, `/usr/lib/…`), so searching it alone would list every line that
+/// mentions it.
+const COMMON_DIRS: &[&str] = &[
+    "/",
+    "/usr",
+    "/var",
+    "/usr/share",
+    "/usr/lib",
+    "/usr/local",
+    "/var/lib",
+    "/etc",
+];
+
+/// The name to look for where a missing or failing path is referenced: for a missing path,
+/// its first missing component (`statc` in /srv/statc/site.css: the Alias typo, not the file
+/// under it), unless that name is too common to mean anything on its own (shorter than 3
+/// bytes, or a directory of the standard hierarchy, see [`COMMON_DIRS`]): then the path from
+/// that component on (`Lib/Sub/autoload.php`, as an application's `require` names it).
+/// Otherwise the file name. `path` is a local path (looked at here).
+pub fn reference_name(path: &[u8], errno: i32) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let exists = |p: &[u8]| std::fs::symlink_metadata(std::ffi::OsStr::from_bytes(p)).is_ok();
+    if errno == libc::ENOENT {
+        let mut end = 0;
+        while end < path.len() {
+            // The next component: skip slashes, then up to the next slash.
+            let start = end + path[end..].iter().take_while(|&&b| b == b'/').count();
+            end = start + path[start..].iter().take_while(|&&b| b != b'/').count();
+            if start == end {
+                break;
+            }
+            if std::fs::metadata(std::ffi::OsStr::from_bytes(&path[..end])).is_err() {
+                let name = &path[start..end];
+                let common = name.len() < 3
+                    || COMMON_DIRS.iter().any(|d| {
+                        let lower = name.to_ascii_lowercase();
+                        [name, lower.as_slice()]
+                            .iter()
+                            .any(|n| exists(&crate::syscalls::path::join(d.as_bytes(), n)))
+                    });
+                if common && end < path.len() {
+                    return path[start..].to_vec();
+                }
+                return name.to_vec();
+            }
+        }
+    }
+    super::rank::basename(path).to_vec()
+}
+
 /// Case-insensitive (ASCII) search of `needle` in every config file, then in every regular
 /// text file under each DocumentRoot, each group in path order. Stops at [`MAX_RESULTS`]
 /// references, [`MAX_FILES`] files or when `budget` is spent, whichever comes first; skips
 /// files over [`MAX_FILE_BYTES`], binary files, symlinks to directories, /proc, /sys and /dev.
 pub fn find_references(cfg: &ServerConfig, needle: &[u8], budget: Duration) -> Vec<Reference> {
+    find_references_in(cfg, &[], needle, budget)
+}
+
+/// [`find_references`], with the per-directory files (.htaccess) a request read searched
+/// after the config files: a rewrite in an application's .htaccess is configuration too,
+/// and it often lives outside every DocumentRoot (an Alias target) or is a symlink into
+/// /etc (Debian's packages), where no walk finds it. Each is followed to its real file, and
+/// its lines are shown under that file's path (the one to edit).
+pub fn find_references_in(
+    cfg: &ServerConfig,
+    access_files: &[PathBuf],
+    needle: &[u8],
+    budget: Duration,
+) -> Vec<Reference> {
     let mut s = Search {
         needle: needle.to_ascii_lowercase(),
         deadline: Instant::now().checked_add(budget),
@@ -63,6 +131,16 @@ pub fn find_references(cfg: &ServerConfig, needle: &[u8], budget: Duration) -> V
             && !is_pseudo_fs(&real)
         {
             s.scan(f);
+        }
+    }
+    for f in access_files {
+        if s.done() {
+            return s.results;
+        }
+        if let Ok(real) = std::fs::canonicalize(f)
+            && !is_pseudo_fs(&real)
+        {
+            s.scan(&real);
         }
     }
     let mut roots: Vec<PathBuf> = cfg.document_roots.iter().map(|p| absolute(p)).collect();
@@ -177,7 +255,9 @@ impl Search {
             if idx % 1024 == 1023 && self.out_of_time() {
                 return;
             }
-            if let Some(at) = find(line, &self.needle) {
+            if let Some(at) = find(line, &self.needle)
+                && !is_comment(line)
+            {
                 self.results.push(Reference {
                     file: file.clone(),
                     line: u32::try_from(idx + 1).unwrap_or(u32::MAX),
@@ -190,6 +270,21 @@ impl Search {
             start = end + 1;
         }
     }
+}
+
+/// A whole-line comment: `#` (Apache, nginx, shell, PHP), `;` (ini files), `//`, `/*` and
+/// a block comment's ` * ` continuation (PHP, JavaScript, CSS), `<!--` (HTML). A name in a
+/// comment configures nothing: listing it would point at the wrong line.
+fn is_comment(line: &[u8]) -> bool {
+    let t = &line[line.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+    t.starts_with(b"#")
+        || t.starts_with(b";")
+        || t.starts_with(b"//")
+        || t.starts_with(b"/*")
+        || t.starts_with(b"<!--")
+        || t == b"*"
+        || t.starts_with(b"* ")
+        || t.starts_with(b"*/")
 }
 
 /// Bytes that continue a file name: a match must not be part of a longer name, or
@@ -353,6 +448,68 @@ mod tests {
         fn new(p: &Path) -> Self {
             CStringPath(std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap())
         }
+    }
+
+    #[test]
+    fn comment_lines_are_no_references() {
+        let t = TempDir::new("comments");
+        t.write(
+            "www/a.php",
+            "<?php\n// old: index.phpp\n# index.phpp\n/* index.phpp */\n * index.phpp\ninclude 'index.phpp';\n",
+        );
+        t.write(
+            "site.conf",
+            "#RewriteRule ^/ /index.phpp\nRewriteRule ^/home$ /index.phpp\n",
+        );
+        let cfg = ServerConfig {
+            files: vec![t.p("site.conf")],
+            document_roots: vec![t.p("www")],
+        };
+        let refs = find_references(&cfg, b"index.phpp", LONG);
+        let lines: Vec<u32> = refs.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 6], "{refs:?}");
+    }
+
+    #[test]
+    fn per_directory_files_are_searched_through_their_symlinks() {
+        let t = TempDir::new("access");
+        t.write(
+            "etc/htaccess",
+            "RewriteEngine On\nRewriteRule ^start$ index.phpp [L]\n",
+        );
+        std::fs::create_dir_all(t.p("app")).unwrap();
+        std::os::unix::fs::symlink(t.p("etc/htaccess"), t.p("app/.htaccess")).unwrap();
+        let cfg = ServerConfig::default();
+        assert!(find_references(&cfg, b"index.phpp", LONG).is_empty());
+        let refs = find_references_in(&cfg, &[t.p("app/.htaccess")], b"index.phpp", LONG);
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        let real = std::fs::canonicalize(t.p("etc/htaccess")).unwrap();
+        assert_eq!(refs[0].file, real.to_str().unwrap());
+        assert_eq!(refs[0].line, 2);
+    }
+
+    #[test]
+    fn common_directory_names_are_not_searched_alone() {
+        let t = TempDir::new("refname");
+        std::fs::create_dir_all(t.p("www")).unwrap();
+        let base = t.p("www").into_os_string().into_encoded_bytes();
+        let p = |tail: &str| [base.as_slice(), tail.as_bytes()].concat();
+        // `var` and `lib` are in every configuration's paths: the path from there is searched.
+        assert_eq!(
+            reference_name(&p("/var/lib/app/x.cache"), libc::ENOENT),
+            b"var/lib/app/x.cache"
+        );
+        assert_eq!(
+            reference_name(&p("/Lib/Sub/autoload.php"), libc::ENOENT),
+            b"Lib/Sub/autoload.php"
+        );
+        // A specific name (an Alias typo) is searched alone; an existing path by file name.
+        assert_eq!(
+            reference_name(&p("/statc/site.css"), libc::ENOENT),
+            b"statc"
+        );
+        assert_eq!(reference_name(&p("/x.html"), libc::EACCES), b"x.html");
+        assert_eq!(reference_name(&p("/x.html"), libc::ENOENT), b"x.html");
     }
 
     #[test]
