@@ -343,11 +343,22 @@ impl Diagnoser {
                 let look = match self.looks.get(&key) {
                     Some((at, look)) if at.elapsed() < LOOK_TTL => look.clone(),
                     _ => {
-                        let did_you_mean = (s.errno == libc::ENOENT)
-                            .then(|| nearmiss::did_you_mean(&here).map(|p| root.remote(&p)))
-                            .flatten();
+                        // A missing path: a near name or shape, and the line that glued it.
+                        let (did_you_mean, glued) = if s.errno == libc::ENOENT {
+                            let (_, cfg) = self.server_config(&mut config, request.pid);
+                            nearmiss::near_miss(&here, &cfg, &|p| root.local(p))
+                        } else {
+                            (None, None)
+                        };
                         let creds = creds.get_or_insert_with(|| pid.and_then(perms::creds_of));
-                        let hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid)
+                        let mut hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid);
+                        hints.extend(glued);
+                        notes::symlink_refused(&here, s.errno, &mut hints, || {
+                            let (_, cfg) = self.server_config(&mut config, request.pid);
+                            config::directive_lines(&cfg, notes::SYMLINK_DIRECTIVES)
+                        });
+                        let did_you_mean = did_you_mean.map(|p| root.remote(&p));
+                        let hints = hints
                             .into_iter()
                             .map(|mut h| {
                                 h.map_paths(&|p| root.remote(p));
@@ -367,17 +378,24 @@ impl Diagnoser {
                 (s.did_you_mean, s.hints) = look;
                 if suspects.len() < REF_SUSPECTS {
                     let name = reference_name(&here, s.errno);
-                    let (master, cfg) = match (&config, &self.view) {
-                        (Some(c), _) => c.clone(),
-                        (None, View::Offline { config: c, .. }) => {
-                            config.insert((0, c.clone())).clone()
-                        }
-                        (None, View::Live) => config.insert(self.config_for(request.pid)).clone(),
-                    };
+                    let (master, cfg) = self.server_config(&mut config, request.pid);
                     s.references = self.references(master, &cfg, &name);
                     for r in &mut s.references {
                         r.file =
                             String::from_utf8_lossy(&root.remote(r.file.as_bytes())).into_owned();
+                    }
+                    // The line that glued the path is not found by its name (the glued one).
+                    for h in &s.hints {
+                        if let Hint::GluedTarget { by, .. } = h {
+                            let r = Reference {
+                                file: String::from_utf8_lossy(&by.file).into_owned(),
+                                line: by.line,
+                                text: by.text.clone(),
+                            };
+                            if !s.references.contains(&r) {
+                                s.references.insert(0, r);
+                            }
+                        }
                     }
                     s.searched = Some(name);
                 }
@@ -407,6 +425,22 @@ impl Diagnoser {
             noise,
             notes,
         }
+    }
+
+    /// The configuration of the server that answered `pid`, looked up once per request.
+    fn server_config(
+        &mut self,
+        got: &mut Option<(i32, ServerConfig)>,
+        pid: i32,
+    ) -> (i32, ServerConfig) {
+        if let Some(c) = got {
+            return c.clone();
+        }
+        let c = match &self.view {
+            View::Offline { config, .. } => (0, config.clone()),
+            View::Live => self.config_for(pid),
+        };
+        got.insert(c).clone()
     }
 
     fn references(&mut self, server: i32, cfg: &ServerConfig, name: &[u8]) -> Vec<Reference> {
