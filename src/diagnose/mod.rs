@@ -168,6 +168,8 @@ pub struct Diagnoser {
     /// The configuration used last, for a worker that is gone by the time it is asked.
     last: ServerConfig,
     refs_cache: HashMap<(i32, Vec<u8>), (Instant, Vec<Reference>)>,
+    /// Configuration lines by server and the first directive asked for.
+    lines_cache: HashMap<(i32, &'static str), (Instant, Vec<config::ConfigLine>)>,
     looks: HashMap<LookKey, (Instant, Look)>,
     /// A worker's master PID and its command name, by worker PID.
     masters: HashMap<i32, (Instant, i32, Option<String>)>,
@@ -182,6 +184,7 @@ impl Diagnoser {
             configs: HashMap::new(),
             last: ServerConfig::default(),
             refs_cache: HashMap::new(),
+            lines_cache: HashMap::new(),
             looks: HashMap::new(),
             masters: HashMap::new(),
         }
@@ -345,8 +348,10 @@ impl Diagnoser {
                     _ => {
                         // A missing path: a near name or shape, and the line that glued it.
                         let (did_you_mean, glued) = if s.errno == libc::ENOENT {
-                            let (_, cfg) = self.server_config(&mut config, request.pid);
-                            nearmiss::near_miss(&here, &cfg, &|p| root.local(p))
+                            let (master, cfg) = self.server_config(&mut config, request.pid);
+                            let mut lines = || self.lines(master, &cfg, nearmiss::ALIASES);
+                            let local = |p: &[u8]| root.local(p);
+                            nearmiss::near_miss(&here, &cfg.document_roots, &mut lines, &local)
                         } else {
                             (None, None)
                         };
@@ -354,8 +359,8 @@ impl Diagnoser {
                         let mut hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid);
                         hints.extend(glued);
                         notes::symlink_refused(&here, s.errno, &mut hints, || {
-                            let (_, cfg) = self.server_config(&mut config, request.pid);
-                            config::directive_lines(&cfg, notes::SYMLINK_DIRECTIVES)
+                            let (master, cfg) = self.server_config(&mut config, request.pid);
+                            self.lines(master, &cfg, notes::SYMLINK_DIRECTIVES)
                         });
                         let did_you_mean = did_you_mean.map(|p| root.remote(&p));
                         let hints = hints
@@ -441,6 +446,29 @@ impl Diagnoser {
             View::Live => self.config_for(pid),
         };
         got.insert(c).clone()
+    }
+
+    /// The lines of `server`'s configuration with these directives, read again at most every
+    /// [`REF_TTL`]: a scanner's thousands of missing paths do not reread the files each.
+    fn lines(
+        &mut self,
+        server: i32,
+        cfg: &ServerConfig,
+        names: &'static [&'static str],
+    ) -> Vec<config::ConfigLine> {
+        let key = (server, names.first().copied().unwrap_or_default());
+        if let Some((at, lines)) = self.lines_cache.get(&key)
+            && at.elapsed() < REF_TTL
+        {
+            return lines.clone();
+        }
+        let lines = config::directive_lines(cfg, names);
+        if self.lines_cache.len() >= MAX_CACHED {
+            self.lines_cache.clear();
+        }
+        self.lines_cache
+            .insert(key, (Instant::now(), lines.clone()));
+        lines
     }
 
     fn references(&mut self, server: i32, cfg: &ServerConfig, name: &[u8]) -> Vec<Reference> {

@@ -11,14 +11,14 @@ mod shape;
 
 pub use shape::{glued_by, under_other_roots};
 
-use crate::diagnose::config::{ServerConfig, directive_lines};
+use crate::diagnose::config::ConfigLine;
 use crate::diagnose::hint::Hint;
 use std::path::PathBuf;
 
 /// The directives that map a URL prefix to a directory of their choosing (Apache's and
 /// nginx's `alias`, compared ignoring case): their targets are roots too, and the ones that
 /// glue a path when they lack a trailing slash.
-const ALIASES: &[&str] = &["Alias", "ScriptAlias", "AliasMatch", "ScriptAliasMatch"];
+pub const ALIASES: &[&str] = &["Alias", "ScriptAlias", "AliasMatch", "ScriptAliasMatch"];
 
 use crate::syscalls::path::{as_path, join};
 use std::os::unix::ffi::OsStrExt;
@@ -123,26 +123,28 @@ fn max_edits(len: usize) -> usize {
     }
 }
 
-/// [`did_you_mean`] with the server's configuration `cfg`: else the same tail under another of
-/// its roots (DocumentRoots, `root`s, Alias targets), and for a lost `/`, the Alias line that
-/// glued it ([`glued_by`]). `local` maps the configured machine's paths to where they are
-/// looked at (the same path, live). The configuration's files are read only when the path
-/// has no near name or its near miss is a lost `/`.
+/// [`did_you_mean`] with the server's configuration: else the same tail under another of its
+/// roots (`roots`: DocumentRoots and `root`s, and the targets of the [`ALIASES`] lines), and
+/// for a lost `/`, the Alias line that glued it ([`glued_by`]). `lines` gives the
+/// configuration's [`ALIASES`] lines, asked only when the path has no near name or its near
+/// miss is a lost `/`; `local` maps the configured machine's paths to where they are looked
+/// at (the same path, live).
 pub fn near_miss(
     path: &[u8],
-    cfg: &ServerConfig,
+    roots: &[PathBuf],
+    lines: &mut dyn FnMut() -> Vec<ConfigLine>,
     local: &dyn Fn(&[u8]) -> Vec<u8>,
 ) -> (Option<Vec<u8>>, Option<Hint>) {
     if let Some(meant) = did_you_mean(path) {
-        let glued = shape::glue_at(path, &meant)
-            .and_then(|_| glued_by(path, &meant, &directive_lines(cfg, ALIASES), local));
+        let glued =
+            shape::glue_at(path, &meant).and_then(|_| glued_by(path, &meant, &lines(), local));
         return (Some(meant), glued);
     }
     if path.first() != Some(&b'/') || path.len() > MAX_PATH {
         return (None, None);
     }
-    let mut roots = cfg.document_roots.clone();
-    for l in directive_lines(cfg, ALIASES) {
+    let mut roots = roots.to_vec();
+    for l in lines() {
         if let Some(target) = l.args.last() {
             let target = target.split('$').next().unwrap_or("");
             if target.starts_with('/') {
@@ -563,6 +565,8 @@ mod tests {
 
     #[test]
     fn the_alias_line_that_glued() {
+        use crate::diagnose::ServerConfig;
+        use crate::diagnose::config::directive_lines;
         use crate::diagnose::hint::ConfigRef;
         let t = TempDir::new("gluedby");
         t.touch("srv/bar/baz.html");
@@ -577,7 +581,12 @@ mod tests {
             files: vec![t.p("httpd.conf")],
             document_roots: Vec::new(),
         };
-        let (meant, hint) = near_miss(&t.b("srv/barbaz.html"), &cfg, &|p| p.to_vec());
+        let (meant, hint) = near_miss(
+            &t.b("srv/barbaz.html"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
         assert_eq!(meant, Some(t.b("srv/bar/baz.html")));
         assert_eq!(
             hint,
@@ -594,7 +603,12 @@ mod tests {
         );
         // A near name is no glue; an AliasMatch's fixed part glues too.
         t.touch("srv/bar/bax.html");
-        let (_, hint) = near_miss(&t.b("srv/bar/baz.htm"), &cfg, &|p| p.to_vec());
+        let (_, hint) = near_miss(
+            &t.b("srv/bar/baz.htm"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
         assert_eq!(hint, None);
         t.write(
             "m.conf",
@@ -604,18 +618,33 @@ mod tests {
             files: vec![t.p("m.conf")],
             document_roots: Vec::new(),
         };
-        let (_, hint) = near_miss(&t.b("srv/barbaz.html"), &cfg, &|p| p.to_vec());
+        let (_, hint) = near_miss(
+            &t.b("srv/barbaz.html"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
         assert!(matches!(hint, Some(Hint::GluedTarget { by, .. }) if by.line == 1));
         // The same tail under an Alias target, through the configuration.
         t.touch("old/pics/a.png");
-        let (meant, _) = near_miss(&t.b("srv/www/pics/a.png"), &cfg, &|p| p.to_vec());
+        let (meant, _) = near_miss(
+            &t.b("srv/www/pics/a.png"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
         assert_eq!(meant, None);
         t.write("r.conf", format!("Alias /p/ {}/old/\n", t.path().display()));
         let cfg = ServerConfig {
             files: vec![t.p("r.conf")],
             document_roots: vec![t.p("srv/www")],
         };
-        let (meant, _) = near_miss(&t.b("srv/www/pics/a.png"), &cfg, &|p| p.to_vec());
+        let (meant, _) = near_miss(
+            &t.b("srv/www/pics/a.png"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
         assert_eq!(meant, Some(t.b("old/pics/a.png")));
     }
 
