@@ -69,6 +69,18 @@ pub struct Link {
     pub target: Vec<u8>,
 }
 
+/// A configuration line a hint names: the directive, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigRef {
+    /// As written (`Alias`, `alias`, `disable_symlinks`).
+    pub directive: String,
+    pub file: Vec<u8>,
+    /// 1-based.
+    pub line: u32,
+    /// The line, trimmed.
+    pub text: String,
+}
+
 /// systemd's ProtectSystem= level a read-only mount stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtectSystem {
@@ -223,6 +235,21 @@ pub enum Hint {
     /// No other gatekeeper found; `process` says a live worker's AppArmor profile and mount
     /// namespace were checked too.
     NoOtherGatekeeper { process: bool },
+    /// A path glued by the configuration: `by` (an Alias) maps to `target` without a trailing
+    /// slash, and the rest of the URL was appended right after it, giving `path`.
+    GluedTarget {
+        target: Vec<u8>,
+        path: Vec<u8>,
+        by: ConfigRef,
+    },
+    /// `link` is a symbolic link (to `target`, when it could be read) and the call refused to
+    /// follow it (O_NOFOLLOW: ENOTDIR for a link to a directory, ELOOP for one to a file): the
+    /// server was told not to follow symlinks, by `by` when found (nginx's `disable_symlinks`).
+    SymlinkRefused {
+        link: Vec<u8>,
+        target: Option<Vec<u8>>,
+        by: Option<ConfigRef>,
+    },
     /// A hint known only as text: read back from a recorded trace.
     Recorded(String),
 }
@@ -260,6 +287,20 @@ impl Hint {
                 if let Some(t) = target {
                     map(t);
                 }
+            }
+            Hint::SymlinkRefused { link, target, by } => {
+                map(link);
+                if let Some(t) = target {
+                    map(t);
+                }
+                if let Some(by) = by {
+                    map(&mut by.file);
+                }
+            }
+            Hint::GluedTarget { target, path, by } => {
+                map(target);
+                map(path);
+                map(&mut by.file);
             }
             Hint::SymlinkLoop { link, chain } => {
                 map(link);

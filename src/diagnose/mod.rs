@@ -161,6 +161,8 @@ pub struct Diagnoser {
     /// The configuration used last, for a worker that is gone by the time it is asked.
     last: ServerConfig,
     refs_cache: HashMap<RefKey, (Instant, Vec<Reference>)>,
+    /// Configuration lines by server and the first directive asked for.
+    lines_cache: HashMap<(i32, &'static str), (Instant, Vec<config::ConfigLine>)>,
     looks: HashMap<LookKey, (Instant, Look)>,
     /// A worker's master PID and its command name, by worker PID.
     masters: HashMap<i32, (Instant, i32, Option<String>)>,
@@ -175,6 +177,7 @@ impl Diagnoser {
             configs: HashMap::new(),
             last: ServerConfig::default(),
             refs_cache: HashMap::new(),
+            lines_cache: HashMap::new(),
             looks: HashMap::new(),
             masters: HashMap::new(),
         }
@@ -344,11 +347,24 @@ impl Diagnoser {
                 let look = match self.looks.get(&key) {
                     Some((at, look)) if at.elapsed() < LOOK_TTL => look.clone(),
                     _ => {
-                        let did_you_mean = (s.errno == libc::ENOENT)
-                            .then(|| nearmiss::did_you_mean(&here).map(|p| root.remote(&p)))
-                            .flatten();
+                        // A missing path: a near name or shape, and the line that glued it.
+                        let (did_you_mean, glued) = if s.errno == libc::ENOENT {
+                            let (master, cfg) = self.server_config(&mut config, request.pid);
+                            let mut lines = || self.lines(master, &cfg, nearmiss::ALIASES);
+                            let local = |p: &[u8]| root.local(p);
+                            nearmiss::near_miss(&here, &cfg.document_roots, &mut lines, &local)
+                        } else {
+                            (None, None)
+                        };
                         let creds = creds.get_or_insert_with(|| pid.and_then(perms::creds_of));
-                        let hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid)
+                        let mut hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid);
+                        hints.extend(glued);
+                        notes::symlink_refused(&here, s.errno, &mut hints, || {
+                            let (master, cfg) = self.server_config(&mut config, request.pid);
+                            self.lines(master, &cfg, notes::SYMLINK_DIRECTIVES)
+                        });
+                        let did_you_mean = did_you_mean.map(|p| root.remote(&p));
+                        let hints = hints
                             .into_iter()
                             .map(|mut h| {
                                 h.map_paths(&|p| root.remote(p));
@@ -368,13 +384,7 @@ impl Diagnoser {
                 (s.did_you_mean, s.hints) = look;
                 if suspects.len() < REF_SUSPECTS {
                     let name = reference_name(&here, s.errno);
-                    let (master, cfg) = match (&config, &self.view) {
-                        (Some(c), _) => c.clone(),
-                        (None, View::Offline { config: c, .. }) => {
-                            config.insert((0, c.clone())).clone()
-                        }
-                        (None, View::Live) => config.insert(self.config_for(request.pid)).clone(),
-                    };
+                    let (master, cfg) = self.server_config(&mut config, request.pid);
                     // The per-directory files the server read for this request (.htaccess of
                     // each directory it walked, found or not): searched too.
                     let mut access: Vec<PathBuf> = request
@@ -389,6 +399,19 @@ impl Diagnoser {
                     for r in &mut s.references {
                         r.file =
                             String::from_utf8_lossy(&root.remote(r.file.as_bytes())).into_owned();
+                    }
+                    // The line that glued the path is not found by its name (the glued one).
+                    for h in &s.hints {
+                        if let Hint::GluedTarget { by, .. } = h {
+                            let r = Reference {
+                                file: String::from_utf8_lossy(&by.file).into_owned(),
+                                line: by.line,
+                                text: by.text.clone(),
+                            };
+                            if !s.references.contains(&r) {
+                                s.references.insert(0, r);
+                            }
+                        }
                     }
                     s.searched = Some(name);
                 }
@@ -419,6 +442,45 @@ impl Diagnoser {
             notes,
             logged_error,
         }
+    }
+
+    /// The configuration of the server that answered `pid`, looked up once per request.
+    fn server_config(
+        &mut self,
+        got: &mut Option<(i32, ServerConfig)>,
+        pid: i32,
+    ) -> (i32, ServerConfig) {
+        if let Some(c) = got {
+            return c.clone();
+        }
+        let c = match &self.view {
+            View::Offline { config, .. } => (0, config.clone()),
+            View::Live => self.config_for(pid),
+        };
+        got.insert(c).clone()
+    }
+
+    /// The lines of `server`'s configuration with these directives, read again at most every
+    /// [`REF_TTL`]: a scanner's thousands of missing paths do not reread the files each.
+    fn lines(
+        &mut self,
+        server: i32,
+        cfg: &ServerConfig,
+        names: &'static [&'static str],
+    ) -> Vec<config::ConfigLine> {
+        let key = (server, names.first().copied().unwrap_or_default());
+        if let Some((at, lines)) = self.lines_cache.get(&key)
+            && at.elapsed() < REF_TTL
+        {
+            return lines.clone();
+        }
+        let lines = config::directive_lines(cfg, names);
+        if self.lines_cache.len() >= MAX_CACHED {
+            self.lines_cache.clear();
+        }
+        self.lines_cache
+            .insert(key, (Instant::now(), lines.clone()));
+        lines
     }
 
     fn references(

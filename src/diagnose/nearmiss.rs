@@ -1,8 +1,24 @@
-//! Near misses: for a path that failed with ENOENT, the existing path that was most likely meant
-//! (`index.phpp` → `index.php`, `logo.PNG` → `logo.png`, `/srv/www/imgs/a.png` → `/srv/www/img/a.png`),
-//! and the edit distance the ranking code shares. Pure apart from a bounded look at the file system:
-//! one walk down the path, one directory listing of at most [`MAX_ENTRIES`] names, and a few stats.
+//! Near misses: for a path that failed with ENOENT, the existing path that was most likely meant.
+//! Two families: a near *name* (`index.phpp` → `index.php`, `logo.PNG` → `logo.png`,
+//! `/srv/www/imgs/a.png` → `/srv/www/img/a.png`), here, with the edit distance the ranking code
+//! shares; and a near *shape* (a `/` lost or added, a segment doubled or dropped, the same tail
+//! under another configured root, and the configuration line that glued a path), in
+//! nearmiss/shape.rs. Pure apart from a bounded look at the file system: one walk down the path,
+//! one directory listing of at most [`MAX_ENTRIES`] names, and a few dozen stats at most.
 //! Never looks inside /proc, /sys or /dev.
+
+mod shape;
+
+pub use shape::{glued_by, under_other_roots};
+
+use crate::diagnose::config::ConfigLine;
+use crate::diagnose::hint::Hint;
+use std::path::PathBuf;
+
+/// The directives that map a URL prefix to a directory of their choosing (Apache's and
+/// nginx's `alias`, compared ignoring case): their targets are roots too, and the ones that
+/// glue a path when they lack a trailing slash.
+pub const ALIASES: &[&str] = &["Alias", "ScriptAlias", "AliasMatch", "ScriptAliasMatch"];
 
 use crate::syscalls::path::{as_path, join};
 use std::os::unix::ffi::OsStrExt;
@@ -19,12 +35,14 @@ const MAX_DIR_CANDIDATES: usize = 8;
 /// The existing path most likely intended by `path`, an absolute path that failed with ENOENT.
 ///
 /// Finds the first missing component, lists its (existing) parent directory and picks the closest
-/// name: the same name in another case, then by edit distance (≤ 2 for names of 4 bytes or more,
-/// ≤ 1 for shorter ones; ASCII case ignored), names with the same stem but another extension
+/// name: the same name in another case, then by edit distance relative to the name's length
+/// ([`max_edits`]; ASCII case ignored), names with the same stem but another extension
 /// (`index.phpp` / `index.php`, `logo.PNG` / `logo.jpg`) accepted at any distance; ties go to the
 /// same stem, then alphabetical order. When the missing component is a directory, the remainder
-/// of the path must exist under the candidate. `None` when nothing fits, when the path exists,
-/// goes through a dangling symlink or a non-directory, or lies under /proc, /sys or /dev.
+/// of the path must exist under the candidate. When no name is near, the path's shape
+/// (shape.rs: a glued or split component, a doubled or dropped segment). `None` when nothing
+/// fits, when the path exists, goes through a dangling symlink or a non-directory, or lies
+/// under /proc, /sys or /dev.
 pub fn did_you_mean(path: &[u8]) -> Option<Vec<u8>> {
     if path.first() != Some(&b'/') || path.len() > MAX_PATH || path.contains(&0) {
         return None;
@@ -71,15 +89,15 @@ pub fn did_you_mean(path: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
 
-    let ranked = rank_candidates(&parent, name);
+    let scan = scan_dir(&parent, name);
     let rest = &comps[idx + 1..];
     let tries = if rest.is_empty() {
-        ranked.len()
+        scan.ranked.len()
     } else {
         MAX_DIR_CANDIDATES
     };
-    for cand in ranked.into_iter().take(tries) {
-        let mut full = join(&parent, &cand);
+    for cand in scan.ranked.iter().take(tries) {
+        let mut full = join(&parent, cand);
         for comp in rest {
             full = join(&full, comp);
         }
@@ -87,7 +105,55 @@ pub fn did_you_mean(path: &[u8]) -> Option<Vec<u8>> {
             return Some(full);
         }
     }
-    None
+    // No name is near: maybe the path's shape is off.
+    shape::by_shape(&comps, idx, &parent, &scan)
+}
+
+/// The most edits a name of `len` bytes may be from the one that was meant. Short names are
+/// codes (`en`, `de`, `js`, `v1`) where one edit makes another valid code, not a typo: a
+/// missing `locale/en/` is not `locale/bn/`, a missing `v2/` is not `v1/`. So names of 2
+/// bytes or less only match in another case (distance 0 once case is ignored), names up to 5
+/// bytes allow one edit, longer ones two: about one edit in three bytes at most, which still
+/// catches the usual slips (`index.phpp`, `indxe.php`, `imgs`, `main.htm`).
+fn max_edits(len: usize) -> usize {
+    match len {
+        0..=2 => 0,
+        3..=5 => 1,
+        _ => 2,
+    }
+}
+
+/// [`did_you_mean`] with the server's configuration: else the same tail under another of its
+/// roots (`roots`: DocumentRoots and `root`s, and the targets of the [`ALIASES`] lines), and
+/// for a lost `/`, the Alias line that glued it ([`glued_by`]). `lines` gives the
+/// configuration's [`ALIASES`] lines, asked only when the path has no near name or its near
+/// miss is a lost `/`; `local` maps the configured machine's paths to where they are looked
+/// at (the same path, live).
+pub fn near_miss(
+    path: &[u8],
+    roots: &[PathBuf],
+    lines: &mut dyn FnMut() -> Vec<ConfigLine>,
+    local: &dyn Fn(&[u8]) -> Vec<u8>,
+) -> (Option<Vec<u8>>, Option<Hint>) {
+    if let Some(meant) = did_you_mean(path) {
+        let glued =
+            shape::glue_at(path, &meant).and_then(|_| glued_by(path, &meant, &lines(), local));
+        return (Some(meant), glued);
+    }
+    if path.first() != Some(&b'/') || path.len() > MAX_PATH {
+        return (None, None);
+    }
+    let mut roots = roots.to_vec();
+    for l in lines() {
+        if let Some(target) = l.args.last() {
+            let target = target.split('$').next().unwrap_or("");
+            if target.starts_with('/') {
+                let here = local(target.as_bytes());
+                roots.push(PathBuf::from(std::ffi::OsStr::from_bytes(&here)));
+            }
+        }
+    }
+    (under_other_roots(path, &roots), None)
 }
 
 /// Damerau-Levenshtein distance (optimal string alignment: insertions, deletions,
@@ -168,14 +234,30 @@ fn distance_within(a: &[u8], b: &[u8], k: usize) -> Option<usize> {
 /// Same-stem candidates are ranked by distance up to this; farther ones tie just above it.
 const SAME_STEM_RANK_CAP: usize = 8;
 
-/// Names in `dir` close enough to `missing`, best first.
-fn rank_candidates(dir: &[u8], missing: &[u8]) -> Vec<Vec<u8>> {
+/// What one listing of the missing name's parent directory offers.
+#[derive(Default)]
+struct Scan {
+    /// Names close enough to the missing one, best first.
+    ranked: Vec<Vec<u8>>,
+    /// Directories (or symlinks) whose name is a proper prefix of the missing name, longest
+    /// first: `bar` for `barbaz.html`, where a `/` may have been lost.
+    prefixes: Vec<Vec<u8>>,
+    /// Directories (or symlinks) of the parent, in name order, at most [`shape::MAX_DROPPED`]:
+    /// where a dropped segment may have been.
+    subdirs: Vec<Vec<u8>>,
+}
+
+/// One bounded listing of `dir`, for a `missing` name in it.
+fn scan_dir(dir: &[u8], missing: &[u8]) -> Scan {
     let Ok(entries) = std::fs::read_dir(as_path(dir)) else {
-        return Vec::new();
+        return Scan::default();
     };
     let want = missing.to_ascii_lowercase();
     let want_stem = stem(&want);
-    let limit = if missing.len() >= 4 { 2 } else { 1 };
+    // Measured on the stem: `en.php` is as short a name as `en`.
+    let limit = max_edits(want_stem.len());
+    let mut prefixes = Vec::new();
+    let mut subdirs = Vec::new();
     // (distance, different stem, name)
     let mut scored: Vec<(usize, bool, Vec<u8>)> = Vec::new();
     for entry in entries.take(MAX_ENTRIES) {
@@ -183,6 +265,16 @@ fn rank_candidates(dir: &[u8], missing: &[u8]) -> Vec<Vec<u8>> {
         let name = entry.file_name().as_bytes().to_vec();
         if name == missing {
             continue;
+        }
+        // d_type, no stat: a symlink may lead to a directory, which a later stat settles.
+        if entry
+            .file_type()
+            .is_ok_and(|t| t.is_dir() || t.is_symlink())
+        {
+            if missing.len() > name.len() && missing.starts_with(&name) {
+                prefixes.push(name.clone());
+            }
+            subdirs.push(name.clone());
         }
         let lower = name.to_ascii_lowercase();
         let same_stem = stem(&lower) == want_stem && !want_stem.is_empty();
@@ -201,7 +293,15 @@ fn rank_candidates(dir: &[u8], missing: &[u8]) -> Vec<Vec<u8>> {
         scored.push((d, !same_stem, name));
     }
     scored.sort();
-    scored.into_iter().map(|(_, _, name)| name).collect()
+    prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    prefixes.truncate(shape::MAX_GLUED);
+    subdirs.sort();
+    subdirs.truncate(shape::MAX_DROPPED);
+    Scan {
+        ranked: scored.into_iter().map(|(_, _, name)| name).collect(),
+        prefixes,
+        subdirs,
+    }
 }
 
 /// The name without its last extension (`index.php` → `index`); dotfiles keep their name.
@@ -325,11 +425,227 @@ mod tests {
     #[test]
     fn short_names_allow_one_edit() {
         let t = TempDir::new("short");
-        t.touch("d/ab");
+        t.touch("d/abc");
         t.touch("e/xyz");
-        assert_eq!(did_you_mean(&t.b("d/ac")), Some(t.b("d/ab")));
+        assert_eq!(did_you_mean(&t.b("d/abd")), Some(t.b("d/abc")));
+        assert_eq!(did_you_mean(&t.b("d/abcde")), None); // two edits from a short name
         assert_eq!(did_you_mean(&t.b("e/xab")), None);
         assert_eq!(did_you_mean(&t.b("d/nothing-close")), None);
+    }
+
+    /// Issue 12: a missing `locale/en/lang.php` was "meant" as `locale/bn/lang.php`. Two-letter
+    /// names are codes (languages, countries, versions): one edit makes another valid code, so
+    /// only another case of the same code is a near miss.
+    #[test]
+    fn two_letter_codes_are_not_typos() {
+        let t = TempDir::new("codes");
+        t.touch("app/locale/bn/lang.php");
+        t.touch("app/locale/DE/lang.php");
+        t.touch("app/v1/api.php");
+        assert_eq!(did_you_mean(&t.b("app/locale/en/lang.php")), None);
+        assert_eq!(did_you_mean(&t.b("app/v2/api.php")), None);
+        assert_eq!(did_you_mean(&t.b("app/locale/bm/lang.php")), None);
+        // Only the case differs: that is the same code.
+        assert_eq!(
+            did_you_mean(&t.b("app/locale/de/lang.php")),
+            Some(t.b("app/locale/DE/lang.php"))
+        );
+        // 5 bytes allow one edit, not two: `pt_PT` is not `pt_BR`. The stem counts: `en.php`
+        // is as short a name as `en`.
+        t.touch("app/l10n/pt_BR.php");
+        t.touch("app/lang/bn.php");
+        assert_eq!(did_you_mean(&t.b("app/l10n/pt_PT.php")), None);
+        assert_eq!(did_you_mean(&t.b("app/lang/en.php")), None);
+        assert_eq!(max_edits(2), 0);
+        assert_eq!(max_edits(5), 1);
+        assert_eq!(max_edits(6), 2);
+    }
+
+    #[test]
+    fn a_lost_slash() {
+        // `Alias /foo/bar/ /srv/bar` glues `baz.html` onto `/srv/bar`.
+        let t = TempDir::new("glued");
+        t.touch("srv/bar/baz.html");
+        t.touch("srv/bar/sub/x.css");
+        t.touch("srv/ba.txt");
+        assert_eq!(
+            did_you_mean(&t.b("srv/barbaz.html")),
+            Some(t.b("srv/bar/baz.html"))
+        );
+        // Glued onto a directory on the way, the rest following.
+        assert_eq!(
+            did_you_mean(&t.b("srv/barsub/x.css")),
+            Some(t.b("srv/bar/sub/x.css"))
+        );
+        assert_eq!(did_you_mean(&t.b("srv/barnope.html")), None);
+    }
+
+    #[test]
+    fn an_added_slash() {
+        let t = TempDir::new("split");
+        t.touch("srv/bar/baz.html");
+        t.touch("srv/foobar.html");
+        std::fs::create_dir_all(t.p("srv/foo")).unwrap();
+        // `ba/r` for `bar`.
+        assert_eq!(
+            did_you_mean(&t.b("srv/ba/r/baz.html")),
+            Some(t.b("srv/bar/baz.html"))
+        );
+        // `foo/bar.html` for `foobar.html`, `foo/` existing.
+        assert_eq!(
+            did_you_mean(&t.b("srv/foo/bar.html")),
+            Some(t.b("srv/foobar.html"))
+        );
+    }
+
+    #[test]
+    fn a_doubled_segment() {
+        let t = TempDir::new("doubled");
+        t.touch("srv/www/x.html");
+        t.touch("srv/a/b/y.html");
+        assert_eq!(
+            did_you_mean(&t.b("srv/www/www/x.html")),
+            Some(t.b("srv/www/x.html"))
+        );
+        assert_eq!(
+            did_you_mean(&t.b("srv/a/b/a/b/y.html")),
+            Some(t.b("srv/a/b/y.html"))
+        );
+        assert_eq!(did_you_mean(&t.b("srv/www/www/z.html")), None);
+    }
+
+    #[test]
+    fn a_dropped_segment() {
+        let t = TempDir::new("dropped");
+        t.touch("srv/www/x.html");
+        t.touch("srv/www/css/site.css");
+        t.touch("srv/one/index.php");
+        t.touch("srv/two/index.php");
+        assert_eq!(
+            did_you_mean(&t.b("srv/x.html")),
+            Some(t.b("srv/www/x.html"))
+        );
+        assert_eq!(
+            did_you_mean(&t.b("srv/css/site.css")),
+            Some(t.b("srv/www/css/site.css"))
+        );
+        // Under two directories: a guess, not a near miss.
+        assert_eq!(did_you_mean(&t.b("srv/index.php")), None);
+    }
+
+    #[test]
+    fn the_same_tail_under_another_root() {
+        let t = TempDir::new("roots");
+        t.touch("sites/a/www/img/logo.png");
+        t.touch("sites/b/www/img/logo.png");
+        t.touch("data/static/css/site.css");
+        let roots = [t.p("sites/a/www"), t.p("sites/b/www"), t.p("sites/c")];
+        // Under root c: the tail `img/logo.png` exists under a (first in order).
+        assert_eq!(
+            under_other_roots(&t.b("sites/c/img/logo.png"), &roots),
+            Some(t.b("sites/a/www/img/logo.png"))
+        );
+        // Under none: the last components, at least two.
+        let roots = [t.p("data/static")];
+        assert_eq!(
+            under_other_roots(&t.b("srv/old/css/site.css"), &roots),
+            Some(t.b("data/static/css/site.css"))
+        );
+        assert_eq!(under_other_roots(&t.b("srv/old/site.css"), &roots), None);
+        assert_eq!(under_other_roots(b"/", &roots), None);
+        assert_eq!(under_other_roots(b"relative/x/y", &roots), None);
+        assert_eq!(
+            under_other_roots(&t.b("srv/../data/static/css/site.css"), &roots),
+            None
+        );
+        // `/` and /proc are no roots.
+        let roots = [PathBuf::from("/"), PathBuf::from("/proc")];
+        assert_eq!(under_other_roots(b"/nope/self/status", &roots), None);
+    }
+
+    #[test]
+    fn the_alias_line_that_glued() {
+        use crate::diagnose::ServerConfig;
+        use crate::diagnose::config::directive_lines;
+        use crate::diagnose::hint::ConfigRef;
+        let t = TempDir::new("gluedby");
+        t.touch("srv/bar/baz.html");
+        t.write(
+            "httpd.conf",
+            format!(
+                "Alias /x/ {root}/srv/barx/\nAlias /foo/bar/ {root}/srv/bar\n",
+                root = t.path().display()
+            ),
+        );
+        let cfg = ServerConfig {
+            files: vec![t.p("httpd.conf")],
+            document_roots: Vec::new(),
+        };
+        let (meant, hint) = near_miss(
+            &t.b("srv/barbaz.html"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
+        assert_eq!(meant, Some(t.b("srv/bar/baz.html")));
+        assert_eq!(
+            hint,
+            Some(Hint::GluedTarget {
+                target: t.b("srv/bar"),
+                path: t.b("srv/barbaz.html"),
+                by: ConfigRef {
+                    directive: "Alias".into(),
+                    file: t.b("httpd.conf"),
+                    line: 2,
+                    text: format!("Alias /foo/bar/ {}/srv/bar", t.path().display()),
+                },
+            })
+        );
+        // A near name is no glue; an AliasMatch's fixed part glues too.
+        t.touch("srv/bar/bax.html");
+        let (_, hint) = near_miss(
+            &t.b("srv/bar/baz.htm"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
+        assert_eq!(hint, None);
+        t.write(
+            "m.conf",
+            format!("AliasMatch ^/m/(.*)$ {}/srv/bar$1\n", t.path().display()),
+        );
+        let cfg = ServerConfig {
+            files: vec![t.p("m.conf")],
+            document_roots: Vec::new(),
+        };
+        let (_, hint) = near_miss(
+            &t.b("srv/barbaz.html"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
+        assert!(matches!(hint, Some(Hint::GluedTarget { by, .. }) if by.line == 1));
+        // The same tail under an Alias target, through the configuration.
+        t.touch("old/pics/a.png");
+        let (meant, _) = near_miss(
+            &t.b("srv/www/pics/a.png"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
+        assert_eq!(meant, None);
+        t.write("r.conf", format!("Alias /p/ {}/old/\n", t.path().display()));
+        let cfg = ServerConfig {
+            files: vec![t.p("r.conf")],
+            document_roots: vec![t.p("srv/www")],
+        };
+        let (meant, _) = near_miss(
+            &t.b("srv/www/pics/a.png"),
+            &cfg.document_roots,
+            &mut || directive_lines(&cfg, ALIASES),
+            &|p| p.to_vec(),
+        );
+        assert_eq!(meant, Some(t.b("old/pics/a.png")));
     }
 
     #[test]
@@ -342,9 +658,9 @@ mod tests {
             did_you_mean(&t.b("www/imgs/logo.png")),
             Some(t.b("www/img/logo.png"))
         );
-        // "imgx" → "img" and "imag" both at distance 1; only under "imag" does the rest exist.
+        // "imga" → "img" and "imag" both at distance 1; only under "imag" does the rest exist.
         assert_eq!(
-            did_you_mean(&t.b("www/imgx/other.png")),
+            did_you_mean(&t.b("www/imga/other.png")),
             Some(t.b("www/imag/other.png"))
         );
         // The rest exists under no candidate.

@@ -124,6 +124,34 @@ pub fn hint(h: &Hint) -> String {
             show(link),
             target.as_deref().map_or_else(|| "?".to_string(), show)
         ),
+        Hint::SymlinkRefused { link, target, by } => format!(
+            "{} is a symbolic link{} and the server refused to follow it (O_NOFOLLOW): {}",
+            show(link),
+            target
+                .as_deref()
+                .map_or_else(String::new, |t| format!(" (to {})", show(t))),
+            match by {
+                Some(by) => format!(
+                    "{} at {}:{} ({}) forbids following symlinks; point the root at the real \
+                     path, or turn it off (or use if_not_owner with the link owned as its target)",
+                    by.directive,
+                    show(&by.file),
+                    by.line,
+                    by.text
+                ),
+                None => "nginx does so under disable_symlinks".to_string(),
+            }
+        ),
+        Hint::GluedTarget { target, path, by } => format!(
+            "{} at {}:{} ({}) maps to {} without a trailing slash, so the rest of the URL was \
+             glued onto it ({}); end the target with / as the URL prefix does",
+            by.directive,
+            show(&by.file),
+            by.line,
+            by.text,
+            show(target),
+            show(path)
+        ),
         Hint::NoLoopNow { path } => format!(
             "{} resolves without a loop now; a symlink on the way may have changed \
              since",

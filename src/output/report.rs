@@ -102,10 +102,22 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
             let _ = writeln!(out, "     note: {}", escape::text(h.as_bytes()));
         }
         for rf in &s.references {
+            let searched = s.searched.as_deref().unwrap_or_default();
+            // A line found otherwise (the Alias that glued the path) does not hold the name.
+            let holds = rf
+                .text
+                .to_ascii_lowercase()
+                .as_bytes()
+                .windows(searched.len().max(1))
+                .any(|w| w == searched.to_ascii_lowercase());
+            let what = if holds {
+                format!("{} appears in", escape::quoted(searched))
+            } else {
+                "see".to_string()
+            };
             let _ = writeln!(
                 out,
-                "     {} appears in {}:{}: {}",
-                escape::quoted(s.searched.as_deref().unwrap_or_default()),
+                "     {what} {}:{}: {}",
                 escape::escaped(rf.file.as_bytes()),
                 rf.line,
                 escape::text(rf.text.as_bytes())

@@ -19,6 +19,16 @@ impl Nginx {
     /// Start nginx (master and two workers) serving `www/` with the site's typos: `index
     /// index.htm` where index.html exists, a try_files fallback to the misspelt /app/main.htm.
     pub fn start() -> Nginx {
+        Self::start_site(None)
+    }
+
+    /// Like `start`, with this text (`@ROOT@`, `@PORT@` replaced) as the site's configuration
+    /// instead of tests/nginx/site.conf.in.
+    pub fn start_with_site(site: &str) -> Nginx {
+        Self::start_site(Some(site))
+    }
+
+    fn start_site(site: Option<&str>) -> Nginx {
         assert!(
             std::path::Path::new("/usr/sbin/nginx").exists(),
             "nginx is not installed: scripts/test.sh installs it"
@@ -34,10 +44,12 @@ impl Nginx {
             ("nginx.conf.in", "nginx.conf"),
             ("site.conf.in", "conf.d/site.conf"),
         ] {
-            let text = std::fs::read_to_string(format!("{here}/tests/nginx/{src}"))
-                .unwrap()
-                .replace("@ROOT@", r)
-                .replace("@PORT@", &port.to_string());
+            let text = match site {
+                Some(text) if dst == "conf.d/site.conf" => text.to_string(),
+                _ => std::fs::read_to_string(format!("{here}/tests/nginx/{src}")).unwrap(),
+            }
+            .replace("@ROOT@", r)
+            .replace("@PORT@", &port.to_string());
             std::fs::write(root.path().join(dst), text).unwrap();
         }
         for (f, body) in [

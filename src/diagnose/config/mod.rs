@@ -2,9 +2,11 @@
 //! and document trees), found by the parsers in apache.rs and nginx.rs, and the helpers they
 //! share: admitting a configuration path (include depth, file count, no /proc, /sys or /dev),
 //! reading each file once, include globs with shell patterns, and bounded reads of regular
-//! files and directories, also used by the reference search (diagnose/search.rs).
+//! files and directories, also used by the reference search (diagnose/search.rs); single
+//! directives with their file and line (lines.rs).
 
 pub mod apache;
+pub mod lines;
 pub mod nginx;
 
 use std::collections::HashSet;
@@ -15,6 +17,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub use apache::{apache_config, apache_config_under};
+pub use lines::{ConfigLine, directive_lines};
 pub use nginx::nginx_config_under;
 
 /// What a web server's configuration says about where to look.
@@ -31,7 +34,7 @@ pub(crate) const MAX_CONFIG_FILES: usize = 500;
 /// Include nesting (and directory-include recursion) at most.
 const MAX_INCLUDE_DEPTH: usize = 16;
 /// Bytes of one config file read at most.
-const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 /// Entries read from one directory at most.
 pub(crate) const MAX_DIR_ENTRIES: usize = 10_000;
 
