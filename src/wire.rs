@@ -189,6 +189,18 @@ pub struct RequestLine<'a, S> {
     /// Lines it wrote beyond those listed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub log_more: u64,
+    /// The FastCGI backend that ran its script, when its calls were followed there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendLine<'a>>,
+}
+
+/// A request's FastCGI backend: the worker (pid, command name) and the `SCRIPT_FILENAME` the
+/// web server sent it (lossy UTF-8; `null` when the capture did not hold it).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackendLine<'a> {
+    pub pid: i32,
+    pub process: Cow<'a, str>,
+    pub script_filename: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -336,6 +348,7 @@ mod tests {
             notes: vec![],
             log: vec![],
             log_more: 0,
+            backend: None,
         };
         let text = to_line(&line);
         assert!(

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::diagnose::{Hint, Note, Recorded, Reference, Suspect};
 use crate::event::select::Selection;
-use crate::event::{Announced, Arg, Event, Logged, RequestEnd, SyscallEvent, Verdict};
+use crate::event::{Announced, Arg, Backend, Event, Logged, RequestEnd, SyscallEvent, Verdict};
 use crate::syscalls::table::Catalogue;
 use crate::syscalls::{ArgKind, StatKind, errno, table};
 use crate::wire::{self, Head, ReferenceOr, RequestLine, StartLine, SuspectLine, SyscallLine};
@@ -156,6 +156,12 @@ impl Reader {
                 })
                 .collect(),
             logged_more: line.log_more,
+            backend: line.backend.map(|b| Backend {
+                pid: b.pid,
+                tid: b.pid,
+                comm: Arc::from(b.process.as_ref()),
+                script_filename: b.script_filename.map(String::into_bytes),
+            }),
         }))))
     }
 }

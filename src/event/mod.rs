@@ -318,6 +318,20 @@ pub struct Announced {
     /// What the server logged for it, as recorded, and how many more lines it logged.
     pub logged: Vec<Logged>,
     pub logged_more: u64,
+    /// Its FastCGI backend, as recorded.
+    pub backend: Option<Backend>,
+}
+
+/// The FastCGI backend that served a request's script: its worker and what the web server
+/// asked it for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    pub pid: i32,
+    pub tid: i32,
+    /// Its command name (`php-fpm8.2`).
+    pub comm: Arc<str>,
+    /// As sent (Apache's `proxy:fcgi://HOST` prefix included), when the capture held it.
+    pub script_filename: Option<Bytes>,
 }
 
 /// A line the server wrote to its error log while serving a request (the first

@@ -11,13 +11,17 @@
 
 use std::collections::{HashMap, VecDeque};
 
+pub use crate::event::Backend;
 use crate::event::capture::{self, Io};
 use crate::event::{
     Announced, Arg, Bytes, Event, FlagKind, Logged, RequestEnd, SyscallEvent, Verdict,
 };
 use crate::syscalls::{StatKind, class};
 
+use super::fastcgi::{self, Leg};
 use super::{errlog, parse};
+
+mod hop;
 
 /// At most this many failures and successful lookups are kept per request: a runaway
 /// request must not eat the tracer's memory.
@@ -86,11 +90,15 @@ pub struct Request {
     /// The processes whose calls it holds, first the one that read it (at most
     /// MAX_PROCESSES).
     pub processes: Vec<i32>,
+    /// The FastCGI backend leg whose calls it holds (php-fpm behind nginx or Apache).
+    pub backend: Option<Backend>,
     /// Why it was finished.
     pub end_reason: RequestEnd,
     /// What a recorded trace said of this request (`reqtrace analyze`), to fall back on.
     pub recorded: Option<Verdict>,
     conn: Option<(i32, i32)>,
+    /// Its backend leg is still being served: the record waits for it (bounded).
+    leg_open: bool,
     /// Opened from text that is not a request line: worth a record only if the server
     /// answered it (a 400 or 414 to a malformed request); otherwise it was some other
     /// protocol's text (an SMTP banner on an outbound connection) and is dropped unreported.
@@ -119,9 +127,11 @@ impl Request {
             logged: Vec::new(),
             logged_more: 0,
             processes: vec![pid],
+            backend: None,
             end_reason: RequestEnd::Open,
             recorded: None,
             conn: None,
+            leg_open: false,
             unless_answered: false,
         }
     }
@@ -197,7 +207,25 @@ pub struct Correlator {
     /// ids oldest first.
     tagged: HashMap<u64, Request>,
     tagged_order: VecDeque<u64>,
+    /// FastCGI connections by (pid, fd), the leg each backend thread serves (with its calls
+    /// until its request is found), legs that ended before it was, the web server's requests
+    /// that sent a BEGIN_REQUEST and have no leg yet (oldest first), and finished requests
+    /// waiting for their leg to end.
+    fcgi: fastcgi::Streams,
+    legs: HashMap<i32, (Leg, Request)>,
+    parked: VecDeque<(Leg, Request)>,
+    awaiting: VecDeque<u64>,
+    held: Vec<Request>,
+    /// A backend's end of a FastCGI stream was seen: backends are traced.
+    backends_seen: bool,
 }
+
+/// Legs kept that ended before the request that sent them was seen (the two processes'
+/// stops are reported in either order), and requests held for their leg, at most.
+const MAX_PARKED: usize = 64;
+const MAX_HELD: usize = 256;
+/// How long (trace time) a finished request waits for its leg at most.
+const HOLD_S: f64 = 2.0;
 
 fn fd_of(ev: &SyscallEvent) -> Option<i32> {
     match ev.args.first() {
@@ -225,10 +253,15 @@ impl Correlator {
     /// line); finished requests are appended to `done`.
     pub fn feed(&mut self, ev: &Event, done: &mut Vec<Request>) -> Option<u64> {
         match ev {
-            Event::Syscall(s) => match s.request {
-                Some(id) => self.tagged_call(s, id),
-                None => self.syscall(s, done),
-            },
+            Event::Syscall(s) => {
+                if !self.held.is_empty() {
+                    self.release_held(s.ts, done);
+                }
+                match s.request {
+                    Some(id) => self.tagged_call(s, id),
+                    None => self.syscall(s, done),
+                }
+            }
             Event::Request(a) => {
                 self.announced(a, done);
                 None
@@ -237,7 +270,9 @@ impl Correlator {
                 if let Some(id) = self.current.remove(tid) {
                     self.finish(id, *ts, RequestEnd::WorkerExited, done);
                 }
+                self.leg_end(*tid, done);
                 if pid == tid {
+                    self.fcgi.exited(*pid);
                     let keys: Vec<_> = self.conns.keys().filter(|k| k.0 == *pid).copied().collect();
                     for k in keys {
                         self.close_conn(k, *ts, RequestEnd::WorkerExited, done);
@@ -300,6 +335,7 @@ impl Correlator {
         req.failed = a.failed.unwrap_or(req.failed);
         req.recorded = a.verdict.clone();
         req.logged = a.logged.clone();
+        req.backend = a.backend.clone();
         req.logged_more = a.logged_more;
         done.push(req);
     }
@@ -313,6 +349,11 @@ impl Correlator {
         }
         self.current.clear();
         self.conns.clear();
+        done.append(&mut self.held);
+        self.legs.clear();
+        self.parked.clear();
+        self.awaiting.clear();
+        self.fcgi = fastcgi::Streams::default();
         // Tagged calls whose request was never announced: the recording was cut short.
         self.tagged.clear();
         self.tagged_order.clear();
@@ -322,6 +363,9 @@ impl Correlator {
         let name = ev.name;
         if ev.socket || ev.data.is_some() {
             if let Some(fd) = fd_of(ev) {
+                if ev.socket && self.fastcgi_io(ev, fd, done) {
+                    return self.serving(ev.tid);
+                }
                 match (capture::io_of(name), ev.socket) {
                     (Some(Io::Read), true) => self.socket_read(ev, fd, done),
                     (Some(Io::Write), true) => self.socket_write(ev, fd, done),
@@ -329,7 +373,7 @@ impl Correlator {
                     _ => {}
                 }
             }
-            return self.current.get(&ev.tid).copied();
+            return self.serving(ev.tid);
         }
         match name {
             "accept" | "accept4" if ev.errno.is_none() => {
@@ -345,17 +389,31 @@ impl Correlator {
             "close" => {
                 if let Some(fd) = fd_of(ev) {
                     self.close_conn((ev.pid, fd), ev.ts, RequestEnd::ConnectionClosed, done);
+                    self.fastcgi_close((ev.pid, fd), done);
                 }
                 return None;
             }
             _ => {}
         }
         if ev.class & class::FILES == 0 {
-            return self.current.get(&ev.tid).copied();
+            return self.serving(ev.tid);
         }
-        let id = *self.current.get(&ev.tid)?;
-        self.open.get_mut(&id)?.file_call(ev);
-        Some(id)
+        match self.current.get(&ev.tid) {
+            Some(&id) => {
+                self.open.get_mut(&id)?.file_call(ev);
+                Some(id)
+            }
+            None => self.leg_call(ev, done),
+        }
+    }
+
+    /// The request a thread's calls belong to: the one it serves, or the one its FastCGI
+    /// leg serves.
+    fn serving(&self, tid: i32) -> Option<u64> {
+        self.current
+            .get(&tid)
+            .copied()
+            .or_else(|| self.legs.get(&tid).and_then(|(leg, _)| leg.link))
     }
 
     fn socket_read(&mut self, ev: &SyscallEvent, fd: i32, done: &mut Vec<Request>) {
@@ -638,6 +696,19 @@ impl Correlator {
         }
         req.end_ts = ts;
         req.end_reason = reason;
+        // Its FastCGI leg is still being served (the backend's stops can be reported after
+        // the web server's): the record waits for the leg's end, bounded.
+        // So does one that sent a BEGIN_REQUEST while backends are traced and has no leg yet
+        // (a log whose processes' lines are out of order).
+        let leg_to_come =
+            self.backends_seen && req.backend.is_none() && self.awaiting.contains(&id);
+        if (req.leg_open || leg_to_come) && self.held.len() < MAX_HELD {
+            self.held.push(req);
+            return;
+        }
+        if req.backend.is_none() {
+            self.awaiting.retain(|&x| x != id);
+        }
         done.push(req);
     }
 }

@@ -1055,6 +1055,163 @@ fn logged_lines_per_request_are_bounded_and_the_rest_counted() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7c. Across FastCGI: the backend's calls join the web server's request (fastcgi-syscalls.md).
+
+fn fcgi_record(kind: u8, content: &[u8]) -> Vec<u8> {
+    let mut r = vec![1, kind, 0, 1];
+    r.extend_from_slice(&(content.len() as u16).to_be_bytes());
+    r.extend_from_slice(&[0, 0]);
+    r.extend_from_slice(content);
+    r
+}
+
+fn fcgi_params(uri: &str, script: &str) -> Vec<u8> {
+    let mut p = Vec::new();
+    for (n, v) in [("REQUEST_URI", uri), ("SCRIPT_FILENAME", script)] {
+        p.push(n.len() as u8);
+        p.push(v.len() as u8);
+        p.extend_from_slice(n.as_bytes());
+        p.extend_from_slice(v.as_bytes());
+    }
+    p
+}
+
+const BEGIN_BODY: [u8; 8] = [0, 1, 0, 0, 0, 0, 0, 0];
+
+impl Thread {
+    /// nginx: BEGIN_REQUEST, PARAMS and the empty PARAMS in one writev to the backend.
+    fn fcgi_send_all(&self, fd: i32, uri: &str, script: &str) -> Event {
+        let mut b = fcgi_record(1, &BEGIN_BODY);
+        b.extend(fcgi_record(4, &fcgi_params(uri, script)));
+        b.extend(fcgi_record(4, b""));
+        self.socket_io("writev", fd, &b, WRITE_CAP)
+    }
+
+    /// php-fpm reads a header, then its content, apart.
+    fn fcgi_serve(&self, fd: i32, uri: &str, script: &str) -> Vec<Event> {
+        let begin = fcgi_record(1, &BEGIN_BODY);
+        let params = fcgi_record(4, &fcgi_params(uri, script));
+        vec![
+            self.accept4(fd),
+            self.recv(fd, &begin[..8]),
+            self.recv(fd, &begin[8..]),
+            self.recv(fd, &params[..8]),
+            self.recv(fd, &params[8..]),
+            self.recv(fd, &fcgi_record(4, b"")),
+        ]
+    }
+
+    /// STDERR, STDOUT with its Status header and END_REQUEST in one write, then close.
+    fn fcgi_answer(&self, fd: i32) -> Vec<Event> {
+        let mut b = fcgi_record(7, b"Primary script unknown");
+        b.extend(fcgi_record(
+            6,
+            b"Status: 404 Not Found\r\n\r\nFile not found.\n",
+        ));
+        b.extend(fcgi_record(3, &[0; 8]));
+        vec![self.socket_io("write", fd, &b, WRITE_CAP), self.close(fd)]
+    }
+}
+
+#[test]
+fn the_backends_failures_join_the_web_servers_request() {
+    let (n, f) = (prefork(1600), prefork(1700));
+    let mut run = Run::default();
+    run.feed_all([n.accept4(3), n.recv(3, &get("/x.php"))]);
+    run.feed(n.fcgi_send_all(11, "/x.php", "/srv/wwww/x.php"));
+    run.feed_all(f.fcgi_serve(5, "/x.php", "/srv/wwww/x.php"));
+    let id = run.feed(f.stat("/srv/wwww/x.php", StatKind::Lstat, Err(libc::ENOENT)));
+    assert!(
+        id.is_some(),
+        "the backend's call is tagged with the request"
+    );
+    run.feed(f.stat("/srv/wwww", StatKind::Stat, Err(libc::ENOENT)));
+    run.feed_all(f.fcgi_answer(5));
+    // The web server reads the answer on its backend socket: not an HTTP request.
+    run.feed(n.recv(11, &fcgi_record(7, b"Primary script unknown")));
+    run.feed(n.send(3, &response("404 Not Found", "")));
+    run.feed(n.close(3));
+    let r = run.only();
+    assert_eq!(r.target.as_deref(), Some(&b"/x.php"[..]));
+    assert_eq!(r.status, Some(404));
+    assert_eq!(r.processes, [1600, 1700]);
+    assert_eq!(failure_paths(r), ["/srv/wwww/x.php", "/srv/wwww"]);
+    assert!(r.failures.iter().all(|f| f.pid == 1700));
+    let b = r.backend.as_ref().expect("backend");
+    assert_eq!(b.pid, 1700);
+    assert_eq!(b.script_filename.as_deref(), Some(&b"/srv/wwww/x.php"[..]));
+}
+
+#[test]
+fn a_leg_seen_before_the_begin_write_still_finds_its_request() {
+    // The backend's stops reported first, its leg already over; then the web server's.
+    let (n, f) = (prefork(1601), prefork(1701));
+    let mut run = Run::default();
+    run.feed_all([n.accept4(3), n.recv(3, &get("/y.php"))]);
+    run.feed_all(f.fcgi_serve(5, "/y.php", "/srv/y.php"));
+    run.feed(f.openat("/srv/y.php", "O_RDONLY", Err(libc::EACCES)));
+    run.feed_all(f.fcgi_answer(5));
+    run.feed(n.fcgi_send_all(11, "/y.php", "/srv/y.php"));
+    run.feed(n.send(3, &response("404 Not Found", "")));
+    run.feed(n.close(3));
+    let r = run.only();
+    assert_eq!(failure_paths(r), ["/srv/y.php"]);
+    assert_eq!(r.backend.as_ref().map(|b| b.pid), Some(1701));
+}
+
+#[test]
+fn concurrent_legs_go_to_the_request_their_uri_names() {
+    // Two web server threads, two backend workers; the second request's leg runs first.
+    let (a, b) = (thread(1602, 1602), thread(1602, 1603));
+    let (f1, f2) = (prefork(1702), prefork(1703));
+    let mut run = Run::default();
+    run.feed_all([a.accept4(3), a.recv(3, &get("/a.php"))]);
+    run.feed_all([b.accept4(4), b.recv(4, &get("/b.php"))]);
+    run.feed(a.fcgi_send_all(11, "/a.php", "/srv/a.php"));
+    run.feed(b.fcgi_send_all(12, "/b.php", "/srv/b.php"));
+    run.feed_all(f2.fcgi_serve(5, "/b.php", "/srv/b.php"));
+    run.feed(f2.stat("/srv/b.php", StatKind::Lstat, Err(libc::ENOENT)));
+    run.feed_all(f1.fcgi_serve(5, "/a.php", "/srv/a.php"));
+    run.feed(f1.stat("/srv/a.php", StatKind::Lstat, Err(libc::ENOENT)));
+    run.feed_all(f2.fcgi_answer(5));
+    run.feed_all(f1.fcgi_answer(5));
+    run.feed_all([a.send(3, &response("404 Not Found", "")), a.close(3)]);
+    run.feed_all([b.send(4, &response("404 Not Found", "")), b.close(4)]);
+    assert_eq!(failure_paths(run.by_target("/a.php")), ["/srv/a.php"]);
+    assert_eq!(failure_paths(run.by_target("/b.php")), ["/srv/b.php"]);
+    assert_eq!(run.by_target("/b.php").backend.as_ref().unwrap().pid, 1703);
+}
+
+#[test]
+fn a_request_finished_before_its_leg_waits_for_it() {
+    let (n, f) = (prefork(1604), prefork(1704));
+    let mut run = Run::default();
+    run.feed_all([n.accept4(3), n.recv(3, &get("/z.php"))]);
+    run.feed(n.fcgi_send_all(11, "/z.php", "/srv/z.php"));
+    run.feed_all(f.fcgi_serve(5, "/z.php", "/srv/z.php"));
+    // The web server's answer and close reported before the backend's last calls.
+    run.feed_all([n.send(3, &response("200 OK", "")), n.close(3)]);
+    assert!(run.done.is_empty(), "held for its leg");
+    run.feed(f.stat("/srv/z.cache", StatKind::Stat, Err(libc::ENOENT)));
+    run.feed_all(f.fcgi_answer(5));
+    let r = run.only();
+    assert_eq!(failure_paths(r), ["/srv/z.cache"]);
+}
+
+#[test]
+fn backend_bytes_open_no_http_request() {
+    // A traced php-fpm alone: its FastCGI reads are not requests, its calls belong to none.
+    let f = prefork(1705);
+    let mut run = Run::default();
+    run.feed_all(f.fcgi_serve(5, "/q.php", "/srv/q.php"));
+    run.feed(f.stat("/srv/q.php", StatKind::Lstat, Err(libc::ENOENT)));
+    run.feed_all(f.fcgi_answer(5));
+    let mut done = Vec::new();
+    run.c.finish_all(2e9, &mut done);
+    assert!(run.done.is_empty() && done.is_empty(), "{:#?}", run.done);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 8. The access-log fallback.
 
 /// A TLS application-data record: what a socket write looks like under mod_ssl.
@@ -1367,6 +1524,7 @@ fn tagged_calls_join_their_announced_request_and_the_oldest_ids_go_first() {
             verdict: None,
             logged: vec![],
             logged_more: 0,
+            backend: None,
         }))
     };
     // The oldest id, then as many others as are kept, then the newest id's second call.

@@ -6,6 +6,7 @@ pub mod correlate;
 #[cfg(test)]
 mod correlate_tests;
 pub mod errlog;
+pub mod fastcgi;
 pub mod parse;
 pub mod redact;
 pub mod urlmatch;

@@ -12,8 +12,8 @@ use crate::event::{Arg, SyscallEvent};
 use crate::http::redact;
 use crate::syscalls::errno;
 use crate::wire::{
-    self, FailureLine, LogLine, ReferenceLine, ReferenceOr, RequestLine, StartLine, SummaryLine,
-    SuspectLine, SyscallLine,
+    self, BackendLine, FailureLine, LogLine, ReferenceLine, ReferenceOr, RequestLine, StartLine,
+    SummaryLine, SuspectLine, SyscallLine,
 };
 
 use super::Summary;
@@ -212,5 +212,10 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
             })
             .collect(),
         log_more: req.logged_more,
+        backend: req.backend.as_ref().map(|b| BackendLine {
+            pid: b.pid,
+            process: Cow::Borrowed(&b.comm),
+            script_filename: b.script_filename.as_deref().map(lossy),
+        }),
     })
 }

@@ -66,6 +66,14 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
         req.duration_ms(),
         req.syscalls
     );
+    if let Some(b) = &req.backend {
+        let _ = write!(
+            out,
+            ", script run by {} pid {}",
+            escape::escaped(b.comm.as_bytes()),
+            b.pid
+        );
+    }
     if req.partial {
         out.push_str(", partial");
     }
