@@ -254,6 +254,7 @@ pub fn send_signal(pid: i32, sig: i32) {
     unsafe { libc::kill(pid, sig) };
 }
 pub mod apache;
+pub mod fpm;
 pub mod nginx;
 pub mod php;
 
