@@ -194,12 +194,13 @@ pub struct RequestLine<'a, S> {
     pub backend: Option<BackendLine<'a>>,
 }
 
-/// A request's FastCGI backend: the worker (pid, command name) and the `SCRIPT_FILENAME` the
+/// A request's FastCGI backend: the worker (pid, command name if known) and the `SCRIPT_FILENAME` the
 /// web server sent it (lossy UTF-8; `null` when the capture did not hold it).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BackendLine<'a> {
     pub pid: i32,
-    pub process: Cow<'a, str>,
+    /// `null` when the source does not know it (an strace log).
+    pub process: Option<Cow<'a, str>>,
     pub script_filename: Option<String>,
 }
 

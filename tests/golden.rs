@@ -46,6 +46,7 @@ cases! {
     json_fs_root => "json-fs-root",
     malformed_lines => "malformed-lines",
     nginx_try_files => "nginx-try-files",
+    fastcgi_nginx => "fastcgi-nginx",
 }
 
 fn fixtures() -> PathBuf {

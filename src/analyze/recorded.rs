@@ -159,7 +159,7 @@ impl Reader {
             backend: line.backend.map(|b| Backend {
                 pid: b.pid,
                 tid: b.pid,
-                comm: Arc::from(b.process.as_ref()),
+                comm: Arc::from(b.process.as_deref().unwrap_or("?")),
                 script_filename: b.script_filename.map(String::into_bytes),
             }),
         }))))

@@ -147,6 +147,11 @@ pub fn summary_line(sum: &Summary, tally: Option<&super::tally::Tally>) -> Strin
     })
 }
 
+/// A command name a source knew (an strace log names none: `?`).
+pub fn known_comm(comm: &str) -> Option<&str> {
+    (!comm.is_empty() && comm != "?").then_some(comm)
+}
+
 /// A finished request and its suspects.
 pub fn request_line(r: &Report, show_secrets: bool) -> String {
     let req = &r.request;
@@ -214,7 +219,7 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
         log_more: req.logged_more,
         backend: req.backend.as_ref().map(|b| BackendLine {
             pid: b.pid,
-            process: Cow::Borrowed(&b.comm),
+            process: known_comm(&b.comm).map(Cow::Borrowed),
             script_filename: b.script_filename.as_deref().map(lossy),
         }),
     })

@@ -67,12 +67,15 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
         req.syscalls
     );
     if let Some(b) = &req.backend {
-        let _ = write!(
-            out,
-            ", script run by {} pid {}",
-            escape::escaped(b.comm.as_bytes()),
-            b.pid
-        );
+        match super::json::known_comm(&b.comm) {
+            Some(c) => {
+                let c = escape::escaped(c.as_bytes());
+                let _ = write!(out, ", script run by {c} pid {}", b.pid);
+            }
+            None => {
+                let _ = write!(out, ", script run by pid {}", b.pid);
+            }
+        }
     }
     if req.partial {
         out.push_str(", partial");
