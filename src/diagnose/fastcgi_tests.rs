@@ -1,7 +1,9 @@
 //! The diagnosis of a request whose failing call was made by another process than the one
 //! that read it (a php-fpm worker behind the web server), against real processes: a child
 //! running as `nobody` (a pool's user) and a chrooted child (a pool's `chroot`), each named
-//! `php-fpm8.2`, as the pid of a failure in a request whose own pid is this test (root).
+//! `php-fpm8.2`, as the pid of a failure in a request whose own pid is this test (root); and
+//! children that look like an nginx master and a php-fpm master (their command name and
+//! process title set as those servers set theirs), whose configurations are read as theirs.
 
 use std::ffi::CString;
 
@@ -62,6 +64,48 @@ impl Sleeper {
             assert_eq!(n, 1, "the sleeper did not get ready");
         }
         Sleeper(pid)
+    }
+}
+
+/// A process that looks like a server's master: its command name is `name` (it runs
+/// /bin/cat through a symlink of that name in `dir`: the kernel names a process after the
+/// file it executed) and its /proc/PID/cmdline is `title`, one string, as nginx and php-fpm
+/// rewrite theirs. It waits on its stdin until dropped (killed and reaped).
+struct Titled(std::process::Child);
+
+impl Titled {
+    fn start(dir: &TempDir, name: &str, title: &str) -> Titled {
+        use std::os::unix::process::CommandExt;
+        std::fs::create_dir_all(dir.p("bin")).unwrap();
+        let exe = dir.p(&format!("bin/{name}"));
+        std::os::unix::fs::symlink("/bin/cat", &exe).unwrap();
+        let child = std::process::Command::new(&exe)
+            .arg0(title)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        // Until its exec is done, /proc shows the test's name and arguments.
+        for _ in 0..500 {
+            if crate::procinfo::comm(pid).as_deref() == Some(name) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert_eq!(crate::procinfo::comm(pid).as_deref(), Some(name));
+        Titled(child)
+    }
+
+    fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+}
+
+impl Drop for Titled {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -173,6 +217,89 @@ fn a_chrooted_process_paths_are_looked_up_in_its_root() {
         s.hints.first(),
         Some(&Hint::Chrooted {
             root: jail.path().as_os_str().as_encoded_bytes().to_vec()
+        }),
+        "{s:#?}"
+    );
+}
+
+/// A suspect made by the php-fpm worker gets the web server's references (nginx's `root`
+/// line: the request's pid is nginx's) and the pool's (its `chdir` line, from the pool file
+/// the php-fpm master's configuration includes).
+#[test]
+fn an_fpm_suspect_is_searched_in_the_web_server_and_the_pool_configuration() {
+    let t = TempDir::new("fpm-refs");
+    t.touch("www/x.php");
+    t.write(
+        "nginx.conf",
+        format!(
+            "http {{\n  server {{\n    root {};\n    location ~ \\.php$ {{\n      fastcgi_pass unix:/run/x.sock;\n    }}\n  }}\n}}\n",
+            t.s("wwww")
+        ),
+    );
+    t.write(
+        "fpm.conf",
+        format!("[global]\ninclude={}\n", t.s("pool.d/*.conf")),
+    );
+    t.write(
+        "pool.d/www.conf",
+        format!("[www]\nuser = nobody\nchdir = {}\n", t.s("wwww")),
+    );
+    let nginx = Titled::start(
+        &t,
+        "nginx",
+        &format!("nginx: master process nginx -c {}", t.s("nginx.conf")),
+    );
+    let fpm = Titled::start(
+        &t,
+        "php-fpm8.2",
+        &format!("php-fpm: master process ({})", t.s("fpm.conf")),
+    );
+    let mut req = request(404, fpm.pid(), &t.b("wwww/x.php"), libc::ENOENT);
+    req.pid = nginx.pid();
+    req.tid = nginx.pid();
+    req.processes = vec![nginx.pid(), fpm.pid()];
+    let report = Diagnoser::new(false).diagnose(req);
+    let s = suspect_of(&report);
+    assert_eq!(s.searched.as_deref(), Some(&b"wwww"[..]), "{s:#?}");
+    let at: Vec<(String, u32)> = s
+        .references
+        .iter()
+        .map(|r| (r.file.clone(), r.line))
+        .collect();
+    for want in [(t.s("nginx.conf"), 3), (t.s("pool.d/www.conf"), 3)] {
+        assert!(at.contains(&want), "{want:?} among {at:?}");
+    }
+    assert_eq!(s.did_you_mean.as_deref(), Some(&t.b("www/x.php")[..]));
+}
+
+/// nginx's PHP location without `root`: the path php-fpm was given is under nginx's default
+/// root, `PREFIX/html`, and the hint says no root was in effect.
+#[test]
+fn a_location_without_root_is_named_by_nginx_default_root() {
+    let t = TempDir::new("fpm-defroot");
+    t.write(
+        "nginx.conf",
+        "http {\n  server {\n    location ~ \\.php$ {\n      fastcgi_pass unix:/run/x.sock;\n    }\n  }\n}\n",
+    );
+    std::fs::create_dir_all(t.p("prefix/html")).unwrap();
+    let nginx = Titled::start(
+        &t,
+        "nginx",
+        &format!(
+            "nginx: master process nginx -p {} -c {}",
+            t.s("prefix"),
+            t.s("nginx.conf")
+        ),
+    );
+    let fpm = Sleeper::start(None, None);
+    let mut req = request(404, fpm.0, &t.b("prefix/html/x.php"), libc::ENOENT);
+    req.pid = nginx.pid();
+    req.processes = vec![nginx.pid(), fpm.0];
+    let report = Diagnoser::new(false).diagnose(req);
+    let s = suspect_of(&report);
+    assert!(
+        s.hints.contains(&Hint::DefaultRoot {
+            root: t.b("prefix/html")
         }),
         "{s:#?}"
     );
