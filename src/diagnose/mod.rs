@@ -334,16 +334,15 @@ impl Diagnoser {
         // one of them names exists when it does under its root.
         let mut jails: Vec<(i32, Rooted)> = Vec::new();
         if live {
-            for pid in request
-                .processes
-                .iter()
-                .chain(request.failures.iter().map(|f| &f.pid))
-            {
-                if jails.len() < 16
-                    && !jails.iter().any(|(p, _)| p == pid)
-                    && let Some(j) = fastcgi::chroot_of(*pid)
-                {
-                    jails.push((*pid, j));
+            // Only the processes that failed a call: a healthy request reads nothing here.
+            let mut seen: Vec<i32> = Vec::new();
+            for f in &request.failures {
+                if seen.len() >= 16 || seen.contains(&f.pid) {
+                    continue;
+                }
+                seen.push(f.pid);
+                if let Some(j) = fastcgi::chroot_of(f.pid) {
+                    jails.push((f.pid, j));
                 }
             }
         }
@@ -393,7 +392,8 @@ impl Diagnoser {
             // found there named back in its terms.
             let jail = jails.iter().find(|(p, _)| *p == s.pid).map(|(_, j)| j);
             if g.noise.is_none()
-                && let Some(root) = jail.or(root.as_ref())
+                && let Some(server_root) = &root
+                && let Some(root) = jail.or(Some(server_root))
             {
                 let here = root.local(&s.path);
                 let want = match s.syscall {
@@ -415,7 +415,8 @@ impl Diagnoser {
                         let (did_you_mean, glued) = if s.errno == libc::ENOENT {
                             let (master, cfg) = self.server_config(&mut config, request.pid);
                             let mut lines = || self.lines(master, &cfg, nearmiss::ALIASES);
-                            let local = |p: &[u8]| root.local(p);
+                            // The configuration's paths are the web server's.
+                            let local = |p: &[u8]| server_root.local(p);
                             nearmiss::near_miss(&here, &cfg.document_roots, &mut lines, &local)
                         } else {
                             (None, None)
@@ -485,14 +486,17 @@ impl Diagnoser {
                         .lookups
                         .iter()
                         .filter(|l| rank::basename(&l.path) == rank::ACCESS_FILE)
-                        .map(|l| crate::syscalls::path::as_path(&root.local(&l.path)).to_path_buf())
+                        .map(|l| {
+                            crate::syscalls::path::as_path(&server_root.local(&l.path))
+                                .to_path_buf()
+                        })
                         .collect();
                     access.sort();
                     access.dedup();
                     s.references = self.references((master, backend), &cfg, &access, &name);
                     for r in &mut s.references {
-                        r.file =
-                            String::from_utf8_lossy(&root.remote(r.file.as_bytes())).into_owned();
+                        r.file = String::from_utf8_lossy(&server_root.remote(r.file.as_bytes()))
+                            .into_owned();
                     }
                     // The line that glued the path is not found by its name (the glued one).
                     for h in &s.hints {
