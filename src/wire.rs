@@ -44,6 +44,24 @@ fn strings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
         .collect())
 }
 
+/// An optional pid read leniently: anything but an integer in range reads as none.
+fn opt_pid<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    let v: Option<Value> = Option::deserialize(d)?;
+    Ok(v.and_then(|v| v.as_i64())
+        .and_then(|n| i32::try_from(n).ok()))
+}
+
+/// An optional string read leniently: anything but a string reads as none.
+fn opt_string<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'static, str>>, D::Error> {
+    let v: Option<Value> = Option::deserialize(d)?;
+    Ok(match v {
+        Some(Value::String(s)) => Some(Cow::Owned(s)),
+        _ => None,
+    })
+}
+
 /// The first line: what is traced, by which version.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StartLine<'a> {
@@ -110,6 +128,17 @@ pub struct ReferenceLine<'a> {
 /// One suspect of a request.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SuspectLine<'a> {
+    /// The process that made the call (the request's `pid`, or a FastCGI backend's). Read
+    /// back as the request's `pid` when missing (recordings before it was written).
+    #[serde(default, deserialize_with = "opt_pid")]
+    pub pid: Option<i32>,
+    /// Its command name, when it was known (the process lived when it was diagnosed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_string"
+    )]
+    pub process: Option<Cow<'a, str>>,
     pub syscall: Cow<'a, str>,
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,6 +358,8 @@ mod tests {
             noise: 2,
             end: "response".into(),
             suspects: vec![SuspectLine {
+                pid: Some(12),
+                process: Some("php-fpm8.2".into()),
                 syscall: "newfstatat".into(),
                 path: "/srv/www/index.phpp".into(),
                 path_hex: None,
@@ -360,6 +391,10 @@ mod tests {
         assert_eq!(back.status, Some(404));
         let s: SuspectLine = serde_json::from_value(back.suspects[0].clone()).unwrap();
         assert_eq!(s.count, 3);
+        assert_eq!(
+            (s.pid, s.process.as_deref()),
+            (Some(12), Some("php-fpm8.2"))
+        );
         assert!(matches!(&s.references[0], ReferenceOr::Reference(r) if r.line == 3));
     }
 
@@ -374,7 +409,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.count, 1);
+        assert_eq!((s.pid, s.process), (None, None));
         assert!(matches!(s.references[0], ReferenceOr::Other(_)));
+        // A pid or process of the wrong type reads as none, not as a broken suspect.
+        let s: SuspectLine = serde_json::from_str(
+            r#"{"pid":"x","process":7,"syscall":"open","path":"/x","errno":"EACCES"}"#,
+        )
+        .unwrap();
+        assert_eq!((s.pid, s.process), (None, None));
         // null and odd items read as nothing, not as a broken line.
         let r: RequestLine<Value> = serde_json::from_str(
             r#"{"type":"request","id":1,"pid":2,"tid":2,"start_ts":0,"suspects":null,"notes":[null,"n",3]}"#,

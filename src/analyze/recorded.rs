@@ -125,7 +125,11 @@ impl Reader {
     fn request(&mut self, v: &Value) -> Option<Option<Event>> {
         let line = RequestLine::<Value>::deserialize(v).ok()?;
         let verdict = Recorded {
-            suspects: line.suspects.iter().filter_map(suspect).collect(),
+            suspects: line
+                .suspects
+                .iter()
+                .filter_map(|s| suspect(s, line.pid))
+                .collect(),
             notes: line.notes.into_iter().map(Note::Recorded).collect(),
             noise: line.noise,
         };
@@ -203,9 +207,9 @@ fn searched(path: &[u8], refs: &[Reference]) -> Option<Vec<u8>> {
         .map(<[u8]>::to_vec)
 }
 
-/// A recorded suspect; `None` when it lacks what a suspect needs (or names a syscall this
-/// version does not know): it is skipped, not the request.
-fn suspect(v: &Value) -> Option<Suspect> {
+/// A recorded suspect of a request answered by `pid`; `None` when it lacks what a suspect
+/// needs (or names a syscall this version does not know): it is skipped, not the request.
+fn suspect(v: &Value, pid: i32) -> Option<Suspect> {
     let line = SuspectLine::deserialize(v).ok()?;
     let syscall = table::by_name(&line.syscall)?.name;
     let path = wire::bytes(Some(&line.path), line.path_hex.as_deref())?;
@@ -222,6 +226,8 @@ fn suspect(v: &Value) -> Option<Suspect> {
         })
         .collect();
     Some(Suspect {
+        pid: line.pid.unwrap_or(pid),
+        process: line.process.map(Cow::into_owned),
         syscall,
         errno: errno_of(&line.errno)?,
         count: line.count,

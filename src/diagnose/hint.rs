@@ -250,6 +250,10 @@ pub enum Hint {
         target: Option<Vec<u8>>,
         by: Option<ConfigRef>,
     },
+    /// The path lies under nginx's compiled-in default root (`PREFIX/html`) and no `root` or
+    /// `alias` line of the configuration serves from there: the location that served it has
+    /// no `root` in effect.
+    DefaultRoot { root: Vec<u8> },
     /// A hint known only as text: read back from a recorded trace.
     Recorded(String),
 }
@@ -329,6 +333,7 @@ impl Hint {
             | Hint::Nfs4Acl { path }
             | Hint::Selinux { path, .. } => map(path),
             Hint::Chrooted { root: p }
+            | Hint::DefaultRoot { root: p }
             | Hint::CannotSearch { dir: p, .. }
             | Hint::CannotCreate { dir: p, .. }
             | Hint::OwnerAndGroupOnly { dir: p, .. }
@@ -361,6 +366,18 @@ pub enum Note {
     /// A 403 where the URL names a symbolic link that was found: Apache refused it (Options
     /// FollowSymLinks off, AH00037). `target` is empty when the link could not be read.
     RefusedSymlink { path: Vec<u8>, target: Vec<u8> },
+    /// PHP refused to open `path` because it is outside its `open_basedir` (`allowed`, as
+    /// PHP listed it): a refusal no file call shows. Read from what the server logged (PHP's
+    /// warning, under mod_php or relayed from php-fpm's FastCGI stderr).
+    OpenBasedir { path: Vec<u8>, allowed: Vec<u8> },
+    /// php-fpm answered "not found" (`Primary script unknown`, a 404) while its call on
+    /// `path` failed with EACCES or EPERM: php-fpm reports a permission failure as a missing
+    /// script. `user` is the pool's user (the process that failed), when known.
+    DeniedReportedAsNotFound {
+        path: Vec<u8>,
+        errno: i32,
+        user: Option<Id>,
+    },
     /// A note known only as text: read back from a recorded trace.
     Recorded(String),
 }
@@ -373,8 +390,17 @@ impl Note {
                 *path = f(path);
                 *target = f(target);
             }
+            Note::OpenBasedir { path, .. } | Note::DeniedReportedAsNotFound { path, .. } => {
+                *path = f(path);
+            }
             Note::ForbiddenByServer | Note::Recorded(_) => {}
         }
+    }
+
+    /// A refusal no failing call shows (open_basedir): named before the suspects, and the
+    /// request needs attention whatever its status.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Note::OpenBasedir { .. })
     }
 }
 

@@ -2,11 +2,18 @@
 //! logged for it (logged.rs), then for each suspect find the
 //! near miss that was meant (nearmiss.rs), what denies access to whom (perms/), and where the
 //! wrong name appears in the server's configuration (config/) and DocumentRoot (search.rs);
-//! for the request, the notes that explain a failure no call does (notes.rs). Suspects and
+//! for the request, the notes that explain a failure no call does (notes.rs, and PHP's
+//! open_basedir refusals in basedir.rs). A suspect is explained as the process that made its
+//! call sees it: its credentials, its root (a php-fpm pool's chroot) and, for a FastCGI
+//! backend, its configuration next to the web server's (fastcgi.rs). Suspects and
 //! notes are data (hint.rs), worded by output/explain.rs. Runs on the output thread, never on
 //! the tracer's: it reads the filesystem, bounded in time.
 
+mod basedir;
 pub mod config;
+mod fastcgi;
+#[cfg(test)]
+mod fastcgi_tests;
 pub mod hint;
 pub mod logged;
 pub mod nearmiss;
@@ -52,12 +59,18 @@ const MAX_CACHED: usize = 4096;
 type Look = (Option<Vec<u8>>, Vec<Hint>);
 /// Whose failure (the worker, while it lives), which path as seen here, errno, access.
 type LookKey = (Option<i32>, Vec<u8>, i32, perms::Want);
-/// Which server, the name searched, the per-directory files the request read.
-type RefKey = (i32, Vec<u8>, Vec<PathBuf>);
+/// Which server, which backend (its master; 0 for none), the name searched, the
+/// per-directory files the request read.
+type RefKey = (i32, i32, Vec<u8>, Vec<PathBuf>);
 
 /// A likely cause of a request's failure, explained.
 #[derive(Debug, Clone)]
 pub struct Suspect {
+    /// The process that made the call: the request's web server worker, or the FastCGI
+    /// backend (a php-fpm worker) it handed the request to.
+    pub pid: i32,
+    /// Its command name (`php-fpm8.2`), read while it lives; offline, as recorded.
+    pub process: Option<String>,
     pub syscall: &'static str,
     pub path: Vec<u8>,
     pub errno: i32,
@@ -79,12 +92,13 @@ impl Report {
         self.suspects.iter().filter(|s| !s.noise).count()
     }
 
-    /// Whether a request needs attention: an error status, no status, suspects, or an error
-    /// its server logged for it.
+    /// Whether a request needs attention: an error status, no status, suspects, an error
+    /// its server logged for it, or a refusal no call shows (PHP's open_basedir).
     pub fn needs_attention(&self) -> bool {
         self.real_suspects() > 0
             || self.request.status.is_none_or(|s| s >= 400)
             || self.logged_error
+            || self.notes.iter().any(Note::is_refusal)
     }
 }
 
@@ -142,6 +156,9 @@ fn fill_from(s: &mut Suspect, rec: &Recorded) {
     };
     if s.did_you_mean.is_none() {
         s.did_you_mean = r.did_you_mean.clone();
+    }
+    if s.process.is_none() {
+        s.process = r.process.clone();
     }
     if s.hints.is_empty() {
         s.hints = r.hints.clone();
@@ -250,6 +267,17 @@ impl Diagnoser {
                 self.last = cfg.clone();
                 (master, cfg)
             }
+            // A FastCGI backend: its pool files, never the web server's fallback (`last`).
+            Some(c) if fastcgi::is_fpm(Some(c)) => {
+                let cfg = self
+                    .configs
+                    .entry(master)
+                    .or_insert_with(|| {
+                        config::fpm_config_under(Path::new("/"), &procinfo::cmdline(master), c)
+                    })
+                    .clone();
+                (master, cfg)
+            }
             Some(_) => (master, ServerConfig::default()),
             None => (0, self.last.clone()),
         }
@@ -272,6 +300,17 @@ impl Diagnoser {
         {
             // Nothing to rank again: the recording's own explanation is the report.
             let show_noise = self.show_noise;
+            // The open_basedir refusals are read again from the recorded log lines (a
+            // recorded note is text, which no longer tells a refusal).
+            let notes = basedir::notes(&request)
+                .into_iter()
+                .chain(
+                    rec.notes
+                        .iter()
+                        .filter(|n| !matches!(n, Note::Recorded(t) if t.contains("open_basedir")))
+                        .cloned(),
+                )
+                .collect();
             return Report {
                 request,
                 suspects: rec
@@ -281,7 +320,7 @@ impl Diagnoser {
                     .cloned()
                     .collect(),
                 noise: rec.noise,
-                notes: rec.notes.clone(),
+                notes,
                 logged_error,
             };
         }
@@ -290,9 +329,27 @@ impl Diagnoser {
             View::Live => Some(Rooted(PathBuf::from("/"))),
             View::Offline { root, .. } => root.clone(),
         };
+        let live = matches!(self.view, View::Live);
+        // The roots of the request's chrooted processes (a php-fpm pool's `chroot`): a path
+        // one of them names exists when it does under its root.
+        let mut jails: Vec<(i32, Rooted)> = Vec::new();
+        if live {
+            // Only the processes that failed a call: a healthy request reads nothing here.
+            let mut seen: Vec<i32> = Vec::new();
+            for f in &request.failures {
+                if seen.len() >= 16 || seen.contains(&f.pid) {
+                    continue;
+                }
+                seen.push(f.pid);
+                if let Some(j) = fastcgi::chroot_of(f.pid) {
+                    jails.push((f.pid, j));
+                }
+            }
+        }
         let exists = |p: &[u8]| {
-            root.as_ref()
-                .is_some_and(|r| crate::syscalls::path::as_path(&r.local(p)).exists())
+            root.iter()
+                .chain(jails.iter().map(|(_, j)| j))
+                .any(|r| crate::syscalls::path::as_path(&r.local(p)).exists())
         };
         let mut groups = rank::rank(&request, &exists);
         logged::weigh(&mut groups, &request, &said);
@@ -301,9 +358,9 @@ impl Diagnoser {
             .filter(|g| g.noise.is_some())
             .map(|g| g.count)
             .sum();
-        let live = matches!(self.view, View::Live);
-        // Read only when a suspect needs it: most requests have none.
-        let mut creds: Option<Option<perms::Creds>> = None;
+        // Read only when a suspect needs it: most requests have none. By process: a request
+        // through FastCGI holds the web server's calls and php-fpm's.
+        let mut creds: HashMap<i32, Option<perms::Creds>> = HashMap::new();
         let mut config: Option<(i32, ServerConfig)> = None;
         let mut suspects = Vec::new();
         let show_noise = self.show_noise;
@@ -317,6 +374,8 @@ impl Diagnoser {
                 None => g.reasons.join("; "),
             };
             let mut s = Suspect {
+                pid: g.pid,
+                process: if live { procinfo::comm(g.pid) } else { None },
                 syscall: g.syscall,
                 path: g.path,
                 errno: g.errno,
@@ -329,8 +388,12 @@ impl Diagnoser {
                 searched: None,
                 noise: g.noise.is_some(),
             };
+            // A chrooted process names paths inside its root: looked up there, and what is
+            // found there named back in its terms.
+            let jail = jails.iter().find(|(p, _)| *p == s.pid).map(|(_, j)| j);
             if g.noise.is_none()
-                && let Some(root) = &root
+                && let Some(server_root) = &root
+                && let Some(root) = jail.or(Some(server_root))
             {
                 let here = root.local(&s.path);
                 let want = match s.syscall {
@@ -341,8 +404,9 @@ impl Diagnoser {
                     }
                     _ => perms::Want::Search,
                 };
-                // Whose access is denied is known only while the process lives.
-                let pid = live.then_some(request.pid);
+                // Whose access is denied is known only while the process lives: the process
+                // that made the call (php-fpm's pool user, not the web server's).
+                let pid = live.then_some(s.pid);
                 let key: LookKey = (pid, here.clone(), s.errno, want);
                 let look = match self.looks.get(&key) {
                     Some((at, look)) if at.elapsed() < LOOK_TTL => look.clone(),
@@ -351,28 +415,49 @@ impl Diagnoser {
                         let (did_you_mean, glued) = if s.errno == libc::ENOENT {
                             let (master, cfg) = self.server_config(&mut config, request.pid);
                             let mut lines = || self.lines(master, &cfg, nearmiss::ALIASES);
-                            let local = |p: &[u8]| root.local(p);
+                            // The configuration's paths are the web server's.
+                            let local = |p: &[u8]| server_root.local(p);
                             nearmiss::near_miss(&here, &cfg.document_roots, &mut lines, &local)
                         } else {
                             (None, None)
                         };
-                        let creds = creds.get_or_insert_with(|| pid.and_then(perms::creds_of));
+                        let creds = match pid {
+                            Some(p) => creds.entry(p).or_insert_with(|| perms::creds_of(p)).clone(),
+                            None => None,
+                        };
                         let mut hints = perms::explain(&here, s.errno, creds.as_ref(), want, pid);
                         hints.extend(glued);
+                        if s.errno == libc::ENOENT {
+                            let (master, cfg) = self.server_config(&mut config, request.pid);
+                            hints.extend(fastcgi::default_root(&here, &cfg, || {
+                                self.lines(master, &cfg, fastcgi::ROOT_DIRECTIVES)
+                            }));
+                        }
                         notes::symlink_refused(&here, s.errno, &mut hints, || {
                             let (master, cfg) = self.server_config(&mut config, request.pid);
                             self.lines(master, &cfg, notes::SYMLINK_DIRECTIVES)
                         });
                         let did_you_mean = did_you_mean.map(|p| root.remote(&p));
-                        let hints = hints
+                        let mut hints: Vec<Hint> = hints
                             .into_iter()
                             .map(|mut h| {
-                                h.map_paths(&|p| root.remote(p));
+                                // A jail's hints keep the paths reqtrace looked at (the
+                                // host's: what `ls` there shows), said under the jail's name.
+                                if jail.is_none() {
+                                    h.map_paths(&|p| root.remote(p));
+                                }
                                 h
                             })
                             // "X does not exist" is what the suspect's line says already.
                             .filter(|h| !h.is_only_missing(&s.path))
                             .collect();
+                        if let Some(j) = jail {
+                            let chrooted = Hint::Chrooted {
+                                root: j.0.as_os_str().as_encoded_bytes().to_vec(),
+                            };
+                            hints.retain(|h| *h != chrooted);
+                            hints.insert(0, chrooted);
+                        }
                         if self.looks.len() >= MAX_CACHED {
                             self.looks.clear();
                         }
@@ -384,21 +469,34 @@ impl Diagnoser {
                 (s.did_you_mean, s.hints) = look;
                 if suspects.len() < REF_SUSPECTS {
                     let name = reference_name(&here, s.errno);
-                    let (master, cfg) = self.server_config(&mut config, request.pid);
+                    // The web server's configuration (the request's pid is its worker), and
+                    // the backend's when the call was the backend's (php-fpm's pool files).
+                    let (master, mut cfg) = self.server_config(&mut config, request.pid);
+                    let mut backend = 0;
+                    if live && s.pid != request.pid {
+                        let (m, c) = self.config_for(s.pid);
+                        if m != 0 && m != master && !c.files.is_empty() {
+                            backend = m;
+                            cfg = fastcgi::merged(&cfg, &c);
+                        }
+                    }
                     // The per-directory files the server read for this request (.htaccess of
                     // each directory it walked, found or not): searched too.
                     let mut access: Vec<PathBuf> = request
                         .lookups
                         .iter()
                         .filter(|l| rank::basename(&l.path) == rank::ACCESS_FILE)
-                        .map(|l| crate::syscalls::path::as_path(&root.local(&l.path)).to_path_buf())
+                        .map(|l| {
+                            crate::syscalls::path::as_path(&server_root.local(&l.path))
+                                .to_path_buf()
+                        })
                         .collect();
                     access.sort();
                     access.dedup();
-                    s.references = self.references(master, &cfg, &access, &name);
+                    s.references = self.references((master, backend), &cfg, &access, &name);
                     for r in &mut s.references {
-                        r.file =
-                            String::from_utf8_lossy(&root.remote(r.file.as_bytes())).into_owned();
+                        r.file = String::from_utf8_lossy(&server_root.remote(r.file.as_bytes()))
+                            .into_owned();
                     }
                     // The line that glued the path is not found by its name (the glued one).
                     for h in &s.hints {
@@ -434,7 +532,20 @@ impl Diagnoser {
                 }
             }
         }
-        let notes = notes::notes(&request, &suspects, root.as_ref(), recorded.as_deref());
+        // A refusal no call shows comes first: it is the cause (open_basedir).
+        let mut notes = basedir::notes(&request);
+        notes.extend(notes::notes(
+            &request,
+            &suspects,
+            root.as_ref(),
+            recorded.as_deref(),
+        ));
+        notes.extend(fastcgi::not_found_notes(&request, &suspects, &mut |pid| {
+            let c = creds
+                .entry(pid)
+                .or_insert_with(|| live.then(|| perms::creds_of(pid)).flatten());
+            c.as_ref().map(|c| perms::creds::user(c.uid))
+        }));
         Report {
             request,
             suspects,
@@ -485,7 +596,7 @@ impl Diagnoser {
 
     fn references(
         &mut self,
-        server: i32,
+        (server, backend): (i32, i32),
         cfg: &ServerConfig,
         access: &[PathBuf],
         name: &[u8],
@@ -496,7 +607,7 @@ impl Diagnoser {
         {
             return Vec::new();
         }
-        let key = (server, name.to_vec(), access.to_vec());
+        let key = (server, backend, name.to_vec(), access.to_vec());
         if let Some((at, refs)) = self.refs_cache.get(&key)
             && at.elapsed() < REF_TTL
         {

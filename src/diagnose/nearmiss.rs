@@ -580,6 +580,7 @@ mod tests {
         let cfg = ServerConfig {
             files: vec![t.p("httpd.conf")],
             document_roots: Vec::new(),
+            default_root: None,
         };
         let (meant, hint) = near_miss(
             &t.b("srv/barbaz.html"),
@@ -617,6 +618,7 @@ mod tests {
         let cfg = ServerConfig {
             files: vec![t.p("m.conf")],
             document_roots: Vec::new(),
+            default_root: None,
         };
         let (_, hint) = near_miss(
             &t.b("srv/barbaz.html"),
@@ -638,6 +640,7 @@ mod tests {
         let cfg = ServerConfig {
             files: vec![t.p("r.conf")],
             document_roots: vec![t.p("srv/www")],
+            default_root: None,
         };
         let (meant, _) = near_miss(
             &t.b("srv/www/pics/a.png"),

@@ -194,6 +194,7 @@ mod tests {
         let cfg = ServerConfig {
             files: vec![t.p("other.conf"), t.p("site.conf")],
             document_roots: Vec::new(),
+            default_root: None,
         };
         let link = t.b("srv/current");
         let mut hints = Vec::new();
@@ -248,6 +249,7 @@ mod tests {
         let off = ServerConfig {
             files: vec![t.p("off.conf")],
             document_roots: Vec::new(),
+            default_root: None,
         };
         let mut hints = Vec::new();
         symlink_refused(&page, libc::ELOOP, &mut hints, || {

@@ -16,6 +16,9 @@ use super::nearmiss::edit_distance;
 /// One cause: failures grouped by (file name, errno).
 #[derive(Debug, Clone)]
 pub struct Group {
+    /// The process that made the group's first call (a web server worker, or the backend it
+    /// handed the request to: a php-fpm worker).
+    pub pid: i32,
     pub syscall: &'static str,
     /// The path seen most often in the group (the mapped path, usually).
     pub path: Vec<u8>,
@@ -183,6 +186,7 @@ pub fn rank(req: &Request, exists: &dyn Fn(&[u8]) -> bool) -> Vec<Group> {
             }
             None => groups.push((
                 Group {
+                    pid: f.pid,
                     syscall: f.syscall,
                     path: f.path.clone(),
                     errno: f.errno,

@@ -377,6 +377,7 @@ mod tests {
         let cfg = ServerConfig {
             files: Vec::new(),
             document_roots: vec![t.p("www")],
+            default_root: None,
         };
         let start = Instant::now();
         assert!(find_references(&cfg, b"index.phpp", Duration::ZERO).is_empty());
@@ -396,6 +397,7 @@ mod tests {
         let cfg = ServerConfig {
             files: Vec::new(),
             document_roots: vec![t.p("www/d1"), t.p("www")],
+            default_root: None,
         };
         let refs = find_references(&cfg, b"f1.html", LONG);
         assert!(refs.is_empty());
@@ -432,6 +434,7 @@ mod tests {
                 t.p(""),
                 t.p("loop"),
             ],
+            default_root: None,
         };
         let start = Instant::now();
         let refs = find_references(&cfg, b"index.phpp", LONG);
@@ -464,6 +467,7 @@ mod tests {
         let cfg = ServerConfig {
             files: vec![t.p("site.conf")],
             document_roots: vec![t.p("www")],
+            default_root: None,
         };
         let refs = find_references(&cfg, b"index.phpp", LONG);
         let lines: Vec<u32> = refs.iter().map(|r| r.line).collect();

@@ -96,7 +96,16 @@ pub fn hint(h: &Hint) -> String {
              worker sees a different file system",
             show(path)
         ),
-        Hint::Chrooted { root } => format!("the worker is chrooted to {}", show(root)),
+        Hint::Chrooted { root } => format!(
+            "the process is chrooted to {}: the paths it names are found under {} here",
+            show(root),
+            show(root)
+        ),
+        Hint::DefaultRoot { root } => format!(
+            "no root in effect for this location: nginx's default root {} was used (add a \
+             root to the location or its server)",
+            show(root)
+        ),
         Hint::NotDirectory {
             path,
             kind: k,
@@ -362,6 +371,20 @@ pub fn note(n: &Note) -> String {
              owners differ (AH00037 in its error log, at level error)",
             show(path),
             show(target)
+        ),
+        Note::OpenBasedir { path, allowed } => format!(
+            "PHP refused {}: it is outside open_basedir ({}), so no file call was made for \
+             it (PHP's \"open_basedir restriction in effect\"); add its directory to \
+             open_basedir (php_admin_value, .user.ini or the pool) or move the file",
+            show(path),
+            show(allowed)
+        ),
+        Note::DeniedReportedAsNotFound { path, errno, user } => format!(
+            "php-fpm reports a permission failure as \"not found\" (404, \"Primary script \
+             unknown\"): {} failed with {} for the pool's user {}; the file may well exist",
+            show(path),
+            crate::syscalls::errno::name(*errno).unwrap_or("E?"),
+            user.as_ref().map_or_else(|| "(not known)".to_string(), who)
         ),
         Note::Recorded(text) => text.clone(),
     }

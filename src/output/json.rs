@@ -182,6 +182,8 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
             .suspects
             .iter()
             .map(|s| SuspectLine {
+                pid: Some(s.pid),
+                process: s.process.as_deref().map(Cow::Borrowed),
                 syscall: s.syscall.into(),
                 path: lossy(&s.path),
                 path_hex: hex_if_lossy(Some(&s.path)),

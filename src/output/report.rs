@@ -85,9 +85,14 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
     if !attention && !r.suspects.iter().any(|s| s.noise) {
         return out;
     }
+    // A refusal no call shows (open_basedir) is the cause: named first.
+    for n in r.notes.iter().filter(|n| n.is_refusal()) {
+        let n = explain::note(n);
+        let _ = writeln!(out, "  refused: {}", escape::text(n.as_bytes()));
+    }
     for (i, s) in r.suspects.iter().enumerate() {
         let name = errno::name(s.errno).unwrap_or("E?");
-        let line = format!(
+        let mut line = format!(
             "  {}. {} {} = {} ({})",
             i + 1,
             s.syscall,
@@ -95,6 +100,22 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
             name,
             errno::message(s.errno)
         );
+        // Another process's call (a FastCGI backend's: php-fpm): whose it was.
+        if s.pid != req.pid {
+            match &s.process {
+                Some(p) => {
+                    let _ = write!(
+                        line,
+                        " in {} (pid {})",
+                        escape::escaped(p.as_bytes()),
+                        s.pid
+                    );
+                }
+                None => {
+                    let _ = write!(line, " in pid {}", s.pid);
+                }
+            }
+        }
         paint(&mut out, &line, color, |t| t.bold().to_string());
         if s.count > 1 {
             let _ = write!(out, " ×{}", s.count);
@@ -135,7 +156,7 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
             );
         }
     }
-    for n in &r.notes {
+    for n in r.notes.iter().filter(|n| !n.is_refusal()) {
         let n = explain::note(n);
         let _ = writeln!(out, "  note: {}", escape::text(n.as_bytes()));
     }
@@ -176,4 +197,83 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{Note, Suspect};
+    use crate::http::correlate::Request;
+
+    fn report() -> Report {
+        let mut request = Request::new(1, 123, 123, 0.0);
+        request.method = Some("GET".into());
+        request.target = Some(b"/x.php".to_vec());
+        request.status = Some(404);
+        let suspect = |pid: i32, process: Option<&str>, path: &str| Suspect {
+            pid,
+            process: process.map(str::to_string),
+            syscall: "newfstatat",
+            path: path.as_bytes().to_vec(),
+            errno: libc::ENOENT,
+            count: 1,
+            score: 50,
+            reason: "r".into(),
+            did_you_mean: None,
+            hints: Vec::new(),
+            references: Vec::new(),
+            searched: None,
+            noise: false,
+        };
+        Report {
+            request,
+            suspects: vec![
+                suspect(456, Some("php-fpm8.2"), "/srv/wwww/x.php"),
+                suspect(789, None, "/srv/a"),
+                suspect(123, Some("nginx"), "/srv/b"),
+            ],
+            noise: 0,
+            notes: vec![
+                Note::ForbiddenByServer,
+                Note::OpenBasedir {
+                    path: b"/srv/lib/c.php".to_vec(),
+                    allowed: b"/srv/www:/tmp".to_vec(),
+                },
+            ],
+            logged_error: false,
+        }
+    }
+
+    #[test]
+    fn another_process_call_is_named_and_a_refusal_comes_first() {
+        let text = format_report(&report(), false, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].starts_with(
+                "  refused: PHP refused /srv/lib/c.php: it is outside open_basedir (/srv/www:/tmp)"
+            ),
+            "{text}"
+        );
+        assert!(
+            lines[2].ends_with(
+                "newfstatat \"/srv/wwww/x.php\" = ENOENT (No such file or directory) in php-fpm8.2 (pid 456)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("\"/srv/a\" = ENOENT (No such file or directory) in pid 789\n"));
+        // The request's own process: not named again.
+        assert!(text.contains("\"/srv/b\" = ENOENT (No such file or directory)\n"));
+        assert_eq!(text.matches("PHP refused").count(), 1, "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&super::super::json::request_line(&report(), false)).unwrap();
+        let s = &json["suspects"];
+        assert_eq!(
+            (s[0]["pid"].as_i64(), s[0]["process"].as_str()),
+            (Some(456), Some("php-fpm8.2"))
+        );
+        assert_eq!(
+            (s[1]["pid"].as_i64(), s[1].get("process")),
+            (Some(789), None)
+        );
+    }
 }

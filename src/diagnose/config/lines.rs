@@ -127,6 +127,7 @@ mod tests {
         let cfg = ServerConfig {
             files: vec![t.p("a.conf"), t.p("b.conf")],
             document_roots: Vec::new(),
+            default_root: None,
         };
         let got = directive_lines(&cfg, &["Alias", "root"]);
         assert_eq!(got.len(), 2, "{got:?}");

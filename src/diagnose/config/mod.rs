@@ -1,11 +1,13 @@
 //! What a web server's configuration says about where to look ([`ServerConfig`]: its files
-//! and document trees), found by the parsers in apache.rs and nginx.rs, and the helpers they
+//! and document trees), found by the parsers in apache.rs and nginx.rs (and a php-fpm's pool
+//! files by fpm.rs), and the helpers they
 //! share: admitting a configuration path (include depth, file count, no /proc, /sys or /dev),
 //! reading each file once, include globs with shell patterns, and bounded reads of regular
 //! files and directories, also used by the reference search (diagnose/search.rs); single
 //! directives with their file and line (lines.rs).
 
 pub mod apache;
+pub mod fpm;
 pub mod lines;
 pub mod nginx;
 
@@ -17,6 +19,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub use apache::{apache_config, apache_config_under};
+pub use fpm::fpm_config_under;
 pub use lines::{ConfigLine, directive_lines};
 pub use nginx::nginx_config_under;
 
@@ -27,6 +30,8 @@ pub struct ServerConfig {
     pub files: Vec<PathBuf>,
     /// DocumentRoot values, absolute, each once, in order of appearance.
     pub document_roots: Vec<PathBuf>,
+    /// Where the server serves from where no `root` is in effect: nginx's `PREFIX/html`.
+    pub default_root: Option<PathBuf>,
 }
 
 /// Config files read at most.

@@ -61,6 +61,9 @@ pub fn nginx_config_under(under: &Path, cmdline: &[String]) -> ServerConfig {
     };
     let main = local(&p.under, &conf);
     p.file(&main, 0);
+    // nginx's compiled-in `root html`, relative to the prefix: what a location without a
+    // `root` (and a server without one) serves from.
+    p.cfg.default_root = Some(local(&p.under, &absolute(&p.prefix.join("html"))));
     p.cfg
 }
 
