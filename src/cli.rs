@@ -54,6 +54,12 @@ pub enum Command {
         /// How long to wait for each probe's response and record.
         #[arg(long, value_name = "SECS", default_value_t = 10.0)]
         probe_timeout: f64,
+        /// Also attach this FastCGI backend (repeatable): a php-fpm master or worker, traced
+        /// with its master and all its workers. Backends the traced web servers' configuration
+        /// names (fastcgi_pass, ProxyPass, SetHandler "proxy:...") are found and attached
+        /// without it; this is for pools it does not name.
+        #[arg(long = "backend", value_name = "PID")]
+        backends: Vec<i32>,
         #[command(flatten)]
         common: Common,
     },
