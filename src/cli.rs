@@ -32,6 +32,8 @@ pub enum Command {
             why does /home fail? (the .phpp postmortem: suspect, did-you-mean, config line)\n  \
         reqtrace attach --apache --url '/home*'   report requests to /home... as they come\n  \
         reqtrace attach 1234                 trace PID 1234 and its children\n  \
+        reqtrace attach --backend \"$(pgrep -o php-fpm)\" \"$(pgrep -o nginx)\"\n      \
+            nginx and a php-fpm pool its configuration does not name\n  \
         reqtrace attach --failed 1234        only the calls that failed\n  \
         reqtrace attach --json 1234 | jq 'select(.errno==\"ENOENT\") | .path'\n  \
         reqtrace attach --duration 10 $(pgrep -d' ' apache2)\n\n\

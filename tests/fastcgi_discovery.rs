@@ -27,6 +27,11 @@ struct Fpm {
 
 impl Fpm {
     fn start() -> Fpm {
+        Self::start_on(None)
+    }
+
+    /// With `port`: the pool listens on 127.0.0.1:PORT instead of its socket.
+    fn start_on(port: Option<u16>) -> Fpm {
         let bin = "/usr/sbin/php-fpm8.2";
         assert!(
             std::path::Path::new(bin).exists(),
@@ -34,9 +39,10 @@ impl Fpm {
         );
         let dir = TempDir::new("fpm");
         let d = dir.path().display();
+        let listen = port.map_or_else(|| format!("{d}/fpm.sock"), |p| format!("127.0.0.1:{p}"));
         let conf = format!(
             "[global]\npid = {d}/fpm.pid\nerror_log = {d}/fpm.log\ndaemonize = no\n\
-             [www]\nuser = www-data\ngroup = www-data\nlisten = {d}/fpm.sock\n\
+             [www]\nuser = www-data\ngroup = www-data\nlisten = {listen}\n\
              listen.mode = 0666\npm = static\npm.max_children = 2\n"
         );
         std::fs::write(dir.path().join("fpm.conf"), conf).unwrap();
@@ -50,7 +56,11 @@ impl Fpm {
             .unwrap();
         let f = Fpm { dir, child };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !f.sock().exists() || f.workers().len() < 2 {
+        let up = |f: &Fpm| match port {
+            Some(p) => std::net::TcpStream::connect(("127.0.0.1", p)).is_ok(),
+            None => f.sock().exists(),
+        };
+        while !up(&f) || f.workers().len() < 2 {
             assert!(
                 Instant::now() < deadline,
                 "php-fpm did not start: {}",
@@ -286,6 +296,11 @@ fn backend_option_attaches_a_pool_the_configuration_does_not_name() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_all_untraced(&tree_of(ng.pid()));
+    // PID 0 is refused before anything is looked at (its "descendants" are every process).
+    let out = run_reqtrace(&["attach", "--backend", "0", "--duration", "1"], T);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid PID 0"), "{err}");
 }
 
 #[test]
@@ -344,4 +359,31 @@ fn a_backend_traced_by_someone_else_is_a_warning_not_fatal() {
     assert!(!err.contains("tracing it too"), "{err}");
     assert_all_untraced(&fpm.tree());
     assert_all_untraced(&tree_of(ng.pid()));
+}
+
+#[test]
+fn apache_proxypassmatch_to_a_tcp_pool_is_followed() {
+    let port = free_port();
+    let fpm = Fpm::start_on(Some(port));
+    let extra = format!(
+        "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\n\
+         LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so\n\
+         ProxyPassMatch \"^/(.*\\.php)$\" \"fcgi://127.0.0.1:{port}@ROOT@/www/$1\"\n"
+    );
+    let a = Apache::start_with("prefork", &extra);
+    let rt = spawn_reqtrace(&["attach", &a.pid().to_string(), "--duration", "2"]);
+    let me = rt.id() as i32;
+    wait_traced_by(&fpm.tree(), me, "the php-fpm master and workers");
+    let out = wait_output(rt, T);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said = format!(
+        "reqtrace: apache2 (PID {}) passes PHP to php-fpm8.2 (PID {}) on 127.0.0.1:{port}: \
+         tracing it too",
+        a.pid(),
+        fpm.pid()
+    );
+    assert!(err.contains(&said), "expected {said:?} in stderr:\n{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_all_untraced(&fpm.tree());
+    assert_all_untraced(&tree_of(a.pid()));
 }

@@ -77,6 +77,17 @@ impl Ptrace {
     ) -> Result<Ptrace, Error> {
         // A probe names its server: that one and nothing else (not every Apache on the
         // host). PIDs given are kept as they are; the probe then only tests them.
+        // Checked before anything is looked up: the descendants of "PID 0" are every process.
+        if let Some(p) = targets
+            .pids
+            .iter()
+            .chain(&targets.backends)
+            .find(|&&p| p <= 0)
+        {
+            return Err(Error::Usage(format!(
+                "invalid PID {p}: PIDs are positive numbers"
+            )));
+        }
         let mut probed = Vec::new();
         if !targets.listen.is_empty() && (targets.pids.is_empty() || !targets.names.is_empty()) {
             let mut found = Vec::new();
@@ -153,6 +164,7 @@ impl Ptrace {
             .map(|b| b.pid)
             .chain(targets.backends.iter().map(|&p| procinfo::server_master(p)))
             .collect();
+        backends.retain(|p| !ours.contains(p));
         backends.sort_unstable();
         backends.dedup();
         Ok(Ptrace {
