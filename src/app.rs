@@ -38,6 +38,7 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             mut names,
             probes,
             probe_timeout,
+            backends,
             common,
         } => {
             let probes = probes
@@ -73,6 +74,8 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
                 pids,
                 names,
                 listen,
+                backends,
+                find_backends: Some(crate::backends::find),
             };
             let source = Ptrace::attach(cfg, targets, threads)?;
             live(

@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod app;
 pub mod arch;
+pub mod backends;
 pub mod cli;
 pub mod diagnose;
 pub mod error;

@@ -3,9 +3,11 @@
 //! capabilities, Yama), and those the permission diagnosis needs (a worker's credentials, its
 //! LSM labels, its mount namespace and mount table). Everything returns plain data; callers
 //! decide what to cache. The only other reader of /proc is tracer/memory.rs (a tracee's
-//! memory). Which process listens on a TCP address is in [`net`].
+//! memory). Which process listens on a TCP address is in [`net`], on a unix socket path in
+//! [`unix`].
 
 pub mod net;
+pub mod unix;
 
 use std::os::unix::ffi::OsStringExt;
 

@@ -1,7 +1,8 @@
 //! The ptrace tracer as an event source: what to attach (the PIDs given, their existing
-//! descendants, the processes found by name, the server that listens where a probe goes) or
-//! the command to launch, spread over tracer threads; started and joined through the
-//! `Source` seam with plain settings from app.rs.
+//! descendants, the processes found by name, the server that listens where a probe goes, the
+//! FastCGI backends those servers pass requests to, with their workers) or the command to
+//! launch, spread over tracer threads; started and joined through the `Source` seam with
+//! plain settings from app.rs.
 
 use std::net::SocketAddr;
 
@@ -25,7 +26,32 @@ pub struct Targets {
     /// PIDs, or with names, the server listening there is what is traced: found by names,
     /// only those that listen there.
     pub listen: Vec<Vec<SocketAddr>>,
+    /// FastCGI backends named by the user (`--backend`, a php-fpm master or worker): a
+    /// failure to attach one is fatal; its master and the master's workers are attached
+    /// with it.
+    pub backends: Vec<i32>,
+    /// How the FastCGI backends of the servers to trace are found (from their
+    /// configurations: given by app.rs, as a source reads none). `None`: not looked for.
+    pub find_backends: Option<FindBackends>,
 }
+
+/// A FastCGI backend (php-fpm) that a traced web server passes requests to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// The backend's master (the top of its chain of one command name): its workers are
+    /// attached with it.
+    pub pid: i32,
+    /// Its command name (`php-fpm8.2`).
+    pub comm: String,
+    /// Where the server passes requests to it, as shown (a socket path, `host:port`).
+    pub addr: String,
+    /// The master of the web server that passes requests there.
+    pub server: i32,
+}
+
+/// Finds the FastCGI backends of web servers (given as any of their PIDs) that are running
+/// here, and says on stderr which addresses nothing listens on.
+pub type FindBackends = fn(&[i32]) -> Vec<Backend>;
 
 /// The ptrace source.
 pub struct Ptrace {
@@ -34,6 +60,9 @@ pub struct Ptrace {
     targets: Option<Targets>,
     argv: Vec<String>,
     threads: usize,
+    /// Backend masters attached with their existing workers (found, or the masters of the
+    /// `--backend` PIDs), whatever `follow` says: the workers are what serves.
+    backends: Vec<i32>,
     pool: Option<Pool>,
 }
 
@@ -48,20 +77,40 @@ impl Ptrace {
     ) -> Result<Ptrace, Error> {
         // A probe names its server: that one and nothing else (not every Apache on the
         // host). PIDs given are kept as they are; the probe then only tests them.
+        // Checked before anything is looked up: the descendants of "PID 0" are every process.
+        if let Some(p) = targets
+            .pids
+            .iter()
+            .chain(&targets.backends)
+            .find(|&&p| p <= 0)
+        {
+            return Err(Error::Usage(format!(
+                "invalid PID {p}: PIDs are positive numbers"
+            )));
+        }
+        let mut probed = Vec::new();
         if !targets.listen.is_empty() && (targets.pids.is_empty() || !targets.names.is_empty()) {
             let mut found = Vec::new();
             // Several probes of one server (two URLs of one site) name it once.
             targets.listen.sort();
             targets.listen.dedup();
             for addrs in &targets.listen {
-                found.extend(probed_server(addrs, &targets.names)?);
+                let (addr, roots) = probed_server(addrs, &targets.names)?;
+                found.extend(roots.iter().copied());
+                probed.push((addr, roots));
             }
             targets.pids.extend(found);
             targets.pids.sort_unstable();
             targets.pids.dedup();
             targets.names.clear();
         }
-        if targets.pids.is_empty() && discovered(&targets).is_empty() {
+        let servers: Vec<i32> = targets
+            .pids
+            .iter()
+            .copied()
+            .chain(discovered(&targets))
+            .collect();
+        if servers.is_empty() && targets.backends.is_empty() {
             return Err(if targets.names.is_empty() {
                 Error::Usage(
                     "give PIDs to attach to, or --apache, or --name COMM, or --probe URL".into(),
@@ -74,11 +123,56 @@ impl Ptrace {
                 ))
             });
         }
+        let mut found = match targets.find_backends {
+            Some(find) => find(&servers),
+            None => Vec::new(),
+        };
+        // A backend given as a PID, or whose master is, is not announced as found.
+        let ours = procinfo::self_and_ancestors();
+        let given: Vec<i32> = targets
+            .pids
+            .iter()
+            .chain(&targets.backends)
+            .map(|&p| procinfo::server_master(p))
+            .collect();
+        found.retain(|b| !given.contains(&b.pid) && !ours.contains(&b.pid));
+        // A backend someone else traces (strace, a debugger, another reqtrace) cannot be
+        // attached: one warning for its master and workers, and the server is traced alone.
+        let mut warned = Vec::new();
+        found.retain(|b| match procinfo::status(b.pid).map(|s| s.tracer_pid) {
+            Some(0) => true,
+            Some(_) if warned.contains(&b.pid) => false,
+            Some(tracer) => {
+                warned.push(b.pid);
+                crate::say!(
+                    "reqtrace: warning: {} (PID {}), the FastCGI backend of {} on {}, is \
+                     already traced by PID {tracer} ({}): its side of the requests is not \
+                     seen; stop that tracer first to see it",
+                    b.comm,
+                    b.pid,
+                    described(&[b.server]),
+                    b.addr,
+                    procinfo::comm(tracer).unwrap_or_else(|| "?".into())
+                );
+                false
+            }
+            None => false,
+        });
+        announce(&probed, &found);
+        let mut backends: Vec<i32> = found
+            .iter()
+            .map(|b| b.pid)
+            .chain(targets.backends.iter().map(|&p| procinfo::server_master(p)))
+            .collect();
+        backends.retain(|p| !ours.contains(p));
+        backends.sort_unstable();
+        backends.dedup();
         Ok(Ptrace {
             cfg,
             targets: Some(targets),
             argv: Vec::new(),
             threads,
+            backends,
             pool: None,
         })
     }
@@ -90,6 +184,7 @@ impl Ptrace {
             targets: None,
             argv,
             threads: 1,
+            backends: Vec::new(),
             pool: None,
         }
     }
@@ -109,8 +204,9 @@ fn discovered(t: &Targets) -> Vec<i32> {
 /// of its chain of ancestors with the same command name (Apache's or nginx's master, whose
 /// workers are attached with it). A holder that passed the socket to a child with another
 /// name (init, systemd's socket activation, a supervisor) is not the server. With `names`,
-/// only a server of those names. An error says what listens, or that nothing does.
-fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<Vec<i32>, Error> {
+/// only a server of those names. The address that answered and the servers' masters (said
+/// on stderr by [`announce`]); an error says what listens, or that nothing does.
+fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<(SocketAddr, Vec<i32>), Error> {
     let shown = |a: &[SocketAddr]| {
         a.iter()
             .map(ToString::to_string)
@@ -206,12 +302,6 @@ fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<Vec<i32>, Err
         .filter(|&r| roots.iter().any(|&o| o != r && is_ancestor(o, r)))
         .collect();
     roots.retain(|r| !nested.contains(r) && !ours.contains(r));
-    let described = |v: &[i32]| {
-        v.iter()
-            .map(|&p| format!("{} (PID {p})", comm(p)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     if !names.is_empty() {
         let all = roots.clone();
         roots.retain(|&r| names.contains(&comm(r)));
@@ -226,17 +316,89 @@ fn probed_server(addrs: &[SocketAddr], names: &[String]) -> Result<Vec<i32>, Err
             )));
         }
     }
-    crate::say!(
-        "reqtrace: {addr} is served by {}: tracing that server only",
-        described(&roots)
-    );
-    Ok(roots)
+    Ok((addr, roots))
 }
 
-/// What to attach: the PIDs given (a failure is fatal), then, when following forks, their
-/// existing descendants (an Apache master's workers), then the processes found by name.
-fn plan(t: &Targets, follow: bool) -> Vec<Job> {
+/// `apache2 (PID 12), nginx (PID 34)`.
+fn described(pids: &[i32]) -> String {
+    pids.iter()
+        .map(|&p| format!("{} (PID {p})", procinfo::comm(p).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Say once what will be traced beyond what was named: the server each probe reaches, and
+/// the FastCGI backends the servers pass requests to (`… which passes PHP to php-fpm8.2
+/// (PID 456) on /run/php/x.sock: tracing both`).
+fn announce(probed: &[(SocketAddr, Vec<i32>)], found: &[Backend]) {
+    // The backends of some servers, each once with every address it is reached on.
+    let passes = |servers: &[i32]| -> Option<(String, usize)> {
+        let mut seen: Vec<(i32, String, Vec<String>)> = Vec::new();
+        for b in found.iter().filter(|b| servers.contains(&b.server)) {
+            match seen.iter_mut().find(|(p, _, _)| *p == b.pid) {
+                Some((_, _, addrs)) if !addrs.contains(&b.addr) => addrs.push(b.addr.clone()),
+                Some(_) => {}
+                None => seen.push((b.pid, b.comm.clone(), vec![b.addr.clone()])),
+            }
+        }
+        if seen.is_empty() {
+            return None;
+        }
+        let what = if seen.iter().all(|(_, c, _)| c.contains("php")) {
+            "PHP"
+        } else {
+            "FastCGI requests"
+        };
+        let to = seen
+            .iter()
+            .map(|(p, c, a)| format!("{c} (PID {p}) on {}", a.join(" and ")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some((format!("passes {what} to {to}"), seen.len()))
+    };
+    let mut told: Vec<i32> = Vec::new();
+    for (addr, roots) in probed {
+        told.extend(roots);
+        match passes(roots) {
+            None => crate::say!(
+                "reqtrace: {addr} is served by {}: tracing that server only",
+                described(roots)
+            ),
+            Some((passes, n)) => crate::say!(
+                "reqtrace: {addr} is served by {}, which {passes}: tracing {}",
+                described(roots),
+                if roots.len() + n == 2 {
+                    "both"
+                } else {
+                    "them all"
+                }
+            ),
+        }
+    }
+    let mut others: Vec<i32> = found
+        .iter()
+        .map(|b| b.server)
+        .filter(|s| !told.contains(s))
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    for server in others {
+        if let Some((passes, n)) = passes(&[server]) {
+            crate::say!(
+                "reqtrace: {} {passes}: tracing {} too",
+                described(&[server]),
+                if n == 1 { "it" } else { "them" }
+            );
+        }
+    }
+}
+
+/// What to attach: the PIDs given and the `--backend` PIDs (a failure is fatal), then, when
+/// following forks, the existing descendants of the PIDs given (an Apache master's workers),
+/// the backend masters and all their workers, then the processes found by name.
+fn plan(t: &Targets, backends: &[i32], follow: bool) -> Vec<Job> {
     let mut pids = t.pids.clone();
+    pids.extend(&t.backends);
     pids.sort_unstable();
     pids.dedup();
     let mut seen: std::collections::HashSet<i32> = pids.iter().copied().collect();
@@ -249,6 +411,10 @@ fn plan(t: &Targets, follow: bool) -> Vec<Job> {
         for &pid in &pids {
             others.extend(procinfo::descendants(pid));
         }
+    }
+    for &pid in backends {
+        others.push(pid);
+        others.extend(procinfo::descendants(pid));
     }
     others.extend(discovered(t));
     for pid in others {
@@ -263,7 +429,7 @@ impl Source for Ptrace {
     fn start(&mut self, hub: &dyn Hub) -> Result<Vec<i32>, Error> {
         let jobs = match &self.targets {
             None => vec![Job::Launch(self.argv.clone())],
-            Some(t) => plan(t, self.cfg.follow),
+            Some(t) => plan(t, &self.backends, self.cfg.follow),
         };
         let nthreads = self.threads.clamp(1, 64).min(jobs.len().max(1));
         let mut shares: Vec<Vec<Job>> = vec![Vec::new(); nthreads];
@@ -272,13 +438,18 @@ impl Source for Ptrace {
         }
         let follow = self.cfg.follow;
         let targets = self.targets.clone();
+        let backends = self.backends.clone();
         let rescan = move || match &targets {
             Some(t) => {
                 let mut v = Vec::new();
                 if follow {
-                    for &pid in &t.pids {
+                    for &pid in t.pids.iter().chain(&t.backends) {
                         v.extend(procinfo::descendants(pid));
                     }
+                }
+                for &pid in &backends {
+                    v.push(pid);
+                    v.extend(procinfo::descendants(pid));
                 }
                 v.extend(procinfo::find_by_comm(&t.names));
                 let ours = procinfo::self_and_ancestors();

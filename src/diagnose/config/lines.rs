@@ -62,7 +62,7 @@ pub fn directive_lines(cfg: &ServerConfig, names: &[&str]) -> Vec<ConfigLine> {
 
 /// A line's words: white space separates, quotes group, `#` outside quotes starts a comment,
 /// `;`, `{` and `}` end the directive (nginx).
-fn words(line: &str) -> Vec<String> {
+pub(crate) fn words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut quote: Option<char> = None;

@@ -4,9 +4,11 @@
 //! share: admitting a configuration path (include depth, file count, no /proc, /sys or /dev),
 //! reading each file once, include globs with shell patterns, and bounded reads of regular
 //! files and directories, also used by the reference search (diagnose/search.rs); single
-//! directives with their file and line (lines.rs).
+//! directives with their file and line (lines.rs); the FastCGI backends a configuration
+//! passes requests to (fastcgi.rs).
 
 pub mod apache;
+pub mod fastcgi;
 pub mod fpm;
 pub mod lines;
 pub mod nginx;
