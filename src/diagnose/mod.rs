@@ -390,7 +390,13 @@ impl Diagnoser {
             };
             // A chrooted process names paths inside its root: looked up there, and what is
             // found there named back in its terms.
-            let jail = jails.iter().find(|(p, _)| *p == s.pid).map(|(_, j)| j);
+            // A live trace resolves a chrooted process's paths under its root already (event::fds,
+            // as /proc/PID/root shows it): such a path is the host's and looked up as it is.
+            let chrooted_in = jails.iter().find(|(p, _)| *p == s.pid).map(|(_, j)| j);
+            let jail = chrooted_in.filter(|j| {
+                let r = j.0.as_os_str().as_encoded_bytes();
+                !(s.path.starts_with(r) && s.path.get(r.len()) == Some(&b'/'))
+            });
             if g.noise.is_none()
                 && let Some(server_root) = &root
                 && let Some(root) = jail.or(Some(server_root))
@@ -451,7 +457,7 @@ impl Diagnoser {
                             // "X does not exist" is what the suspect's line says already.
                             .filter(|h| !h.is_only_missing(&s.path))
                             .collect();
-                        if let Some(j) = jail {
+                        if let Some(j) = chrooted_in {
                             let chrooted = Hint::Chrooted {
                                 root: j.0.as_os_str().as_encoded_bytes().to_vec(),
                             };
