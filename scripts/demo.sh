@@ -124,7 +124,7 @@ grep 'proxy_fcgi' "$root/logs/error.log" | tail -1 | sed 's/^/   /' || echo "   
 echo
 echo "== reqtrace attach --apache --probe http://127.0.0.1:$port/shop/cart.php"
 set +e
-out=$("$bin" attach --apache --probe "http://127.0.0.1:$port/shop/cart.php")
+out=$("$bin" attach --apache --probe "http://127.0.0.1:$port/shop/cart.php" 2>&1)
 rc=$?
 set -e
 printf '%s\n' "$out"
