@@ -630,3 +630,38 @@ fn healthy_php_through_apache_sethandler_and_fpm_has_no_suspects_found_from_conf
     );
     assert_healthy_through_fpm(&out, &lines, &fpm, &format!("{}/x.php", fpm.www()));
 }
+
+// ---- a wrong SCRIPT_FILENAME prefix -----------------------------------------------------
+
+/// `root` is right, but `fastcgi_param SCRIPT_FILENAME` is built on another directory (a
+/// hard-coded prefix left from an old layout): php-fpm looks up `FPM/app/x.php`. The file the
+/// URL names exists under the server's `root`: that is the did-you-mean, and the
+/// SCRIPT_FILENAME line is the reference.
+#[test]
+fn a_script_filename_on_a_wrong_prefix_names_the_urls_file_under_the_root() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let fpm = Fpm::start(FpmOpts::default());
+    let app = fpm.path("app");
+    let site = format!(
+        "root {www};\nlocation ~ \\.php$ {{\ninclude /etc/nginx/fastcgi_params;\n\
+         fastcgi_param SCRIPT_FILENAME {app}$fastcgi_script_name;\n\
+         fastcgi_pass unix:{sock};\n}}\n",
+        www = fpm.www(),
+        sock = fpm.socket()
+    );
+    let web = FpmNginx::with_server(&site);
+    let (out, lines) = probe(&web.url("/x.php"), web.pid(), None);
+    let r = record(&lines, "/x.php", &out);
+    assert_eq!(r["status"], 404, "{r:#}");
+    let s = first(r);
+    assert_eq!(s["path"], format!("{app}/x.php"), "{}", brief(r));
+    assert_by_fpm_worker(s, &fpm, r);
+    assert_eq!(
+        s["did_you_mean"],
+        format!("{}/x.php", fpm.www()),
+        "the URL's file under the root:{}",
+        brief(r)
+    );
+    assert_reference(s, &web.site_conf(), &["SCRIPT_FILENAME", &app], r);
+    assert_probe_failed(&out, r);
+}

@@ -423,7 +423,23 @@ impl Diagnoser {
                             let mut lines = || self.lines(master, &cfg, nearmiss::ALIASES);
                             // The configuration's paths are the web server's.
                             let local = |p: &[u8]| server_root.local(p);
-                            nearmiss::near_miss(&here, &cfg.document_roots, &mut lines, &local)
+                            let (dym, glued) =
+                                nearmiss::near_miss(&here, &cfg.document_roots, &mut lines, &local);
+                            // The URL's file under another root (a SCRIPT_FILENAME on a wrong
+                            // prefix): what a person sees first.
+                            let dym = dym.or_else(|| {
+                                let url = rank::url_path(request.target.as_deref()?);
+                                let exists =
+                                    |p: &[u8]| crate::syscalls::path::as_path(&local(p)).exists();
+                                nearmiss::url_under_roots(
+                                    &s.path,
+                                    &url,
+                                    &cfg.document_roots,
+                                    &exists,
+                                )
+                                .map(|p| local(&p))
+                            });
+                            (dym, glued)
                         } else {
                             (None, None)
                         };

@@ -156,6 +156,28 @@ pub fn near_miss(
     (under_other_roots(path, &roots), None)
 }
 
+/// The file a URL names, under another root the server serves: a path that is the URL's path
+/// joined to the wrong directory (a FastCGI `SCRIPT_FILENAME` built on a wrong prefix, a
+/// `root` pointing elsewhere) when the URL's path exists under a configured root. `url`: the
+/// decoded URL path; `exists` looks a path up (in the web server's view).
+pub fn url_under_roots(
+    path: &[u8],
+    url: &[u8],
+    roots: &[PathBuf],
+    exists: &dyn Fn(&[u8]) -> bool,
+) -> Option<Vec<u8>> {
+    if url.len() < 2 || url.first() != Some(&b'/') || url.ends_with(b"/") || !path.ends_with(url) {
+        return None;
+    }
+    roots.iter().take(32).find_map(|r| {
+        let root = r.as_os_str().as_bytes();
+        let root = root.strip_suffix(b"/").unwrap_or(root);
+        let mut candidate = root.to_vec();
+        candidate.extend_from_slice(url);
+        (candidate != path && exists(&candidate)).then_some(candidate)
+    })
+}
+
 /// Damerau-Levenshtein distance (optimal string alignment: insertions, deletions,
 /// substitutions and transpositions of adjacent bytes all cost 1), case-sensitive.
 /// Each input is cut to its first [`MAX_DISTANCE_INPUT`] bytes, so the cost is bounded.
@@ -325,6 +347,31 @@ fn is_pseudo_fs_path(path: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_urls_file_under_a_configured_root() {
+        let roots = [PathBuf::from("/srv/www"), PathBuf::from("/srv/other")];
+        let exists = |p: &[u8]| p == b"/srv/www/shop/cart.php";
+        assert_eq!(
+            url_under_roots(
+                b"/srv/app/shop/cart.php",
+                b"/shop/cart.php",
+                &roots,
+                &exists
+            ),
+            Some(b"/srv/www/shop/cart.php".to_vec())
+        );
+        // Not the URL's path joined somewhere, or nothing there: no guess.
+        assert_eq!(
+            url_under_roots(b"/srv/app/x.php", b"/shop/cart.php", &roots, &exists),
+            None
+        );
+        assert_eq!(
+            url_under_roots(b"/srv/app/y.php", b"/y.php", &roots, &exists),
+            None
+        );
+        assert_eq!(url_under_roots(b"/srv/app/", b"/", &roots, &exists), None);
+    }
+
     use super::*;
     use crate::diagnose::testdir::TempDir;
 
