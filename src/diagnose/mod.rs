@@ -183,6 +183,8 @@ pub struct Diagnoser {
     looks: HashMap<LookKey, (Instant, Look)>,
     /// A worker's master PID and its command name, by worker PID.
     masters: HashMap<i32, (Instant, i32, Option<String>)>,
+    /// A process's root when it is not `/` (a chrooted php-fpm pool), by PID.
+    roots: HashMap<i32, (Instant, Option<Rooted>)>,
 }
 
 impl Diagnoser {
@@ -197,6 +199,7 @@ impl Diagnoser {
             lines_cache: HashMap::new(),
             looks: HashMap::new(),
             masters: HashMap::new(),
+            roots: HashMap::new(),
         }
     }
 
@@ -330,25 +333,10 @@ impl Diagnoser {
             View::Offline { root, .. } => root.clone(),
         };
         let live = matches!(self.view, View::Live);
-        // The roots of the request's chrooted processes (a php-fpm pool's `chroot`): a path
-        // one of them names exists when it does under its root.
-        let mut jails: Vec<(i32, Rooted)> = Vec::new();
-        if live {
-            // Only the processes that failed a call: a healthy request reads nothing here.
-            let mut seen: Vec<i32> = Vec::new();
-            for f in &request.failures {
-                if seen.len() >= 16 || seen.contains(&f.pid) {
-                    continue;
-                }
-                seen.push(f.pid);
-                if let Some(j) = fastcgi::chroot_of(f.pid) {
-                    jails.push((f.pid, j));
-                }
-            }
-        }
+        // Paths are looked up as the tracer resolved them: a chrooted process's paths under
+        // its root already (event::fds, as /proc/PID/root shows it).
         let exists = |p: &[u8]| {
             root.iter()
-                .chain(jails.iter().map(|(_, j)| j))
                 .any(|r| crate::syscalls::path::as_path(&r.local(p)).exists())
         };
         let mut groups = rank::rank(&request, &exists);
@@ -392,7 +380,13 @@ impl Diagnoser {
             // found there named back in its terms.
             // A live trace resolves a chrooted process's paths under its root already (event::fds,
             // as /proc/PID/root shows it): such a path is the host's and looked up as it is.
-            let chrooted_in = jails.iter().find(|(p, _)| *p == s.pid).map(|(_, j)| j);
+            // Read only for a suspect (and cached): a healthy request reads nothing of /proc.
+            let chrooted_in = if live && g.noise.is_none() {
+                self.chroot_of(s.pid)
+            } else {
+                None
+            };
+            let chrooted_in = chrooted_in.as_ref();
             let jail = chrooted_in.filter(|j| {
                 let r = j.0.as_os_str().as_encoded_bytes();
                 !(s.path.starts_with(r) && s.path.get(r.len()) == Some(&b'/'))
@@ -575,6 +569,21 @@ impl Diagnoser {
             notes,
             logged_error,
         }
+    }
+
+    /// `pid`'s root when it is not `/`, looked up in /proc at most every MASTER_TTL.
+    fn chroot_of(&mut self, pid: i32) -> Option<Rooted> {
+        if let Some((at, r)) = self.roots.get(&pid)
+            && at.elapsed() < MASTER_TTL
+        {
+            return r.clone();
+        }
+        let r = fastcgi::chroot_of(pid);
+        if self.roots.len() >= MAX_CACHED {
+            self.roots.clear();
+        }
+        self.roots.insert(pid, (Instant::now(), r.clone()));
+        r
     }
 
     /// The configuration of the server that answered `pid`, looked up once per request.

@@ -25,13 +25,20 @@ impl Hasher for IntHasher {
             self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
     }
+    // Each integer is mixed into what came before: a (pid, fd) key hashes both.
     fn write_i32(&mut self, n: i32) {
-        self.0 = (n as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.write_u64(n as u32 as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
 /// A map keyed by tid, pid or fd.
 pub type IntMap<V> = HashMap<i32, V, BuildHasherDefault<IntHasher>>;
+/// A map keyed by other integers the kernel or a counter hands out (request ids, (pid, fd)
+/// pairs), hashed the same way.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
 /// The name kept for a connection returned by accept/accept4 (or a new socket), so that its
 /// reads are known to be socket I/O without asking anyone.

@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 
 pub use crate::event::Backend;
 use crate::event::capture::{self, Io};
+use crate::event::fds::FastMap;
 use crate::event::{
     Announced, Arg, Bytes, Event, FlagKind, Logged, RequestEnd, SyscallEvent, Verdict,
 };
@@ -195,13 +196,13 @@ impl Request {
 #[derive(Default)]
 pub struct Correlator {
     next_id: u64,
-    open: HashMap<u64, Request>,
+    open: FastMap<u64, Request>,
     /// The request each thread is serving.
-    current: HashMap<i32, u64>,
+    current: FastMap<i32, u64>,
     /// Requests read on each connection (pid, fd) and not yet answered, oldest first.
-    conns: HashMap<(i32, i32), VecDeque<u64>>,
+    conns: FastMap<(i32, i32), VecDeque<u64>>,
     /// The start of a request line split across reads, per connection, until the rest comes.
-    partial_lines: HashMap<(i32, i32), Vec<u8>>,
+    partial_lines: FastMap<(i32, i32), Vec<u8>>,
     order: VecDeque<u64>,
     /// Requests a source tagged calls with and has not announced yet, by its id, and their
     /// ids oldest first.
@@ -212,7 +213,7 @@ pub struct Correlator {
     /// that sent a BEGIN_REQUEST and have no leg yet (oldest first), and finished requests
     /// waiting for their leg to end.
     fcgi: fastcgi::Streams,
-    legs: HashMap<i32, (Leg, Request)>,
+    legs: FastMap<i32, (Leg, Request)>,
     parked: VecDeque<(Leg, Request)>,
     awaiting: VecDeque<u64>,
     held: Vec<Request>,
