@@ -32,7 +32,7 @@ pub enum Command {
             why does /home fail? (the .phpp postmortem: suspect, did-you-mean, config line)\n  \
         reqtrace attach --apache --url '/home*'   report requests to /home... as they come\n  \
         reqtrace attach 1234                 trace PID 1234 and its children\n  \
-        reqtrace attach --backend \"$(pgrep -o php-fpm)\" \"$(pgrep -o nginx)\"\n      \
+        reqtrace attach --fastcgi \"$(pgrep -o php-fpm)\" \"$(pgrep -o nginx)\"\n      \
             nginx and a php-fpm pool its configuration does not name\n  \
         reqtrace attach --failed 1234        only the calls that failed\n  \
         reqtrace attach --json 1234 | jq 'select(.errno==\"ENOENT\") | .path'\n  \
@@ -60,7 +60,7 @@ pub enum Command {
         /// with its master and all its workers. Backends the traced web servers' configuration
         /// names (fastcgi_pass, ProxyPass, SetHandler "proxy:...") are found and attached
         /// without it; this is for pools it does not name.
-        #[arg(long = "backend", value_name = "PID")]
+        #[arg(long = "fastcgi", value_name = "PID")]
         backends: Vec<i32>,
         #[command(flatten)]
         common: Common,

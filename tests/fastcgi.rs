@@ -1,7 +1,7 @@
 //! Issue 13's acceptance tests: PHP through FastCGI on real servers (tests/common/fpm.rs: a
 //! private php-fpm 8.2 pool behind a private nginx or a private prefork Apache with
 //! mod_proxy_fcgi; mod_php's Apache from tests/common/php.rs for open_basedir). reqtrace
-//! attaches to the web server, and to the pool either given with `--backend PID` or found
+//! attaches to the web server, and to the pool either given with `--fastcgi PID` or found
 //! from the web server's configuration; each probe must get one record naming the FPM
 //! worker's failing call first (with that worker's pid), the near miss, the configuration
 //! line, and what the web server logged for the request.
@@ -26,13 +26,13 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// reqtrace's hard limit per probe run (it answers in about a second when all is well).
 const T: Duration = Duration::from_secs(60);
 
-/// `reqtrace attach --json --probe URL WEB_PID [--backend FPM_PID]`: its output, JSON lines.
+/// `reqtrace attach --json --probe URL WEB_PID [--fastcgi FPM_PID]`: its output, JSON lines.
 fn probe(url: &str, web: i32, backend: Option<i32>) -> (Output, Vec<Value>) {
     let web = web.to_string();
     let fpm = backend.map(|b| b.to_string());
     let mut args = vec!["attach", "--json", "--syscalls", "--probe", url, &web];
     if let Some(b) = &fpm {
-        args.extend(["--backend", b.as_str()]);
+        args.extend(["--fastcgi", b.as_str()]);
     }
     let out = run_reqtrace(&args, T);
     let lines = json_lines(&out.stdout);
@@ -271,7 +271,7 @@ fn nginx_typo_root_in_php_location_names_the_fpm_workers_missing_script_with_bac
     check_nginx_typo_root(true);
 }
 
-/// The same, without `--backend`: the pool is found from nginx's `fastcgi_pass unix:…`.
+/// The same, without `--fastcgi`: the pool is found from nginx's `fastcgi_pass unix:…`.
 #[test]
 fn nginx_typo_root_in_php_location_finds_the_pool_from_fastcgi_pass() {
     check_nginx_typo_root(false);
@@ -431,7 +431,7 @@ fn apache_proxypassmatch_target_typo_names_the_fpm_workers_missing_script_with_b
     check_apache_proxypassmatch_typo(true);
 }
 
-/// The same, without `--backend`: the pool is found from the `ProxyPassMatch … unix:…` line.
+/// The same, without `--fastcgi`: the pool is found from the `ProxyPassMatch … unix:…` line.
 #[test]
 fn apache_proxypassmatch_target_typo_finds_the_pool_from_the_proxy_config() {
     check_apache_proxypassmatch_typo(false);
@@ -593,7 +593,7 @@ fn healthy_php_through_nginx_and_fpm_has_no_suspects_with_backend() {
     assert_healthy_through_fpm(&out, &lines, &fpm, &format!("{}/x.php", fpm.www()));
 }
 
-/// Found from `fastcgi_pass`, no `--backend`.
+/// Found from `fastcgi_pass`, no `--fastcgi`.
 #[test]
 fn healthy_php_through_nginx_and_fpm_has_no_suspects_found_from_config() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

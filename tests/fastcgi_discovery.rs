@@ -1,5 +1,5 @@
 //! Issue 13, discovery: attaching to a web server also attaches the FastCGI backend (php-fpm)
-//! its configuration passes requests to, with the pool's workers; `--backend PID` attaches one
+//! its configuration passes requests to, with the pool's workers; `--fastcgi PID` attaches one
 //! explicitly; an address nothing listens on is a warning naming the configuration line.
 //! Real processes: a private php-fpm8.2 pool on a unix socket, a private nginx
 //! (`fastcgi_pass unix:…`, or an `upstream`), a private Apache with proxy_fcgi.
@@ -257,7 +257,7 @@ fn backend_option_attaches_a_pool_the_configuration_does_not_name() {
     let rt = spawn_reqtrace(&[
         "attach",
         &ng.pid().to_string(),
-        "--backend",
+        "--fastcgi",
         &worker.to_string(),
         "--duration",
         "2",
@@ -271,7 +271,7 @@ fn backend_option_attaches_a_pool_the_configuration_does_not_name() {
     assert_all_untraced(&fpm.tree());
     assert_all_untraced(&tree_of(ng.pid()));
 
-    // A --backend that cannot be attached is fatal, like a PID given.
+    // A --fastcgi that cannot be attached is fatal, like a PID given.
     let gone = {
         let mut c = Command::new("true").spawn().unwrap();
         let p = c.id() as i32;
@@ -282,7 +282,7 @@ fn backend_option_attaches_a_pool_the_configuration_does_not_name() {
         &[
             "attach",
             &ng.pid().to_string(),
-            "--backend",
+            "--fastcgi",
             &gone.to_string(),
             "--duration",
             "1",
@@ -297,7 +297,7 @@ fn backend_option_attaches_a_pool_the_configuration_does_not_name() {
     );
     assert_all_untraced(&tree_of(ng.pid()));
     // PID 0 is refused before anything is looked at (its "descendants" are every process).
-    let out = run_reqtrace(&["attach", "--backend", "0", "--duration", "1"], T);
+    let out = run_reqtrace(&["attach", "--fastcgi", "0", "--duration", "1"], T);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("invalid PID 0"), "{err}");

@@ -26,7 +26,7 @@ pub struct Targets {
     /// PIDs, or with names, the server listening there is what is traced: found by names,
     /// only those that listen there.
     pub listen: Vec<Vec<SocketAddr>>,
-    /// FastCGI backends named by the user (`--backend`, a php-fpm master or worker): a
+    /// FastCGI backends named by the user (`--fastcgi`, a php-fpm master or worker): a
     /// failure to attach one is fatal; its master and the master's workers are attached
     /// with it.
     pub backends: Vec<i32>,
@@ -61,7 +61,7 @@ pub struct Ptrace {
     argv: Vec<String>,
     threads: usize,
     /// Backend masters attached with their existing workers (found, or the masters of the
-    /// `--backend` PIDs), whatever `follow` says: the workers are what serves.
+    /// `--fastcgi` PIDs), whatever `follow` says: the workers are what serves.
     backends: Vec<i32>,
     pool: Option<Pool>,
 }
@@ -393,7 +393,7 @@ fn announce(probed: &[(SocketAddr, Vec<i32>)], found: &[Backend]) {
     }
 }
 
-/// What to attach: the PIDs given and the `--backend` PIDs (a failure is fatal), then, when
+/// What to attach: the PIDs given and the `--fastcgi` PIDs (a failure is fatal), then, when
 /// following forks, the existing descendants of the PIDs given (an Apache master's workers),
 /// the backend masters and all their workers, then the processes found by name.
 fn plan(t: &Targets, backends: &[i32], follow: bool) -> Vec<Job> {

@@ -138,7 +138,7 @@ impl Fpm {
         f
     }
 
-    /// The master's PID (`--backend PID`).
+    /// The master's PID (`--fastcgi PID`).
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
