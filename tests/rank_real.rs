@@ -218,3 +218,44 @@ Alias /app @ROOT@/app
             .all(|x| x["line"] != 1 || s(&x["file"]) != real.to_str().unwrap())
     );
 }
+
+/// Item 5 with `AccessFileName .acl`: the per-directory files searched are the ones the
+/// configuration names, not only `.htaccess`.
+#[test]
+fn a_rewrite_typo_in_the_access_file_the_configuration_names_is_referenced() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = php_apache(
+        "LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+AccessFileName .acl
+Alias /app @ROOT@/app
+<Directory @ROOT@/app>
+    AllowOverride All
+    Require all granted
+</Directory>
+",
+    );
+    let root = a.root.path();
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::write(root.join("app/index.php"), "<?php echo 'app';\n").unwrap();
+    std::fs::write(
+        root.join("app/.acl"),
+        "RewriteEngine On\nRewriteRule ^start$ index.phpp [L]\n",
+    )
+    .unwrap();
+    let (out, r) = probe(&a, "/app/start");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(r["status"], 404, "{r:#}");
+    let first = &suspects(&r)[0];
+    assert_eq!(
+        s(&first["path"]),
+        root.join("app/index.phpp").to_str().unwrap(),
+        "{r:#}"
+    );
+    let acl = root.join("app/.acl");
+    let refs = first["references"].as_array().unwrap();
+    assert!(
+        refs.iter()
+            .any(|x| s(&x["file"]) == acl.to_str().unwrap() && x["line"] == 2),
+        "the RewriteRule in .acl: {r:#}"
+    );
+}

@@ -145,6 +145,25 @@ enum View {
     },
 }
 
+/// Apache's directive naming the per-directory configuration files.
+const ACCESS_FILE_NAME: &[&str] = &["AccessFileName"];
+
+/// The per-directory file names a configuration's `AccessFileName` lines give (Apache reads
+/// each, in order, in every directory it walks), else Apache's default `.htaccess`.
+fn access_file_names(lines: &[config::ConfigLine]) -> Vec<Vec<u8>> {
+    let names: Vec<Vec<u8>> = lines
+        .iter()
+        .flat_map(|l| l.args.iter())
+        .filter(|a| !a.is_empty() && !a.contains('/'))
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    if names.is_empty() {
+        vec![rank::ACCESS_FILE.to_vec()]
+    } else {
+        names
+    }
+}
+
 /// What the recording explained of the same failure, where this run could not look.
 fn fill_from(s: &mut Suspect, rec: &Recorded) {
     let Some(r) = rec
@@ -185,6 +204,8 @@ pub struct Diagnoser {
     masters: HashMap<i32, (Instant, i32, Option<String>)>,
     /// A process's root when it is not `/` (a chrooted php-fpm pool), by PID.
     roots: HashMap<i32, (Instant, Option<Rooted>)>,
+    /// The per-directory file names (AccessFileName) of a worker's server, by worker PID.
+    access: HashMap<i32, (Instant, Vec<Vec<u8>>)>,
 }
 
 impl Diagnoser {
@@ -200,6 +221,7 @@ impl Diagnoser {
             looks: HashMap::new(),
             masters: HashMap::new(),
             roots: HashMap::new(),
+            access: HashMap::new(),
         }
     }
 
@@ -339,7 +361,26 @@ impl Diagnoser {
             root.iter()
                 .any(|r| crate::syscalls::path::as_path(&r.local(p)).exists())
         };
-        let mut groups = rank::rank(&request, &exists);
+        let mut config: Option<(i32, ServerConfig)> = None;
+        // The server's per-directory file names, read (cached) only when something failed.
+        let access = if request.failures.is_empty() {
+            vec![rank::ACCESS_FILE.to_vec()]
+        } else {
+            match self.access.get(&request.pid) {
+                Some((at, names)) if at.elapsed() < REF_TTL => names.clone(),
+                _ => {
+                    let (master, cfg) = self.server_config(&mut config, request.pid);
+                    let names = access_file_names(&self.lines(master, &cfg, ACCESS_FILE_NAME));
+                    if self.access.len() >= MAX_CACHED {
+                        self.access.clear();
+                    }
+                    self.access
+                        .insert(request.pid, (Instant::now(), names.clone()));
+                    names
+                }
+            }
+        };
+        let mut groups = rank::rank_with(&request, &exists, &access);
         logged::weigh(&mut groups, &request, &said);
         let noise = groups
             .iter()
@@ -349,7 +390,6 @@ impl Diagnoser {
         // Read only when a suspect needs it: most requests have none. By process: a request
         // through FastCGI holds the web server's calls and php-fpm's.
         let mut creds: HashMap<i32, Option<perms::Creds>> = HashMap::new();
-        let mut config: Option<(i32, ServerConfig)> = None;
         let mut suspects = Vec::new();
         let show_noise = self.show_noise;
         for g in groups
@@ -496,12 +536,16 @@ impl Diagnoser {
                             cfg = fastcgi::merged(&cfg, &c);
                         }
                     }
-                    // The per-directory files the server read for this request (.htaccess of
-                    // each directory it walked, found or not): searched too.
+                    // The per-directory files the server read for this request (.htaccess,
+                    // or what AccessFileName names, of each directory it walked): searched too.
                     let mut access: Vec<PathBuf> = request
                         .lookups
                         .iter()
-                        .filter(|l| rank::basename(&l.path) == rank::ACCESS_FILE)
+                        .filter(|l| {
+                            access
+                                .iter()
+                                .any(|n| rank::basename(&l.path) == n.as_slice())
+                        })
                         .map(|l| {
                             crate::syscalls::path::as_path(&server_root.local(&l.path))
                                 .to_path_buf()

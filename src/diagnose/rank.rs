@@ -96,9 +96,16 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Why a failure is normal, if it is.
-fn noise_reason(f: &Failure, req: &Request, url: &[u8]) -> Option<&'static str> {
+fn noise_reason(
+    f: &Failure,
+    req: &Request,
+    url: &[u8],
+    access: &[Vec<u8>],
+) -> Option<&'static str> {
     let name = basename(&f.path);
-    if name == b".htaccess" && matches!(f.errno, libc::ENOENT | libc::ENOTDIR) {
+    if access.iter().any(|a| a.as_slice() == name)
+        && matches!(f.errno, libc::ENOENT | libc::ENOTDIR)
+    {
         return Some(".htaccess probe");
     }
     // The URL-path looked up as if it were a file (mod_rewrite does this for a rewrite
@@ -164,13 +171,19 @@ fn index_candidate(req: &Request, path: &[u8], url: &[u8]) -> bool {
 /// groups come last (score 0). `exists` tells whether a path exists (on the traced machine):
 /// which form of a path the application meant may depend on it.
 pub fn rank(req: &Request, exists: &dyn Fn(&[u8]) -> bool) -> Vec<Group> {
+    rank_with(req, exists, &[ACCESS_FILE.to_vec()])
+}
+
+/// [`rank`], with the server's per-directory file names (`AccessFileName`; `.htaccess` by
+/// default): their probes are noise, and a rewrite one of them made is recognised.
+pub fn rank_with(req: &Request, exists: &dyn Fn(&[u8]) -> bool, access: &[Vec<u8>]) -> Vec<Group> {
     let url = req.target.as_deref().map(url_path).unwrap_or_default();
     let url_last = basename(&url).to_vec();
-    let per_dir = forms::per_dir_rewrite(req, &url_last);
+    let per_dir = forms::per_dir_rewrite(req, &url_last, access);
     // Each group with the distinct paths it was seen under, and how often.
     let mut groups: Vec<(Group, PathCounts)> = Vec::new();
     for f in &req.failures {
-        let noise = noise_reason(f, req, &url);
+        let noise = noise_reason(f, req, &url, access);
         let name = basename(&f.path);
         let slot = groups
             .iter_mut()

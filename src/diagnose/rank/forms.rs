@@ -157,26 +157,27 @@ pub fn rewritten<'a>(req: &Request, paths: &'a [(Vec<u8>, u64)]) -> Option<&'a [
 /// (a successful open), and afterwards a path under D failed before anything else under D
 /// was found (the server's look at the rewritten path, before any handler ran). Returns
 /// (the per-directory file, when it was read, the failed target).
-pub fn per_dir_rewrite(req: &Request, url_last: &[u8]) -> Option<(Vec<u8>, f64, Vec<u8>)> {
-    for a in req
-        .lookups
-        .iter()
-        .filter(|l| basename(&l.path) == ACCESS_FILE)
-    {
+pub fn per_dir_rewrite(
+    req: &Request,
+    url_last: &[u8],
+    access: &[Vec<u8>],
+) -> Option<(Vec<u8>, f64, Vec<u8>)> {
+    let is_access = |p: &[u8]| access.iter().any(|a| a.as_slice() == basename(p));
+    for a in req.lookups.iter().filter(|l| is_access(&l.path)) {
         let dir = dirname(&a.path);
         let target = req.failures.iter().find(|f| {
             f.ts > a.ts
                 && f.errno == libc::ENOENT
                 && under(dir, &f.path)
                 && basename(&f.path) != url_last
-                && basename(&f.path) != ACCESS_FILE
+                && !is_access(&f.path)
                 // Nothing under D found in between but the target's own directories (the
                 // walk to it): a found file means a handler ran, and what fails after is
                 // the application's.
                 && !req.lookups.iter().any(|l| {
                     l.ts > a.ts
                         && l.ts < f.ts
-                        && basename(&l.path) != ACCESS_FILE
+                        && !is_access(&l.path)
                         && under(dir, &l.path)
                         && !under(&l.path, &f.path)
                 })
