@@ -49,45 +49,9 @@ impl PhpApache {
     /// those paths moved into the temp dir so a test can break its copy (rename a template)
     /// and DokuWiki writes its caches there, never in the system's. The page `start` exists.
     pub fn dokuwiki() -> PhpApache {
-        for p in [DOKUWIKI, DOKUWIKI_CONF, DOKUWIKI_DATA] {
-            assert!(
-                Path::new(p).exists(),
-                "{p} is missing: DokuWiki is not installed (scripts/test.sh installs it)"
-            );
-        }
         let root = new_root("dokuwiki");
+        prepare_dokuwiki(root.path());
         let r = root.path().to_str().unwrap().to_string();
-        // The package's symlinks point out of /usr/share/dokuwiki: lib/plugins and lib/tpl
-        // into /var/lib/dokuwiki/lib, .htaccess into /etc/dokuwiki; /etc/dokuwiki's
-        // acl.auth.php and users.auth.php into /var/lib/dokuwiki/acl. Dereference them
-        // (cp -L) so the copy owns its templates and plugins.
-        copy(&format!("{DOKUWIKI}/"), &format!("{r}/dokuwiki"), true);
-        copy(&format!("{DOKUWIKI_CONF}/"), &format!("{r}/etc"), true);
-        std::fs::create_dir_all(format!("{r}/var")).unwrap();
-        // The data directory keeps its owner (www-data) and modes.
-        copy(
-            &format!("{DOKUWIKI_DATA}/data/"),
-            &format!("{r}/var/data"),
-            false,
-        );
-        // Debian's inc/preload.php names /etc/dokuwiki (DOKU_MAIN_CONF, the farm) and
-        // dokuwiki.php the savedir under /var/lib/dokuwiki: point them at the copy.
-        let moved = |text: String| {
-            text.replace(DOKUWIKI_CONF, &format!("{r}/etc"))
-                .replace(DOKUWIKI_DATA, &format!("{r}/var"))
-        };
-        for f in ["dokuwiki/inc/preload.php", "etc/dokuwiki.php"] {
-            let p = root.path().join(f);
-            let text = std::fs::read_to_string(&p).unwrap();
-            std::fs::write(&p, moved(text)).unwrap();
-        }
-        let start = root.path().join("var/data/pages/start.txt");
-        std::fs::write(
-            &start,
-            format!("====== Welcome ======\n\n{DOKUWIKI_START_TEXT}\n"),
-        )
-        .unwrap();
-        chown_www_data(&start);
         // The package's Apache stanza (Alias /dokuwiki, Options +FollowSymLinks,
         // AllowOverride All, Order/Allow from localhost), with the copy's paths.
         let apache_conf = std::fs::read_to_string(format!("{DOKUWIKI_CONF}/apache.conf"))
@@ -245,6 +209,52 @@ impl Drop for PhpApache {
     fn drop(&mut self) {
         super::stop_server(&mut self.child);
     }
+}
+
+/// Lay out a private copy of Debian's DokuWiki in `dir` (which must exist and be traversable
+/// by www-data): its code in `DIR/dokuwiki`, its configuration in `DIR/etc`, its data in
+/// `DIR/var/data` (owner www-data kept), Debian's preload.php and dokuwiki.php pointed at
+/// them, and the page `start` (DOKUWIKI_START_TEXT). No web server configuration: whoever
+/// serves `DIR/dokuwiki` (mod_php here, php-fpm in tests/fpm_apps.rs) brings its own.
+pub fn prepare_dokuwiki(dir: &Path) {
+    for p in [DOKUWIKI, DOKUWIKI_CONF, DOKUWIKI_DATA] {
+        assert!(
+            Path::new(p).exists(),
+            "{p} is missing: DokuWiki is not installed (scripts/test.sh installs it)"
+        );
+    }
+    let r = dir.to_str().unwrap().to_string();
+    // The package's symlinks point out of /usr/share/dokuwiki: lib/plugins and lib/tpl
+    // into /var/lib/dokuwiki/lib, .htaccess into /etc/dokuwiki; /etc/dokuwiki's
+    // acl.auth.php and users.auth.php into /var/lib/dokuwiki/acl. Dereference them
+    // (cp -L) so the copy owns its templates and plugins.
+    copy(&format!("{DOKUWIKI}/"), &format!("{r}/dokuwiki"), true);
+    copy(&format!("{DOKUWIKI_CONF}/"), &format!("{r}/etc"), true);
+    std::fs::create_dir_all(format!("{r}/var")).unwrap();
+    // The data directory keeps its owner (www-data) and modes.
+    copy(
+        &format!("{DOKUWIKI_DATA}/data/"),
+        &format!("{r}/var/data"),
+        false,
+    );
+    // Debian's inc/preload.php names /etc/dokuwiki (DOKU_MAIN_CONF, the farm) and
+    // dokuwiki.php the savedir under /var/lib/dokuwiki: point them at the copy.
+    let moved = |text: String| {
+        text.replace(DOKUWIKI_CONF, &format!("{r}/etc"))
+            .replace(DOKUWIKI_DATA, &format!("{r}/var"))
+    };
+    for f in ["dokuwiki/inc/preload.php", "etc/dokuwiki.php"] {
+        let p = dir.join(f);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, moved(text)).unwrap();
+    }
+    let start = dir.join("var/data/pages/start.txt");
+    std::fs::write(
+        &start,
+        format!("====== Welcome ======\n\n{DOKUWIKI_START_TEXT}\n"),
+    )
+    .unwrap();
+    chown_www_data(&start);
 }
 
 /// A temp dir laid out for the server: run/, logs/, www/ and sessions/, traversable by
