@@ -195,6 +195,26 @@ mod tests {
     }
 
     #[test]
+    fn what_the_application_logged_with_error_log_makes_a_success_need_attention() {
+        // phpMyAdmin's config checks is_readable() on its secret, then error_log()s the
+        // failure and renders its page (200); mod_php logs that line at [php:notice].
+        let r = req(
+            200,
+            &[
+                ("/var/lib/app/secret.inc.php", libc::EACCES),
+                ("/usr/share/app/config.footer.inc.php", libc::ENOENT),
+            ],
+            &[
+                "[Tue Dec 01 18:33:43.088079 2026] [php:notice] [pid 1:tid 1] [client 127.0.0.1:1] app: Failed to load /var/lib/app/secret.inc.php Check group www-data has read access",
+            ],
+        );
+        let g = ranked(&r);
+        assert_eq!(g[0].path, b"/var/lib/app/secret.inc.php");
+        assert!(g[0].noise.is_none(), "{g:#?}");
+        assert!(g[1].noise.is_some(), "{g:#?}");
+    }
+
+    #[test]
     fn a_deprecation_naming_a_file_does_not_make_it_a_suspect() {
         let r = req(
             200,

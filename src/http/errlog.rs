@@ -67,6 +67,14 @@ pub fn gravity(line: &[u8]) -> Gravity {
         let word = &inner[..close];
         let level = word.rsplit(|&b| b == b':').next().unwrap_or(word);
         if let Some(g) = gravity_of_word(level) {
+            // mod_php logs what the application itself wrote with error_log() at
+            // `[php:notice]`, with none of PHP's words (PHP's own notices say `PHP
+            // Notice`, handled above). An application writes there what went wrong
+            // (`Failed to load /x: check read access`), and the same line through
+            // php-fpm reaches nginx's log at `[error]`: weigh it as a warning.
+            if g == Gravity::Notice && word.starts_with(b"php") && level == b"notice" {
+                return Gravity::Warning;
+            }
             return g;
         }
         rest = &inner[close + 1..];
@@ -235,6 +243,24 @@ mod tests {
             Gravity::Notice
         );
         assert_eq!(gravity(b"plain text"), Gravity::Notice);
+    }
+
+    #[test]
+    fn an_applications_own_message_under_mod_php_is_a_warning() {
+        // error_log() from phpMyAdmin's config.inc.php, as mod_php logs it.
+        let app = b"[Tue Dec 01 18:33:43.088079 2026] [php:notice] [pid 9018:tid 9018] [client 127.0.0.1:33344] phpmyadmin: Failed to load /var/lib/phpmyadmin/blowfish_secret.inc.php Check group www-data has read access and open_basedir restrictions.";
+        assert_eq!(gravity(app), Gravity::Warning);
+        // PHP's own notices and deprecations stay notices.
+        let notice = b"[Tue Dec 01 2026] [php:notice] [pid 1] PHP Notice:  Undefined index: a in /x.php on line 2";
+        assert_eq!(gravity(notice), Gravity::Notice);
+        let deprecated =
+            b"[Tue Dec 01 2026] [php:notice] [pid 1] PHP Deprecated:  x in /x.php on line 2";
+        assert_eq!(gravity(deprecated), Gravity::Notice);
+        // Another module's notice is the server's, not the application's.
+        assert_eq!(
+            gravity(b"[Tue Dec 01 2026] [core:notice] [pid 1] AH00094: Command line"),
+            Gravity::Notice
+        );
     }
 
     #[test]
