@@ -216,10 +216,14 @@ pub struct RequestLine<'a, S> {
     )]
     pub log: Vec<LogLine<'a>>,
     /// Lines it wrote beyond those listed.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero", deserialize_with = "lenient")]
     pub log_more: u64,
     /// The FastCGI backend that ran its script, when its calls were followed there.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub backend: Option<BackendLine<'a>>,
 }
 
@@ -244,6 +248,15 @@ pub struct LogLine<'a> {
     pub pid: i32,
     pub ts: f64,
     pub line: Cow<'a, str>,
+}
+
+/// A field read leniently: a value of the wrong shape reads as the default (none, 0), not as
+/// a broken line (a recording from another version, edited by hand).
+fn lenient<'de, D: serde::Deserializer<'de>, T: Default + serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<T, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(T::deserialize(v).unwrap_or_default())
 }
 
 /// Log lines read leniently: an item that is not a log line is skipped.
@@ -423,6 +436,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!((r.suspects.len(), r.notes), (0, vec!["n".to_string()]));
+        // A backend or log_more of the wrong shape reads as none, not as a broken line.
+        let r: RequestLine<Value> = serde_json::from_str(
+            r#"{"type":"request","id":1,"pid":2,"tid":2,"start_ts":0,"backend":{"pid":"x"},"log_more":-1,"log":[{"pid":2,"ts":1,"line":"l"},7]}"#,
+        )
+        .unwrap();
+        assert!(r.backend.is_none());
+        assert_eq!((r.log_more, r.log.len()), (0, 1));
         let l: SyscallLine<Vec<Value>> = serde_json::from_str(
             r#"{"type":"syscall","ts":1,"pid":2,"tid":2,"comm":null,"syscall":"open","path":"/x","ret":0,"errno":null,"error":null,"request":null}"#,
         )

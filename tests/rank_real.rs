@@ -259,3 +259,29 @@ Alias /app @ROOT@/app
         "the RewriteRule in .acl: {r:#}"
     );
 }
+
+/// A server whose error log reqtrace cannot see (`ErrorLog syslog`: the workers' fd 2 is not a
+/// file or a pipe): a 200's failures cannot be told from handled look-ups by what was logged,
+/// so they stay suspects (a missing include is not hidden as "handled").
+#[test]
+fn without_a_visible_error_log_a_missing_include_in_a_200_is_still_a_suspect() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = php_apache("ErrorLog syslog:local7\n");
+    let www = a.root.path().join("www");
+    std::fs::write(
+        www.join("inc.php"),
+        "<?php include __DIR__ . '/header.phpp'; echo 'x';\n",
+    )
+    .unwrap();
+    let (out, r) = probe(&a, "/inc.php");
+    assert_eq!(r["status"], 200, "{r:#}");
+    assert!(r["log"].is_null(), "nothing logged is seen: {r:#}");
+    // (syslog(3) falls back to /dev/console when /dev/log is missing: another suspect here.)
+    assert!(
+        suspects(&r)
+            .iter()
+            .any(|x| x["noise"] != true && s(&x["path"]).ends_with("/header.phpp")),
+        "the missing include is a suspect: {r:#}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{r:#}");
+}

@@ -380,10 +380,11 @@ impl Reader {
         // error-log line of a known format (Apache's, nginx's, PHP's).
         let keep = ev.socket
             || (io == Io::Write
-                && (target.is_some_and(capture::looks_like_log)
-                    || data.as_deref().is_some_and(|d| {
-                        parse::parse_access_log(d).is_some() || errlog::looks_like_line(d)
-                    })));
+                && (target.is_some_and(|t| {
+                    capture::looks_like_error_log(t) || (fd == 2 && capture::is_logged_stderr(t))
+                }) || data.as_deref().is_some_and(|d| {
+                    parse::parse_access_log(d).is_some() || errlog::looks_like_line(d)
+                })));
         if keep {
             ev.data = data.map(|mut d| {
                 // A request line or Host header that goes on past REPLAY_CAP is kept whole

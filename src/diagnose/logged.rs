@@ -54,8 +54,11 @@ fn naming(g: &Group, req: &Request, said: &[Said]) -> Option<Gravity> {
 }
 
 /// Weigh what was logged into the ranked groups of `req` (sorted again, noise last).
-pub fn weigh(groups: &mut [Group], req: &Request, said: &[Said]) {
-    let succeeded = req.status.is_some_and(|s| s < 400);
+/// `watched`: what its worker logs reaches reqtrace (its error log is a file or a pipe
+/// reqtrace sees written); only then does a success's unlogged failure count as handled: a
+/// log reqtrace cannot see (syslog, a socket) names nothing, and proves nothing.
+pub fn weigh(groups: &mut [Group], req: &Request, said: &[Said], watched: bool) {
+    let succeeded = watched && req.status.is_some_and(|s| s < 400);
     for g in groups.iter_mut() {
         match naming(g, req, said) {
             Some(Gravity::Warning | Gravity::Error) => {
@@ -135,7 +138,7 @@ mod tests {
 
     fn ranked(r: &Request) -> Vec<Group> {
         let mut g = super::super::rank::rank(r, &|_| false);
-        weigh(&mut g, r, &read(r));
+        weigh(&mut g, r, &read(r), true);
         g
     }
 
@@ -212,6 +215,14 @@ mod tests {
         assert_eq!(g[0].path, b"/var/lib/app/secret.inc.php");
         assert!(g[0].noise.is_none(), "{g:#?}");
         assert!(g[1].noise.is_some(), "{g:#?}");
+    }
+
+    #[test]
+    fn without_a_watched_error_log_a_successs_failures_stay_suspects() {
+        let r = req(200, &[("/srv/app/lib/missing.php", libc::ENOENT)], &[]);
+        let mut g = super::super::rank::rank(&r, &|_| false);
+        weigh(&mut g, &r, &read(&r), false);
+        assert!(g.iter().all(|g| g.noise.is_none()), "{g:#?}");
     }
 
     #[test]

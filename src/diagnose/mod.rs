@@ -206,6 +206,8 @@ pub struct Diagnoser {
     roots: HashMap<i32, (Instant, Option<Rooted>)>,
     /// The per-directory file names (AccessFileName) of a worker's server, by worker PID.
     access: HashMap<i32, (Instant, Vec<Vec<u8>>)>,
+    /// Whether a worker's fd 2 is a log reqtrace captures, by PID.
+    stderr: HashMap<i32, (Instant, bool)>,
 }
 
 impl Diagnoser {
@@ -222,6 +224,7 @@ impl Diagnoser {
             masters: HashMap::new(),
             roots: HashMap::new(),
             access: HashMap::new(),
+            stderr: HashMap::new(),
         }
     }
 
@@ -381,7 +384,12 @@ impl Diagnoser {
             }
         };
         let mut groups = rank::rank_with(&request, &exists, &access);
-        logged::weigh(&mut groups, &request, &said);
+        // Whether what the worker logs reaches reqtrace: it logged (in this trace), or, live,
+        // its fd 2 (Apache's ErrorLog, nginx's error_log) is a file or a pipe reqtrace reads.
+        let watched = request.log_watched
+            || !request.logged.is_empty()
+            || (live && self.stderr_logged(request.pid));
+        logged::weigh(&mut groups, &request, &said, watched);
         let noise = groups
             .iter()
             .filter(|g| g.noise.is_some())
@@ -613,6 +621,23 @@ impl Diagnoser {
             notes,
             logged_error,
         }
+    }
+
+    /// Whether `pid`'s fd 2 goes to a log reqtrace captures (a file or a pipe), looked up in
+    /// /proc at most every MASTER_TTL.
+    fn stderr_logged(&mut self, pid: i32) -> bool {
+        if let Some((at, v)) = self.stderr.get(&pid)
+            && at.elapsed() < MASTER_TTL
+        {
+            return *v;
+        }
+        let v =
+            procinfo::fd_path(pid, 2).is_some_and(|t| crate::event::capture::is_logged_stderr(&t));
+        if self.stderr.len() >= MAX_CACHED {
+            self.stderr.clear();
+        }
+        self.stderr.insert(pid, (Instant::now(), v));
+        v
     }
 
     /// `pid`'s root when it is not `/`, looked up in /proc at most every MASTER_TTL.

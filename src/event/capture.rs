@@ -63,26 +63,44 @@ pub fn looks_like_log(target: &[u8]) -> bool {
             || has(target, b"/log/"))
 }
 
-/// Whether a log looks like an access log, whose lines carry `"GET /x HTTP/1.1" 404`; the
-/// other logs are taken for error logs (Apache's ErrorLog, which is also every worker's fd 2,
-/// nginx's error_log).
+/// Whether a log looks like an access log, whose lines carry `"GET /x HTTP/1.1" 404`.
 pub fn looks_like_access_log(target: &[u8]) -> bool {
     looks_like_log(target) && has(target, b"access")
 }
 
-/// How many first bytes to keep of a call that moves `io` through an fd whose target is
+/// Whether a file is named like a server's error log: its file name holds `error` and ends
+/// in `.log` or is `error_log` (`/var/log/apache2/error.log`, `site-error.log`,
+/// `/etc/httpd/logs/error_log`). An application's own logs (`storage/logs/app.log`), an
+/// upload named `error.png`, are not: their bytes are the application's data, never kept.
+pub fn looks_like_error_log(target: &[u8]) -> bool {
+    let name = target.rsplit(|&b| b == b'/').next().unwrap_or(target);
+    target.first() == Some(&b'/')
+        && has(name, b"error")
+        && (name.ends_with(b".log") || name.starts_with(b"error_log"))
+}
+
+/// Whether fd 2's target is where a server's stderr goes to be logged: a file or a pipe (a
+/// piped logger, a container's log collector). Apache and nginx point their workers' fd 2
+/// at their error log; /dev/null and a terminal are not logs.
+pub fn is_logged_stderr(target: &[u8]) -> bool {
+    target.starts_with(b"pipe:") || (target.first() == Some(&b'/') && !target.starts_with(b"/dev/"))
+}
+
+/// How many first bytes to keep of a call that moves `io` through fd `fd` whose target is
 /// `target` (`None`: unknown), or `None` to keep nothing. `answered`: a status line was
 /// written on a socket since the thread last read one, so its access-log line is not needed.
-/// An error-log line is kept whenever it is written: it is what the server said of the
-/// request, and a healthy request writes none, so it costs nothing on the common path.
-pub fn cap(io: Io, target: Option<&[u8]>, answered: bool) -> Option<usize> {
+/// An error-log line (fd 2 when it is logged, or a file named like an error log) is kept
+/// whenever it is written: it is what the server said of the request, and a healthy request
+/// writes none, so it costs nothing on the common path.
+pub fn cap(io: Io, fd: i32, target: Option<&[u8]>, answered: bool) -> Option<usize> {
     let target = target?;
     match (is_socket(target), io) {
         (true, Io::Read) => Some(READ_CAP),
         (true, Io::Write) => Some(WRITE_CAP),
         // The access log is only the fallback for a status the socket did not show.
         (false, Io::Write) if looks_like_access_log(target) => (!answered).then_some(LOG_CAP),
-        (false, Io::Write) if looks_like_log(target) => Some(ERROR_LOG_CAP),
+        (false, Io::Write) if fd == 2 && is_logged_stderr(target) => Some(ERROR_LOG_CAP),
+        (false, Io::Write) if looks_like_error_log(target) => Some(ERROR_LOG_CAP),
         _ => None,
     }
 }
@@ -198,20 +216,39 @@ mod tests {
         assert_eq!(io_of("writev"), Some(Io::Write));
         assert_eq!(io_of("sendfile"), None);
         let sock: &[u8] = b"socket:[4242]";
-        assert_eq!(cap(Io::Read, Some(sock), true), Some(READ_CAP));
-        assert_eq!(cap(Io::Write, Some(sock), false), Some(WRITE_CAP));
+        assert_eq!(cap(Io::Read, 9, Some(sock), true), Some(READ_CAP));
+        assert_eq!(cap(Io::Write, 9, Some(sock), false), Some(WRITE_CAP));
         let log: &[u8] = b"/var/log/apache2/access.log";
-        assert_eq!(cap(Io::Write, Some(log), false), Some(LOG_CAP));
-        assert_eq!(cap(Io::Write, Some(log), true), None);
+        assert_eq!(cap(Io::Write, 8, Some(log), false), Some(LOG_CAP));
+        assert_eq!(cap(Io::Write, 8, Some(log), true), None);
         // An error log is kept before and after the status line: PHP warns mid-response.
         for err in [&b"/var/log/apache2/error.log"[..], b"/srv/logs/error_log"] {
-            assert_eq!(cap(Io::Write, Some(err), false), Some(ERROR_LOG_CAP));
-            assert_eq!(cap(Io::Write, Some(err), true), Some(ERROR_LOG_CAP));
+            assert_eq!(cap(Io::Write, 7, Some(err), false), Some(ERROR_LOG_CAP));
+            assert_eq!(cap(Io::Write, 7, Some(err), true), Some(ERROR_LOG_CAP));
         }
         // A regular file's contents are never read, nor a read of the log.
-        assert_eq!(cap(Io::Read, Some(log), false), None);
-        assert_eq!(cap(Io::Write, Some(b"/srv/www/x.php"), false), None);
-        assert_eq!(cap(Io::Read, None, false), None);
+        assert_eq!(cap(Io::Read, 8, Some(log), false), None);
+        assert_eq!(cap(Io::Write, 5, Some(b"/srv/www/x.php"), false), None);
+        assert_eq!(cap(Io::Read, 5, None, false), None);
+        // An application's own logs and files named like errors are its data, not kept; a
+        // server's stderr is, when it goes to a file or a pipe.
+        for data in [
+            &b"/srv/app/storage/logs/app.log"[..],
+            b"/srv/www/uploads/error.png",
+            b"/srv/www/var/log/orders.txt",
+        ] {
+            assert_eq!(cap(Io::Write, 7, Some(data), false), None, "{data:?}");
+        }
+        assert_eq!(
+            cap(Io::Write, 2, Some(b"pipe:[123]"), true),
+            Some(ERROR_LOG_CAP)
+        );
+        assert_eq!(
+            cap(Io::Write, 2, Some(b"/srv/logs/site.log"), true),
+            Some(ERROR_LOG_CAP)
+        );
+        assert_eq!(cap(Io::Write, 2, Some(b"/dev/null"), true), None);
+        assert_eq!(cap(Io::Write, 2, Some(b"/dev/pts/0"), true), None);
     }
 
     #[test]

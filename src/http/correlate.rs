@@ -88,6 +88,9 @@ pub struct Request {
     /// many more lines it wrote.
     pub logged: Vec<Logged>,
     pub logged_more: u64,
+    /// Its worker was seen writing to its error log (in this request or before): what it
+    /// logs reaches reqtrace, so a failure it did not log about was handled.
+    pub log_watched: bool,
     /// The processes whose calls it holds, first the one that read it (at most
     /// MAX_PROCESSES).
     pub processes: Vec<i32>,
@@ -127,6 +130,7 @@ impl Request {
             lookups: Vec::new(),
             logged: Vec::new(),
             logged_more: 0,
+            log_watched: false,
             processes: vec![pid],
             backend: None,
             end_reason: RequestEnd::Open,
@@ -219,6 +223,8 @@ pub struct Correlator {
     held: Vec<Request>,
     /// A backend's end of a FastCGI stream was seen: backends are traced.
     backends_seen: bool,
+    /// Processes seen writing to their error log.
+    log_writers: FastMap<i32, ()>,
 }
 
 /// Legs kept that ended before the request that sent them was seen (the two processes'
@@ -478,6 +484,11 @@ impl Correlator {
             }
             return;
         }
+        // A thread that reads HTTP requests is no FastCGI backend: a leg it seemed to start
+        // (a client's bytes that looked like a BEGIN_REQUEST) is dropped.
+        if self.legs.contains_key(&ev.tid) {
+            self.leg_end(ev.tid, done);
+        }
         // A new request on this thread: the one it was serving (if any) is over.
         if let Some(cur) = self.current.remove(&ev.tid) {
             let reason = if self.open.get(&cur).is_some_and(|r| r.status.is_some()) {
@@ -578,12 +589,28 @@ impl Correlator {
     /// messages come back through the web server's thread). A line written while the thread
     /// serves nothing (start-up, a child's death) belongs to no request and is not kept.
     fn error_log(&mut self, ev: &SyscallEvent, data: &[u8]) {
+        if self.log_writers.len() < MAX_OPEN {
+            self.log_writers.insert(ev.pid, ());
+        }
+        // One entry per logged message: a line that does not open like a log line (PHP's
+        // "Stack trace:", "#0 {main}" after a fatal error, as nginx writes them) goes on the
+        // one before it.
+        let mut entries: Vec<Vec<u8>> = Vec::new();
         for line in data.split(|&b| b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let named = errlog::request_named(line).and_then(|(method, target)| {
+            match entries.last_mut() {
+                Some(last) if !errlog::looks_like_line(line) => {
+                    last.push(b'\n');
+                    last.extend_from_slice(line);
+                }
+                _ => entries.push(line.to_vec()),
+            }
+        }
+        for line in entries {
+            let named = errlog::request_named(&line).and_then(|(method, target)| {
                 self.open
                     .values()
                     .filter(|r| {
@@ -595,11 +622,19 @@ impl Correlator {
                     // The newest of equal requests: the older ones were answered.
                     .max()
             });
-            let Some(id) = named.or_else(|| self.current.get(&ev.tid).copied()) else {
+            // An nginx line names its request unless the capture cut it off; a worker serves
+            // many at once, so without the name the thread's last request is only a guess:
+            // kept only when it is the process's one open request.
+            let guess_ok = !errlog::is_nginx_line(&line)
+                || self.open.values().filter(|r| r.pid == ev.pid).count() <= 1;
+            let fallback = guess_ok
+                .then(|| self.current.get(&ev.tid).copied())
+                .flatten();
+            let Some(id) = named.or(fallback) else {
                 continue;
             };
             if let Some(req) = self.open.get_mut(&id) {
-                req.log_line(ev.pid, ev.ts, line);
+                req.log_line(ev.pid, ev.ts, &line);
             }
         }
     }
@@ -697,6 +732,7 @@ impl Correlator {
         }
         req.end_ts = ts;
         req.end_reason = reason;
+        req.log_watched |= self.log_writers.contains_key(&req.pid);
         // Its FastCGI leg is still being served (the backend's stops can be reported after
         // the web server's): the record waits for the leg's end, bounded.
         // So does one that sent a BEGIN_REQUEST while backends are traced and has no leg yet

@@ -1199,6 +1199,48 @@ fn a_request_finished_before_its_leg_waits_for_it() {
 }
 
 #[test]
+fn a_client_sending_fastcgi_bytes_steals_no_leg() {
+    // A client opens a connection to nginx and sends 16 bytes shaped like a BEGIN_REQUEST;
+    // then a real PHP request goes through php-fpm.
+    let (n, f) = (prefork(1606), prefork(1706));
+    let mut run = Run::default();
+    run.feed(n.accept4(9));
+    run.feed(n.recv(9, &fcgi_record(1, &BEGIN_BODY)));
+    run.feed(n.close(9));
+    run.feed_all([n.accept4(3), n.recv(3, &get("/x.php"))]);
+    run.feed(n.fcgi_send_all(11, "/x.php", "/srv/x.php"));
+    run.feed_all(f.fcgi_serve(5, "/x.php", "/srv/x.php"));
+    run.feed(f.stat("/srv/x.php", StatKind::Lstat, Err(libc::ENOENT)));
+    run.feed_all(f.fcgi_answer(5));
+    run.feed_all([n.send(3, &response("404 Not Found", "")), n.close(3)]);
+    let r = run.by_target("/x.php");
+    assert_eq!(r.backend.as_ref().map(|b| b.pid), Some(1706));
+    assert_eq!(failure_paths(r), ["/srv/x.php"]);
+}
+
+#[test]
+fn requests_whose_leg_never_comes_leave_the_waiting_list() {
+    // A backend is traced (one leg seen), but these requests go to another, untraced one:
+    // each is held a while, then reported, and nothing of them is kept.
+    let (n, f) = (prefork(1607), prefork(1707));
+    let mut run = Run::default();
+    run.feed_all(f.fcgi_serve(5, "/other.php", "/srv/other.php"));
+    run.feed_all(f.fcgi_answer(5));
+    for i in 0..50 {
+        let t = format!("/u{i}.php");
+        run.feed_all([n.accept4(3), n.recv(3, &get(&t))]);
+        run.feed(n.fcgi_send_all(11, &t, "/x"));
+        run.feed_all([n.send(3, &response("502 Bad Gateway", "")), n.close(3)]);
+    }
+    // Held (trace time has not moved 2 s), then released by the clock.
+    assert!(run.done.len() < 50);
+    run.c.release_held(f64::MAX, &mut run.done);
+    assert_eq!(run.done.len(), 50);
+    assert!(!run.c.holding());
+    assert_eq!(run.c.awaiting_len(), 0);
+}
+
+#[test]
 fn backend_bytes_open_no_http_request() {
     // A traced php-fpm alone: its FastCGI reads are not requests, its calls belong to none.
     let f = prefork(1705);

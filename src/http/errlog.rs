@@ -197,17 +197,22 @@ pub fn names(named: &[Vec<u8>], path: &[u8]) -> bool {
     })
 }
 
-/// Whether a line looks like an error-log line of a known format (for a log that names no
-/// fd: `strace -p` without -y): Apache's or PHP's `[date…]` opening, or nginx's
-/// `YYYY/MM/DD HH:MM:SS [level]`.
-pub fn looks_like_line(d: &[u8]) -> bool {
-    let nginx = d.len() > 21
+/// Whether a line opens like nginx's error log: `YYYY/MM/DD HH:MM:SS [level]`.
+pub fn is_nginx_line(d: &[u8]) -> bool {
+    d.len() > 21
         && d[4] == b'/'
         && d[7] == b'/'
         && d[10] == b' '
         && d[13] == b':'
         && d[20] == b'['
-        && d[..4].iter().all(u8::is_ascii_digit);
+        && d[..4].iter().all(u8::is_ascii_digit)
+}
+
+/// Whether a line looks like an error-log line of a known format (for a log that names no
+/// fd: `strace -p` without -y): Apache's or PHP's `[date…]` opening, or nginx's
+/// `YYYY/MM/DD HH:MM:SS [level]`.
+pub fn looks_like_line(d: &[u8]) -> bool {
+    let nginx = is_nginx_line(d);
     let bracketed = d.first() == Some(&b'[')
         && d.iter()
             .position(|&b| b == b']')

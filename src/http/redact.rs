@@ -58,14 +58,20 @@ pub fn shown_host(host: &[u8], show_secrets: bool) -> Cow<'_, [u8]> {
 
 /// An error-log line as it may be shown: every URL in it (a word that starts with `/` or
 /// holds `://`: nginx's `request: "GET /x?token=…"`, Apache's `referer: http://…?…`) shown
-/// as [`shown_target`] shows a target; the rest as written.
+/// as [`shown_target`] shows a target; any other word with a query (`index.php?q=…` in a
+/// rewrite trace, `REQUEST_URI=/x?…`) with its query's values redacted; the word after
+/// nginx's `args:` (a bare query) redacted whole. The rest as written.
 pub fn shown_log_line(line: &[u8], show_secrets: bool) -> Cow<'_, [u8]> {
-    if show_secrets || !line.iter().any(|&b| b == b'?' || b == b'@' || b == b';') {
+    if show_secrets
+        || !line.iter().any(|&b| b == b'?' || b == b'@' || b == b';')
+            && !line.windows(5).any(|w| w == b"args:")
+    {
         return line.into();
     }
-    let delimiter = |b: u8| b.is_ascii_whitespace() || b"\"'()<>,[]".contains(&b);
+    let delimiter = |b: u8| b.is_ascii_whitespace() || b"\"'`()<>,[]".contains(&b);
     let mut out = Vec::with_capacity(line.len() + 16);
     let mut i = 0;
+    let mut after_args = false;
     while i < line.len() {
         if delimiter(line[i]) {
             out.push(line[i]);
@@ -78,11 +84,17 @@ pub fn shown_log_line(line: &[u8], show_secrets: bool) -> Cow<'_, [u8]> {
             .map_or(line.len(), |n| i + n);
         let word = &line[i..end];
         let url = word.first() == Some(&b'/') || word.windows(3).any(|w| w == b"://");
-        if url {
+        if after_args {
+            push_query(&mut out, word);
+        } else if url {
             out.extend_from_slice(&shown_target(word, false));
+        } else if let Some(q) = word.iter().position(|&b| b == b'?') {
+            out.extend_from_slice(&word[..=q]);
+            push_query(&mut out, &word[q + 1..]);
         } else {
             out.extend_from_slice(word);
         }
+        after_args = word == b"args:";
         i = end;
     }
     if out == line { line.into() } else { out.into() }
@@ -261,6 +273,15 @@ mod tests {
         assert!(text.contains("\"/srv/x\""), "{text}");
         assert!(text.contains("GET /x?token=REDACTED HTTP/1.1"), "{text}");
         assert_eq!(shown_log_line(nginx, true), &nginx[..]);
+        let more = b"rewrite 'x' -> 'index.php?q=x&token=S2' redirect to `/login?next=/x&token=S3` REQUEST_URI=/x.php?token=S4, args: \"token=S5\"";
+        let text = String::from_utf8_lossy(&shown_log_line(more, false)).into_owned();
+        for secret in ["S2", "S3", "S4", "S5"] {
+            assert!(!text.contains(secret), "{secret}: {text}");
+        }
+        assert!(
+            text.contains("index.php?q=REDACTED&token=REDACTED"),
+            "{text}"
+        );
         let plain = b"[php:warn] PHP Warning:  include(/srv/a.php): Failed";
         assert!(matches!(shown_log_line(plain, false), Cow::Borrowed(_)));
     }

@@ -222,7 +222,11 @@ pub fn request_line(r: &Report, show_secrets: bool) -> String {
         backend: req.backend.as_ref().map(|b| BackendLine {
             pid: b.pid,
             process: known_comm(&b.comm).map(Cow::Borrowed),
-            script_filename: b.script_filename.as_deref().map(lossy),
+            // A balancer or a proxying rewrite can put the query into it.
+            script_filename: b
+                .script_filename
+                .as_deref()
+                .map(|f| lossy(&redact::shown_target(f, show_secrets))),
         }),
     })
 }

@@ -181,8 +181,16 @@ pub fn format_report(r: &Report, color: bool, show_secrets: bool) -> String {
     } else if unexplained {
         out.push_str("  no failing file syscall in this request (the cause is elsewhere: a handler, a proxy, the application)\n");
     }
-    if r.noise > 0 && r.suspects.iter().any(|s| s.noise) {
+    let listed: u64 = r.suspects.iter().filter(|s| s.noise).map(|s| s.count).sum();
+    if r.noise > 0 && listed >= r.noise {
         let _ = writeln!(out, "  noise: {} normal failure(s), listed above", r.noise);
+    } else if r.noise > 0 && listed > 0 {
+        // At most MAX_SUSPECTS groups are listed, real suspects first.
+        let _ = writeln!(
+            out,
+            "  noise: {} normal failure(s), {listed} of them listed above (the first groups)",
+            r.noise
+        );
     } else if r.noise > 0 {
         // In a request that succeeded, what the application handled is noise too.
         let handled = if req.status.is_some_and(|s| s < 400) {

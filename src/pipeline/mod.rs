@@ -258,6 +258,9 @@ impl Pipeline {
     }
 }
 
+/// How often an idle live pipeline looks at records held for their FastCGI leg.
+const HOLD_TICK: std::time::Duration = std::time::Duration::from_millis(500);
+
 fn write_loop(
     rx: Receiver<Msg>,
     queued: Arc<AtomicUsize>,
@@ -295,6 +298,19 @@ fn write_loop(
                     Ok(m) => m,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         st.status(&sink, &mut status_at);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            // A live trace with records held for their FastCGI leg: wake to let them out
+            // when no event comes (an idle server, a kept-alive backend connection).
+            Err(mpsc::TryRecvError::Empty) if st.settings.offline.is_none() && st.holding() => {
+                match rx.recv_timeout(HOLD_TICK) {
+                    Ok(m) => m,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        st.tick(crate::event::now());
+                        sink.push_all(&mut st.lines);
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,

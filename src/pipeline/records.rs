@@ -144,6 +144,18 @@ impl State {
         ));
     }
 
+    /// Whether finished requests wait for their FastCGI leg (a live source then ticks).
+    pub fn holding(&self) -> bool {
+        self.correlator.holding()
+    }
+
+    /// Wall-clock time passed with no event (a live source): requests held for their
+    /// FastCGI leg longer than the correlator's bound are reported.
+    pub fn tick(&mut self, now: f64) {
+        self.correlator.release_held(now, &mut self.done);
+        self.reports();
+    }
+
     /// The end: every request still open is finished at `ts` and reported.
     pub fn finish_all(&mut self, ts: f64) {
         self.correlator.finish_all(ts, &mut self.done);

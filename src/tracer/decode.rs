@@ -181,13 +181,14 @@ fn capture(
     let Some(io) = capture::io_of(p.spec.name) else {
         return;
     };
-    let target = files.fd(&mut ProcLookup, pid, p.raw[0] as i32);
+    let fd = p.raw[0] as i32;
+    let target = files.fd(&mut ProcLookup, pid, fd);
     p.socket = target.is_some_and(capture::is_socket);
     if p.socket && io == Io::Read {
         // A new read on a connection: whatever comes next is a new answer.
         *answered = false;
     }
-    let Some(cap) = capture::cap(io, target, *answered) else {
+    let Some(cap) = capture::cap(io, fd, target, *answered) else {
         return;
     };
     if ret <= 0 {

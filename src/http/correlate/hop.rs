@@ -28,7 +28,8 @@ impl Correlator {
         let io = capture::io_of(ev.name);
         let begins = fastcgi::header(data).is_some_and(|h| h.kind == fastcgi::BEGIN_REQUEST);
         if !self.fcgi.contains(key) {
-            if !begins {
+            // An HTTP connection is never a FastCGI stream, whatever a client sends on it.
+            if !begins || self.conns.contains_key(&key) {
                 return false;
             }
             match io {
@@ -85,6 +86,11 @@ impl Correlator {
         if self.awaiting.contains(&id) || self.open.get(&id).is_none_or(|r| r.backend.is_some()) {
             return;
         }
+        // Requests whose leg never comes (an untraced backend) leave when they finish; the
+        // bound is for what is left while they run.
+        while self.awaiting.len() >= super::MAX_OPEN {
+            self.awaiting.pop_front();
+        }
         self.awaiting.push_back(id);
         // A leg already running (or over) whose request this may be.
         let tids: Vec<i32> = self
@@ -111,10 +117,12 @@ impl Correlator {
 
     /// Find the request of the leg thread `tid` serves, if it has none yet.
     pub(super) fn link_active(&mut self, tid: i32, done: &mut Vec<Request>) {
-        let Some((leg, _)) = self.legs.get(&tid) else {
+        let Some((leg, calls)) = self.legs.get(&tid) else {
             return;
         };
-        if leg.link.is_some() {
+        // A leg is a backend's only once it read its PARAMS or made a file call: 16 bytes
+        // that look like a BEGIN_REQUEST (a client can send them to a web server) are not.
+        if leg.link.is_some() || (!leg.params_done && calls.syscalls == 0) {
             return;
         }
         let uri = leg.uri();
@@ -217,12 +225,13 @@ impl Correlator {
                     r.leg_open = false;
                 }
             }
-            None => {
+            None if leg.params_done || calls.syscalls > 0 => {
                 if self.parked.len() >= MAX_PARKED {
                     self.parked.pop_front();
                 }
                 self.parked.push_back((leg, calls));
             }
+            None => {}
         }
     }
 
@@ -240,13 +249,27 @@ impl Correlator {
         }
     }
 
-    /// Requests held for their leg longer than HOLD_S of trace time go out as they are.
-    pub(super) fn release_held(&mut self, now: f64, done: &mut Vec<Request>) {
+    /// Requests waiting for a leg (for tests: the list must not grow).
+    #[cfg(test)]
+    pub fn awaiting_len(&self) -> usize {
+        self.awaiting.len()
+    }
+
+    /// Whether finished requests are held for their leg.
+    pub fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Requests held for their leg longer than HOLD_S (trace time: the next event's, or the
+    /// clock's when a live pipeline is idle) go out as they are.
+    pub fn release_held(&mut self, now: f64, done: &mut Vec<Request>) {
         let mut i = 0;
         while i < self.held.len() {
             if self.held[i].end_ts + HOLD_S < now || self.held.len() >= MAX_HELD {
                 let mut r = self.held.remove(i);
                 r.leg_open = false;
+                let id = r.id;
+                self.awaiting.retain(|&x| x != id);
                 done.push(r);
             } else {
                 i += 1;
