@@ -278,5 +278,18 @@ fn dokuwiki_template_renamed_puts_main_php_first_with_the_warning() {
         dym.is_null() || dym.as_str().unwrap().ends_with("/mian.php"),
         "did you mean: {dym}"
     );
+    // Where PHP said the include is (`in …/inc/actions.php on line 27`): a reference to
+    // that line, outside every DocumentRoot and configuration file.
+    let refs = r["suspects"][0]["references"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        refs.iter().any(|x| x["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("/inc/actions.php"))
+            && x["text"].as_str().is_some_and(|t| t.contains("main.php"))),
+        "the line that includes main.php: {refs:#?}"
+    );
     assert_eq!(app.get("/dokuwiki/doku.php?id=start"), (200, String::new()));
 }

@@ -95,6 +95,23 @@ pub fn weigh(groups: &mut [Group], req: &Request, said: &[Said], watched: bool) 
     });
 }
 
+/// Where the warnings and errors logged for `req` that name `path` say the code that asked
+/// for it is (PHP's `in FILE on line N`), each once, at most 3.
+pub fn locations(req: &Request, said: &[Said], path: &[u8]) -> Vec<(Vec<u8>, u32)> {
+    let mut out: Vec<(Vec<u8>, u32)> = Vec::new();
+    for (l, s) in req.logged.iter().zip(said) {
+        if s.gravity >= Gravity::Warning
+            && errlog::names(&s.paths, path)
+            && let Some(loc) = errlog::location(&l.line)
+            && !out.contains(&loc)
+            && out.len() < 3
+        {
+            out.push(loc);
+        }
+    }
+    out
+}
+
 /// Whether what was logged makes the request need attention whatever its status: an error
 /// (PHP's fatal errors, a module's `[…:error]`).
 pub fn alarming(said: &[Said]) -> bool {

@@ -579,6 +579,21 @@ impl Diagnoser {
                             }
                         }
                     }
+                    // Where PHP said the code that asked for it is (`in FILE on line N` of a
+                    // warning naming this file): the line that holds the wrong name.
+                    for r in logged::locations(&request, &said, &s.path) {
+                        let local = server_root.local(r.0.as_slice());
+                        if let Some(text) = search::line_of(&local, r.1) {
+                            let r = Reference {
+                                file: String::from_utf8_lossy(&r.0).into_owned(),
+                                line: r.1,
+                                text,
+                            };
+                            if !s.references.contains(&r) {
+                                s.references.insert(0, r);
+                            }
+                        }
+                    }
                     s.searched = Some(name);
                 }
             }

@@ -351,6 +351,27 @@ fn clean_text(line: &[u8], at: usize) -> String {
     s
 }
 
+/// Line `n` (1-based) of a file, as a reference shows it (trimmed, control characters as
+/// spaces, at most 200 characters), reading at most the first 4 MiB of it.
+pub fn line_of(file: &[u8], n: u32) -> Option<String> {
+    use std::io::{BufRead, Read};
+    if n == 0 {
+        return None;
+    }
+    let f = std::fs::File::open(crate::syscalls::path::as_path(file)).ok()?;
+    let reader = std::io::BufReader::new(f.take(4 * 1024 * 1024));
+    let line = reader.split(b'\n').nth(n as usize - 1)?.ok()?;
+    let text: String = String::from_utf8_lossy(&line)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(200)
+        .collect();
+    (!text.is_empty()).then_some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -197,6 +197,54 @@ pub fn names(named: &[Vec<u8>], path: &[u8]) -> bool {
     })
 }
 
+/// Where a PHP message says the code that failed is: `in /x/file.php on line 27`, or the
+/// `/x/file.php:27` of an uncaught error. The last one in the line (the call, after the file
+/// it names).
+pub fn location(line: &[u8]) -> Option<(Vec<u8>, u32)> {
+    let number = |b: &[u8]| -> Option<u32> {
+        let n: Vec<u8> = b
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .copied()
+            .collect();
+        std::str::from_utf8(&n).ok()?.parse().ok()
+    };
+    let mut found = None;
+    let mut at = 0;
+    while let Some(i) = find(&line[at..], b" on line ") {
+        let end = at + i;
+        let before = &line[..end];
+        if let Some(start) = before
+            .windows(5)
+            .rposition(|w| w == b" in /")
+            .map(|p| p + 4)
+            && let Some(n) = number(&line[end + b" on line ".len()..])
+        {
+            found = Some((line[start..end].to_vec(), n));
+        }
+        at = end + 1;
+    }
+    if found.is_none() {
+        // `in /x/file.php:12` (an uncaught Error's own location).
+        for (i, w) in line.windows(5).enumerate() {
+            if w == b" in /" {
+                let rest = &line[i + 4..];
+                let stop = rest
+                    .iter()
+                    .position(|&b| b.is_ascii_whitespace())
+                    .unwrap_or(rest.len());
+                let word = &rest[..stop];
+                if let Some(c) = word.iter().rposition(|&b| b == b':')
+                    && let Some(n) = number(&word[c + 1..])
+                {
+                    found = Some((word[..c].to_vec(), n));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Whether a line opens like nginx's error log: `YYYY/MM/DD HH:MM:SS [level]`.
 pub fn is_nginx_line(d: &[u8]) -> bool {
     d.len() > 21
@@ -307,6 +355,17 @@ mod tests {
         assert!(!names(&named, b"/srv/www/blib/x.php"));
         assert!(names(&named, b"/srv/a/b.txt"));
         assert!(!names(&named, b"/other/srv/a/b.txt"));
+    }
+
+    #[test]
+    fn where_php_says_the_failing_code_is() {
+        assert_eq!(
+            location(APACHE_PHP),
+            Some((b"/srv/www/inc/template.php".to_vec(), 30))
+        );
+        let fatal = b"PHP Fatal error:  Uncaught Error: Failed opening required 'x.php' (include_path='.') in /srv/a/index.php:12";
+        assert_eq!(location(fatal), Some((b"/srv/a/index.php".to_vec(), 12)));
+        assert_eq!(location(NGINX), None);
     }
 
     #[test]
