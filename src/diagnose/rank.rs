@@ -260,7 +260,11 @@ fn same_cause(a: &Group, b: &Group) -> bool {
     };
     match a.errno {
         libc::ENOENT | libc::ENOTDIR | libc::ELOOP => under(a, b) || under(b, a),
-        libc::EACCES | libc::EPERM => dirname(&a.path) == dirname(&b.path),
+        // Two refusals in one directory, or a directory refused and a path under it: the
+        // directory is what denies them (one unsearchable ancestor refuses both).
+        libc::EACCES | libc::EPERM => {
+            dirname(&a.path) == dirname(&b.path) || under(a, b) || under(b, a)
+        }
         _ => false,
     }
 }
@@ -534,6 +538,22 @@ mod tests {
             "{:?}",
             g[0].reasons
         );
+    }
+
+    #[test]
+    fn a_refused_directory_and_a_path_under_it_are_one_cause() {
+        let r = req(
+            "/index.php",
+            500,
+            &[
+                ("/srv/app/includes/libs/mime/defines.php", libc::EACCES),
+                ("/srv/app/includes/libs/mime", libc::EACCES),
+            ],
+            &[],
+        );
+        let g = rank(&r, &|_| false);
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].count, 2);
     }
 
     #[test]
