@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::analyze::{Replay, open_replay};
-use crate::cli::{ColorChoice, Command, Common, Shown};
+use crate::cli::{Backend, ColorChoice, Command, Common, Shown};
+use crate::ebpf::Ebpf;
 use crate::diagnose::Offline;
 use crate::error::{Error, ExitCode};
 use crate::event::select::Selection;
@@ -39,6 +40,7 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             probes,
             probe_timeout,
             backends,
+            backend,
             common,
         } => {
             let probes = probes
@@ -78,8 +80,12 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
                 find_backends: Some(crate::backends::find),
             };
             let source = Ptrace::attach(cfg, targets, threads)?;
+            let source: Box<dyn Source> = match backend {
+                Backend::Ptrace => Box::new(source),
+                Backend::Ebpf => Box::new(Ebpf::attach(&source)?),
+            };
             live(
-                Box::new(source),
+                source,
                 &common,
                 report,
                 probes,

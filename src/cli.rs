@@ -62,6 +62,11 @@ pub enum Command {
         /// without it; this is for pools it does not name.
         #[arg(long = "fastcgi", value_name = "PID")]
         backends: Vec<i32>,
+        /// How to trace: ptrace (stops each traced thread at its syscalls) or ebpf (kernel
+        /// tracepoints, x86_64; never stops the server; needs root or CAP_BPF+CAP_PERFMON,
+        /// a mounted tracefs, and a reqtrace built with clang).
+        #[arg(long, value_enum, default_value_t = Backend::Ptrace)]
+        backend: Backend,
         #[command(flatten)]
         common: Common,
     },
@@ -136,6 +141,13 @@ pub enum Command {
         #[arg(value_name = "SUBCOMMAND")]
         page: Option<String>,
     },
+}
+
+/// How `attach` traces (`--backend`).
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Ptrace,
+    Ebpf,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,7 @@ pub mod arch;
 pub mod backends;
 pub mod cli;
 pub mod diagnose;
+pub mod ebpf;
 pub mod error;
 pub mod event;
 pub mod generate;

@@ -9,7 +9,7 @@ use crate::event::fds::Files;
 use crate::event::{self, Arg, FlagKind};
 use crate::syscalls::{ArgKind, Spec, class, flags};
 
-use super::memory::MemReader;
+use super::memory::Memory;
 use super::state::{Pending, ProcLookup};
 
 /// At most this many execve argv entries are read.
@@ -25,7 +25,7 @@ pub struct Call {
 
 /// Decode the arguments of a syscall at its entry stop; the paths it names are resolved by
 /// the shared fd/cwd table (event::fds), asking /proc on a miss.
-pub fn entry(mem: &mut MemReader, files: &mut Files, pid: i32, tid: i32, call: Call) -> Pending {
+pub fn entry<M: Memory>(mem: &mut M, files: &mut Files, pid: i32, tid: i32, call: Call) -> Pending {
     let Call {
         nr,
         spec,
@@ -99,8 +99,7 @@ pub fn entry(mem: &mut MemReader, files: &mut Files, pid: i32, tid: i32, call: C
 
 /// Complete a pending call at its exit stop: out-parameters, the first bytes of socket I/O,
 /// and what the call changed in the process's fd table or cwd.
-pub fn exit(
-    mem: &mut MemReader,
+pub fn exit<M: Memory>(mem: &mut M,
     files: &mut Files,
     (pid, tid): (i32, i32),
     p: &mut Pending,
@@ -148,8 +147,7 @@ pub fn complete_at_entry(name: &str) -> bool {
 /// Finish such a call at its entry: keep a write's first bytes (its length as requested),
 /// forget a closed fd. `answered` (the thread's "status line already written" flag) is
 /// given when correlating.
-pub fn entry_only(
-    mem: &mut MemReader,
+pub fn entry_only<M: Memory>(mem: &mut M,
     files: &mut Files,
     (pid, tid): (i32, i32),
     p: &mut Pending,
@@ -170,8 +168,7 @@ pub fn entry_only(
 
 /// For socket reads and writes, keep only the first bytes the correlator needs (the capture
 /// policy, event::capture): the start of a request, or a status line; never bodies.
-fn capture(
-    mem: &mut MemReader,
+fn capture<M: Memory>(mem: &mut M,
     files: &mut Files,
     (pid, tid): (i32, i32),
     p: &mut Pending,
@@ -228,7 +225,7 @@ fn ptr(v: u64) -> Arg {
     if v == 0 { Arg::Null } else { Arg::Ptr(v) }
 }
 
-fn read_str(mem: &mut MemReader, tid: i32, addr: u64) -> Arg {
+fn read_str<M: Memory>(mem: &mut M, tid: i32, addr: u64) -> Arg {
     if addr == 0 {
         return Arg::Null;
     }
@@ -238,7 +235,7 @@ fn read_str(mem: &mut MemReader, tid: i32, addr: u64) -> Arg {
     }
 }
 
-fn str_array(mem: &mut MemReader, tid: i32, addr: u64) -> Arg {
+fn str_array<M: Memory>(mem: &mut M, tid: i32, addr: u64) -> Arg {
     if addr == 0 {
         return Arg::Null;
     }
@@ -263,7 +260,7 @@ fn str_array(mem: &mut MemReader, tid: i32, addr: u64) -> Arg {
     Arg::StrArray { items, more }
 }
 
-fn open_how(mem: &mut MemReader, tid: i32, addr: u64) -> Arg {
+fn open_how<M: Memory>(mem: &mut M, tid: i32, addr: u64) -> Arg {
     match mem.read_words(tid, addr, 3) {
         Some(w) => Arg::Sym(format!(
             "{{flags={}, mode={}, resolve={}}}",

@@ -20,6 +20,35 @@ impl Default for MemReader {
     }
 }
 
+/// Where a call's strings and buffers are read from: a stopped tracee's memory (ptrace), or
+/// what the eBPF program copied at the call's exit (src/ebpf). Decoding (decode.rs) is the
+/// same for both.
+pub trait Memory {
+    /// A NUL-terminated string at `addr`, and whether it was cut (no NUL within the limit).
+    fn read_cstr(&mut self, tid: i32, addr: u64) -> Option<(Vec<u8>, bool)>;
+    /// Exactly `len` bytes at `addr`.
+    fn read_bytes(&mut self, tid: i32, addr: u64, len: usize) -> Option<Vec<u8>>;
+    /// Up to `len` bytes at `addr` (fewer where memory ends).
+    fn read_upto(&mut self, tid: i32, addr: u64, len: usize) -> Vec<u8>;
+    /// `count` native words at `addr`.
+    fn read_words(&mut self, tid: i32, addr: u64, count: usize) -> Option<Vec<u64>>;
+}
+
+impl Memory for MemReader {
+    fn read_cstr(&mut self, tid: i32, addr: u64) -> Option<(Vec<u8>, bool)> {
+        MemReader::read_cstr(self, tid, addr)
+    }
+    fn read_bytes(&mut self, tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
+        MemReader::read_bytes(self, tid, addr, len)
+    }
+    fn read_upto(&mut self, tid: i32, addr: u64, len: usize) -> Vec<u8> {
+        MemReader::read_upto(self, tid, addr, len)
+    }
+    fn read_words(&mut self, tid: i32, addr: u64, count: usize) -> Option<Vec<u64>> {
+        MemReader::read_words(self, tid, addr, count)
+    }
+}
+
 impl MemReader {
     pub fn new() -> Self {
         MemReader {

@@ -190,6 +190,30 @@ impl Ptrace {
     }
 }
 
+impl Ptrace {
+    /// The processes an attach would trace, as `start` plans them (the PIDs given, then
+    /// their descendants when following, the FastCGI backends with their workers, the
+    /// processes found by name): for a source that traces the same set another way (eBPF).
+    /// With each, whether failing to trace it is fatal (a PID the user named).
+    pub fn planned(&self) -> Vec<(i32, bool)> {
+        let Some(t) = &self.targets else {
+            return Vec::new();
+        };
+        plan(t, &self.backends, self.cfg.follow)
+            .into_iter()
+            .filter_map(|j| match j {
+                Job::Attach { pid, fatal } => Some((pid, fatal)),
+                Job::Launch(_) => None,
+            })
+            .collect()
+    }
+
+    /// The settings it was built with.
+    pub fn config(&self) -> &TracerConfig {
+        &self.cfg
+    }
+}
+
 /// Processes found by name, without reqtrace itself, its ancestors and the PIDs given.
 fn discovered(t: &Targets) -> Vec<i32> {
     let ours = procinfo::self_and_ancestors();

@@ -1,0 +1,196 @@
+//! Loading the kernel program with aya and talking to its maps: which syscalls to trace and
+//! where their strings and buffers are (from the shared syscall table), the tracepoint
+//! layouts (from tracefs), the thread groups to follow, the ring buffer and the per-CPU drop
+//! counter. Everything is released with the `Ebpf` object: the tracepoint links are file
+//! descriptors, so a reqtrace killed with SIGKILL leaves nothing attached.
+
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::TracePoint;
+
+use crate::error::Error;
+use crate::event::capture::{self, Io};
+use crate::event::select::{Select, Selection};
+use crate::syscalls::ArgKind;
+use crate::syscalls::table::Catalogue;
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/reqtrace.bpf.o"));
+
+const MAX_NR: u64 = 512;
+const C_TRACED: u32 = 1;
+const C_PATH_SHIFT: u32 = 1;
+const C_IO_BUF: u32 = 1 << 8;
+const C_IO_IOV: u32 = 1 << 9;
+
+/// Where tracefs is, when mounted.
+const TRACEFS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+pub struct Loaded {
+    /// Holds the programs and their links: dropping it detaches everything.
+    _bpf: aya::Ebpf,
+    pub follow: HashMap<MapData, u32, u8>,
+    pub events: RingBuf<MapData>,
+    pub dropped: PerCpuArray<MapData, u64>,
+}
+
+/// The `calls` map's value for syscall `nr` (0: not traced).
+pub fn call_bits(cat: &Catalogue, select: &Selection, nr: u64) -> u32 {
+    if select.get(nr) == Select::Ignore {
+        return 0;
+    }
+    let Some(spec) = cat.get(nr) else {
+        return 0;
+    };
+    let mut bits = C_TRACED;
+    for (i, k) in spec.args.iter().enumerate() {
+        if matches!(k, ArgKind::Path | ArgKind::Str) {
+            bits |= 1 << (C_PATH_SHIFT + i as u32);
+        }
+    }
+    bits |= match (capture::io_of(spec.name), spec.name) {
+        (Some(_), "readv" | "writev") => C_IO_IOV,
+        (Some(Io::Read | Io::Write), "read" | "write" | "recvfrom" | "sendto") => C_IO_BUF,
+        _ => 0,
+    };
+    bits
+}
+
+/// Where tracefs is mounted, or what to do about it.
+fn tracefs() -> Result<&'static str, Error> {
+    TRACEFS
+        .into_iter()
+        .find(|d| std::path::Path::new(d).join("events/raw_syscalls").is_dir())
+        .ok_or_else(|| {
+            Error::Sys(
+                "--backend ebpf: tracefs is not mounted (no /sys/kernel/tracing/events): mount \
+                 it with `mount -t tracefs nodev /sys/kernel/tracing` and retry, or use \
+                 --backend ptrace"
+                    .into(),
+            )
+        })
+}
+
+/// The byte offset of `field` in a tracepoint's record, from its tracefs format (0: absent).
+fn field_offset(root: &str, event: &str, field: &str) -> u32 {
+    let text = std::fs::read_to_string(format!("{root}/events/{event}/format")).unwrap_or_default();
+    for line in text.lines() {
+        let Some(decl) = line.trim().strip_prefix("field:") else {
+            continue;
+        };
+        let name = decl.split(';').next().unwrap_or("");
+        if name.split_whitespace().last() == Some(field)
+            && let Some(off) = decl
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("offset:"))
+        {
+            return off.trim().parse().unwrap_or(0);
+        }
+    }
+    0
+}
+
+fn privileges(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Sys(format!(
+        "--backend ebpf: {what} failed: {e}. Loading eBPF programs needs root, or \
+         CAP_BPF and CAP_PERFMON (kernel 5.8 or later; older kernels: CAP_SYS_ADMIN), and a \
+         kernel with BPF ring buffers (5.8+); run with sudo, or use --backend ptrace"
+    ))
+}
+
+/// Load the program, fill its tables, attach its tracepoints. `follow`: children are
+/// followed (forks add them in the kernel).
+pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
+    let root = tracefs()?;
+    // CAP_BPF = 39, CAP_PERFMON = 38, CAP_SYS_ADMIN = 21.
+    let capable = |c| crate::procinfo::has_capability(c);
+    if !(capable(21) || (capable(39) && capable(38))) {
+        return Err(privileges("checking capabilities", "neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON"));
+    }
+    let mut bpf = aya::Ebpf::load(OBJECT).map_err(|e| privileges("loading the program", e))?;
+    let cat = Catalogue::new();
+    {
+        let mut calls: Array<_, u32> = Array::try_from(
+            bpf.map_mut("calls")
+                .ok_or_else(|| Error::Sys("eBPF object without its calls map".into()))?,
+        )
+        .map_err(|e| privileges("opening the calls map", e))?;
+        for nr in 0..MAX_NR {
+            let bits = call_bits(&cat, select, nr);
+            if bits != 0 {
+                calls
+                    .set(nr as u32, bits, 0)
+                    .map_err(|e| privileges("filling the calls map", e))?;
+            }
+        }
+        let mut config: Array<_, u32> = Array::try_from(
+            bpf.map_mut("config")
+                .ok_or_else(|| Error::Sys("eBPF object without its config map".into()))?,
+        )
+        .map_err(|e| privileges("opening the config map", e))?;
+        let offsets = [
+            field_offset(root, "sched/sched_process_fork", "child_pid"),
+            field_offset(root, "sched/sched_process_exit", "group_dead"),
+            field_offset(root, "sched/sched_process_exec", "old_pid"),
+            u32::from(follow),
+        ];
+        for (i, v) in offsets.into_iter().enumerate() {
+            config
+                .set(i as u32, v, 0)
+                .map_err(|e| privileges("filling the config map", e))?;
+        }
+    }
+    for (prog, category, name) in [
+        ("on_fork", "sched", "sched_process_fork"),
+        ("on_exit", "sched", "sched_process_exit"),
+        ("on_exec", "sched", "sched_process_exec"),
+        ("sys_enter", "raw_syscalls", "sys_enter"),
+        ("sys_exit", "raw_syscalls", "sys_exit"),
+    ] {
+        let tp: &mut TracePoint = bpf
+            .program_mut(prog)
+            .ok_or_else(|| Error::Sys(format!("eBPF object without program {prog}")))?
+            .try_into()
+            .map_err(|e| privileges("loading a program", e))?;
+        tp.load()
+            .map_err(|e| privileges(&format!("loading {prog}"), e))?;
+        tp.attach(category, name)
+            .map_err(|e| privileges(&format!("attaching to {category}/{name}"), e))?;
+    }
+    let take = |bpf: &mut aya::Ebpf, name: &str| {
+        bpf.take_map(name)
+            .ok_or_else(|| Error::Sys(format!("eBPF object without map {name}")))
+    };
+    let follow = HashMap::try_from(take(&mut bpf, "follow")?)
+        .map_err(|e| privileges("opening the follow map", e))?;
+    let events = RingBuf::try_from(take(&mut bpf, "events")?)
+        .map_err(|e| privileges("opening the ring buffer", e))?;
+    let dropped = PerCpuArray::try_from(take(&mut bpf, "dropped")?)
+        .map_err(|e| privileges("opening the drop counter", e))?;
+    Ok(Loaded {
+        _bpf: bpf,
+        follow,
+        events,
+        dropped,
+    })
+}
+
+impl Loaded {
+    /// Follow thread group `tgid` (its threads' calls, and its children when following).
+    pub fn follow(&mut self, tgid: i32) {
+        let _ = self.follow.insert(tgid as u32, 1, 0);
+    }
+
+    /// Whether any followed process is left.
+    pub fn any_followed(&self) -> bool {
+        self.follow.keys().any(|k| {
+            k.is_ok_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        })
+    }
+
+    /// Records dropped in the kernel so far (a full ring buffer), over every CPU.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+            .get(&0, 0)
+            .map(|v| v.iter().sum())
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+// reqtrace's kernel side (x86_64): raw_syscalls enter/exit for the thread groups user space
+// follows; forks, execs and exits followed in the kernel; at each traced call's exit one
+// record on a ring buffer: the raw call, its path strings (read at exit: at entry the page
+// may not be resident yet) and the first bytes of a read or write buffer. Nothing here
+// stops a task; a full ring buffer drops and counts.
+#include <linux/bpf.h>
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+
+#define MAX_NR 512
+#define PATH_LEN 512
+#define DATA_LEN 1024
+// calls[nr] bits: which syscalls are traced, which args are strings, how bytes move.
+#define C_TRACED 1u
+#define C_PATH_SHIFT 1 /* 6 bits: args holding a path or string */
+#define C_IO_BUF (1u << 8) /* (fd, buf, count): read, write, recvfrom, sendto */
+#define C_IO_IOV (1u << 9) /* (fd, iov, iovcnt): readv, writev */
+
+#define K_SYSCALL 1
+#define K_FORK 2
+#define K_EXIT 3
+#define K_EXEC 4
+
+struct enter {
+	__u64 nr;
+	__u64 args[6];
+};
+
+struct rec {
+	__u32 kind;
+	__u32 tgid;
+	__u32 tid;
+	__u32 aux; /* fork: child tid; exec: former tid */
+	__u64 ts; /* CLOCK_MONOTONIC ns */
+	__u64 nr;
+	__s64 ret;
+	__u64 args[6];
+	__u64 iov[2]; /* readv/writev: the first iovec */
+	__u16 len[3]; /* path 1, path 2, data; 0xffff: unreadable */
+	__u8 idx[2]; /* which args the paths are */
+	char buf[PATH_LEN * 2 + DATA_LEN * 2];
+};
+
+#define HDR_LEN (sizeof(struct rec) - PATH_LEN * 2 - DATA_LEN * 2)
+
+/* A fork, exit or exec: the first fields of a rec. */
+struct note {
+	__u32 kind;
+	__u32 tgid;
+	__u32 tid;
+	__u32 aux;
+	__u64 ts;
+};
+
+static __always_inline void note(__u32 kind, __u64 id, __u32 aux);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_NR);
+	__type(key, __u32);
+	__type(value, __u32);
+} calls SEC(".maps");
+
+/* 0: offset of child_pid in sched_process_fork; 1: of group_dead in sched_process_exit
+   (0: absent). Tracepoint layouts vary between kernels: user space reads them from tracefs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u32);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} follow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct enter);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} dropped SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rec);
+} scratch SEC(".maps");
+
+static __always_inline void drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&dropped, &zero);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline int followed(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&follow, &tgid) != 0;
+}
+
+static __always_inline void output(struct rec *r, __u64 len)
+{
+	// BPF_RB_NO_WAKEUP: user space polls every 20 ms; a wake-up per record tripled the cost.
+	if (len > sizeof(struct rec))
+		len = sizeof(struct rec);
+	if (bpf_ringbuf_output(&events, r, len, BPF_RB_NO_WAKEUP))
+		drop();
+}
+
+struct sys_enter_ctx {
+	__u64 common;
+	long id;
+	unsigned long args[6];
+};
+
+struct sys_exit_ctx {
+	__u64 common;
+	long id;
+	long ret;
+};
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int sys_enter(struct sys_enter_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	// Every task on the machine passes here: the tgid filter comes first.
+	if (!followed(tgid))
+		return 0;
+	__u32 nr = (__u32)ctx->id;
+	if (nr >= MAX_NR)
+		return 0;
+	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
+	if (!c || !(*c & C_TRACED))
+		return 0;
+	struct enter e = {};
+	e.nr = nr;
+#pragma unroll
+	for (int i = 0; i < 6; i++)
+		e.args[i] = ctx->args[i];
+	if (bpf_map_update_elem(&inflight, &tid, &e, BPF_ANY))
+		drop();
+	return 0;
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int sys_exit(struct sys_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	if (!followed(tgid))
+		return 0;
+	struct enter *e = bpf_map_lookup_elem(&inflight, &tid);
+	if (!e)
+		return 0;
+	__u32 zero = 0;
+	struct rec *r = bpf_map_lookup_elem(&scratch, &zero);
+	if (!r) {
+		bpf_map_delete_elem(&inflight, &tid);
+		return 0;
+	}
+	r->kind = K_SYSCALL;
+	r->tgid = tgid;
+	r->tid = tid;
+	r->aux = 0;
+	r->ts = bpf_ktime_get_ns();
+	r->nr = e->nr;
+	r->ret = ctx->ret;
+#pragma unroll
+	for (int i = 0; i < 6; i++)
+		r->args[i] = e->args[i];
+	bpf_map_delete_elem(&inflight, &tid);
+	r->iov[0] = 0;
+	r->iov[1] = 0;
+	r->len[0] = 0;
+	r->len[1] = 0;
+	r->len[2] = 0;
+	r->idx[0] = 0xff;
+	r->idx[1] = 0xff;
+	__u32 nr = (__u32)r->nr;
+	if (nr >= MAX_NR)
+		return 0;
+	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
+	if (!c)
+		return 0;
+	__u32 bits = *c;
+	__u64 used = 0;
+	int slot = 0;
+#pragma unroll
+	for (int i = 0; i < 6; i++) {
+		if (slot < 2 && (bits >> (C_PATH_SHIFT + i)) & 1) {
+			const void *p = (const void *)r->args[i];
+			long n = -1;
+			if (p) {
+				if (slot == 0)
+					n = bpf_probe_read_user_str(r->buf, PATH_LEN, p);
+				else
+					n = bpf_probe_read_user_str(r->buf + PATH_LEN, PATH_LEN, p);
+			}
+			// n counts the NUL; PATH_LEN without one within: cut (user space says so).
+			r->len[slot] = n > 0 ? (__u16)(n - 1) : 0xffff;
+			r->idx[slot] = i;
+			used = PATH_LEN * (slot + 1);
+			slot++;
+		}
+	}
+	long ret = r->ret;
+	if ((bits & (C_IO_BUF | C_IO_IOV)) && ret > 0) {
+		__u64 base = r->args[1];
+		__u64 avail = (__u64)ret;
+		if (bits & C_IO_IOV) {
+			__u64 iov[2] = {};
+			if (bpf_probe_read_user(iov, sizeof(iov), (const void *)r->args[1]) == 0) {
+				r->iov[0] = iov[0];
+				r->iov[1] = iov[1];
+				base = iov[0];
+				if (iov[1] < avail)
+					avail = iov[1];
+			} else {
+				base = 0;
+			}
+		}
+		if (avail > DATA_LEN)
+			avail = DATA_LEN;
+		__u32 n = (__u32)avail & (DATA_LEN * 2 - 1);
+		if (base && n > 0 &&
+		    bpf_probe_read_user(r->buf + PATH_LEN * 2, n, (const void *)base) == 0) {
+			r->len[2] = n;
+			used = PATH_LEN * 2 + n;
+		}
+	}
+	output(r, HDR_LEN + used);
+	return 0;
+}
+
+static __always_inline void note(__u32 kind, __u64 id, __u32 aux)
+{
+	struct note n = {};
+	n.kind = kind;
+	n.tgid = id >> 32;
+	n.tid = (__u32)id;
+	n.aux = aux;
+	n.ts = bpf_ktime_get_ns();
+	if (bpf_ringbuf_output(&events, &n, sizeof(n), BPF_RB_NO_WAKEUP))
+		drop();
+}
+
+static __always_inline __u32 config_at(__u32 key)
+{
+	__u32 *v = bpf_map_lookup_elem(&config, &key);
+	return v ? *v : 0;
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int on_fork(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!followed(tgid))
+		return 0;
+	__u32 off = config_at(0);
+	if (off == 0 || off > 64)
+		return 0;
+	__s32 child = 0;
+	bpf_probe_read_kernel(&child, sizeof(child), (char *)ctx + off);
+	// A thread's tid as a key is never looked up (keys are tgids) and goes at its exit.
+	__u8 one = 1;
+	__u32 key = (__u32)child;
+	if (bpf_map_update_elem(&follow, &key, &one, BPF_ANY))
+		drop();
+	note(K_FORK, id, key);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int on_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	if (!followed(tgid))
+		return 0;
+	__u32 off = config_at(1);
+	__u8 group_dead = tid == tgid;
+	if (off > 0 && off <= 64)
+		bpf_probe_read_kernel(&group_dead, 1, (char *)ctx + off);
+	bpf_map_delete_elem(&inflight, &tid);
+	if (tid != tgid)
+		bpf_map_delete_elem(&follow, &tid);
+	if (group_dead)
+		bpf_map_delete_elem(&follow, &tgid);
+	note(K_EXIT, id, group_dead);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int on_exec(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!followed(tgid))
+		return 0;
+	__s32 old = 0;
+	__u32 off = config_at(2);
+	if (off > 0 && off <= 64)
+		bpf_probe_read_kernel(&old, sizeof(old), (char *)ctx + off);
+	note(K_EXEC, id, (__u32)old);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
