@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::analyze::{Replay, open_replay};
 use crate::cli::{Backend, ColorChoice, Command, Common, Shown};
-use crate::ebpf::Ebpf;
 use crate::diagnose::Offline;
+use crate::ebpf::Ebpf;
 use crate::error::{Error, ExitCode};
 use crate::event::select::Selection;
 use crate::event::{End, ExitKind, Source, SourceEnd, now};
@@ -84,14 +84,7 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
                 Backend::Ptrace => Box::new(source),
                 Backend::Ebpf => Box::new(Ebpf::attach(&source)?),
             };
-            live(
-                source,
-                &common,
-                report,
-                probes,
-                probe_timeout,
-                &[],
-            )
+            live(source, &common, report, probes, probe_timeout, &[])
         }
         Command::Run {
             command,

@@ -154,6 +154,19 @@ impl Decoder {
         let ts = self.ts(c.ts_ns);
         self.adopt(ts, c.tgid, c.tid, sink);
         let files = self.procs.get(c.tgid);
+        // The record is read ~20 ms after the call: a connection closed since is gone from
+        // /proc. A buffer that carries a request or status line was a socket's.
+        if capture::io_of(spec.name).is_some()
+            && c.data.as_deref().is_some_and(capture::looks_like_http)
+        {
+            let fd = c.args[0] as i32;
+            if files
+                .fd(&mut crate::tracer::state::ProcLookup, c.tgid, fd)
+                .is_none()
+            {
+                files.set_fd(fd, Some(crate::event::fds::ACCEPTED.to_vec()));
+            }
+        }
         let mut mem = Captured { call: c };
         let call = decode::Call {
             nr: c.nr,

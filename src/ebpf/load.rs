@@ -20,6 +20,7 @@ const C_TRACED: u32 = 1;
 const C_PATH_SHIFT: u32 = 1;
 const C_IO_BUF: u32 = 1 << 8;
 const C_IO_IOV: u32 = 1 << 9;
+const C_EXIT_ONLY: u32 = 1 << 10;
 
 /// Where tracefs is, when mounted.
 const TRACEFS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -51,6 +52,10 @@ pub fn call_bits(cat: &Catalogue, select: &Selection, nr: u64) -> u32 {
         (Some(Io::Read | Io::Write), "read" | "write" | "recvfrom" | "sendto") => C_IO_BUF,
         _ => 0,
     };
+    // A worker already blocked in accept at attach: its connection's fd must be known.
+    if matches!(spec.name, "accept" | "accept4") {
+        bits |= C_EXIT_ONLY;
+    }
     bits
 }
 
@@ -103,7 +108,10 @@ pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
     // CAP_BPF = 39, CAP_PERFMON = 38, CAP_SYS_ADMIN = 21.
     let capable = |c| crate::procinfo::has_capability(c);
     if !(capable(21) || (capable(39) && capable(38))) {
-        return Err(privileges("checking capabilities", "neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON"));
+        return Err(privileges(
+            "checking capabilities",
+            "neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON",
+        ));
     }
     let mut bpf = aya::Ebpf::load(OBJECT).map_err(|e| privileges("loading the program", e))?;
     let cat = Catalogue::new();
@@ -181,16 +189,13 @@ impl Loaded {
 
     /// Whether any followed process is left.
     pub fn any_followed(&self) -> bool {
-        self.follow.keys().any(|k| {
-            k.is_ok_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
-        })
+        self.follow
+            .keys()
+            .any(|k| k.is_ok_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()))
     }
 
     /// Records dropped in the kernel so far (a full ring buffer), over every CPU.
     pub fn dropped(&self) -> u64 {
-        self.dropped
-            .get(&0, 0)
-            .map(|v| v.iter().sum())
-            .unwrap_or(0)
+        self.dropped.get(&0, 0).map(|v| v.iter().sum()).unwrap_or(0)
     }
 }

@@ -25,11 +25,26 @@ const UNREADABLE: u16 = 0xffff;
 pub enum Record {
     Syscall(Call),
     /// `tid` of process `tgid` forked or cloned `child`.
-    Fork { ts_ns: u64, tgid: i32, tid: i32, child: i32 },
+    Fork {
+        ts_ns: u64,
+        tgid: i32,
+        tid: i32,
+        child: i32,
+    },
     /// A thread exited; `group_dead`: the last of its process.
-    Exit { ts_ns: u64, tgid: i32, tid: i32, group_dead: bool },
+    Exit {
+        ts_ns: u64,
+        tgid: i32,
+        tid: i32,
+        group_dead: bool,
+    },
     /// A thread called exec (`former`: its tid before, for a non-leader exec).
-    Exec { ts_ns: u64, tgid: i32, tid: i32, former: i32 },
+    Exec {
+        ts_ns: u64,
+        tgid: i32,
+        tid: i32,
+        former: i32,
+    },
 }
 
 /// A finished syscall as the kernel program saw it.
@@ -93,6 +108,11 @@ pub fn parse(b: &[u8]) -> Option<Record> {
             let mut args = [0u64; 6];
             for (i, a) in args.iter_mut().enumerate() {
                 *a = u64_at(b, 40 + 8 * i);
+            }
+            // aux 1: the call's entry was before the attach, its arguments are unknown: fd
+            // -1 rather than a made-up fd 0.
+            if aux == 1 {
+                args[0] = u64::MAX;
             }
             let buf = &b[HDR_LEN..];
             let region = |at: usize, len: usize| buf.get(at..at + len).map(<[u8]>::to_vec);

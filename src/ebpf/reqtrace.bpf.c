@@ -16,6 +16,9 @@
 #define C_PATH_SHIFT 1 /* 6 bits: args holding a path or string */
 #define C_IO_BUF (1u << 8) /* (fd, buf, count): read, write, recvfrom, sendto */
 #define C_IO_IOV (1u << 9) /* (fd, iov, iovcnt): readv, writev */
+/* Recorded even when its entry was not seen (the thread was already in it at attach: a
+   worker blocked in accept4): its result, a new fd, is what matters. */
+#define C_EXIT_ONLY (1u << 10)
 
 #define K_SYSCALL 1
 #define K_FORK 2
@@ -169,26 +172,41 @@ int sys_exit(struct sys_exit_ctx *ctx)
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	if (!followed(tgid))
 		return 0;
+	__u32 nr = (__u32)ctx->id;
+	if (nr >= MAX_NR)
+		return 0;
+	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
+	if (!c)
+		return 0;
+	__u32 bits = *c;
 	struct enter *e = bpf_map_lookup_elem(&inflight, &tid);
-	if (!e)
+	if (!e && !(bits & C_EXIT_ONLY))
 		return 0;
 	__u32 zero = 0;
 	struct rec *r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r) {
-		bpf_map_delete_elem(&inflight, &tid);
+		if (e)
+			bpf_map_delete_elem(&inflight, &tid);
 		return 0;
 	}
 	r->kind = K_SYSCALL;
 	r->tgid = tgid;
 	r->tid = tid;
-	r->aux = 0;
+	r->aux = e ? 0 : 1; /* 1: entry not seen, no arguments */
 	r->ts = bpf_ktime_get_ns();
-	r->nr = e->nr;
+	r->nr = nr;
 	r->ret = ctx->ret;
+	if (e) {
 #pragma unroll
-	for (int i = 0; i < 6; i++)
-		r->args[i] = e->args[i];
-	bpf_map_delete_elem(&inflight, &tid);
+		for (int i = 0; i < 6; i++)
+			r->args[i] = e->args[i];
+		bpf_map_delete_elem(&inflight, &tid);
+	} else {
+#pragma unroll
+		for (int i = 0; i < 6; i++)
+			r->args[i] = 0;
+		bits &= C_TRACED;
+	}
 	r->iov[0] = 0;
 	r->iov[1] = 0;
 	r->len[0] = 0;
@@ -196,13 +214,6 @@ int sys_exit(struct sys_exit_ctx *ctx)
 	r->len[2] = 0;
 	r->idx[0] = 0xff;
 	r->idx[1] = 0xff;
-	__u32 nr = (__u32)r->nr;
-	if (nr >= MAX_NR)
-		return 0;
-	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
-	if (!c)
-		return 0;
-	__u32 bits = *c;
 	__u64 used = 0;
 	int slot = 0;
 #pragma unroll

@@ -136,6 +136,13 @@ pub fn head_wanted(first: &[u8], available: usize) -> Option<usize> {
     Some(available.min(HEAD_CAP))
 }
 
+/// Whether a buffer starts like a request head or an HTTP/1 status line: what a socket
+/// carries at the start of a request or response. For a source that learns a call's fd
+/// only after it was closed (eBPF reads records 20 ms late; /proc then knows nothing).
+pub fn looks_like_http(buf: &[u8]) -> bool {
+    starts_like_request(buf) || buf.starts_with(b"HTTP/1.")
+}
+
 /// A method token (at most 32 bytes, upper case as every registered method is), a space, and
 /// a request target's start: `/` (origin form), `*`, a scheme's `://` (absolute form), or
 /// CONNECT's authority. Plain-text bodies that start with a word and a space do not pass, so

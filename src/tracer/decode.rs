@@ -99,7 +99,8 @@ pub fn entry<M: Memory>(mem: &mut M, files: &mut Files, pid: i32, tid: i32, call
 
 /// Complete a pending call at its exit stop: out-parameters, the first bytes of socket I/O,
 /// and what the call changed in the process's fd table or cwd.
-pub fn exit<M: Memory>(mem: &mut M,
+pub fn exit<M: Memory>(
+    mem: &mut M,
     files: &mut Files,
     (pid, tid): (i32, i32),
     p: &mut Pending,
@@ -147,7 +148,8 @@ pub fn complete_at_entry(name: &str) -> bool {
 /// Finish such a call at its entry: keep a write's first bytes (its length as requested),
 /// forget a closed fd. `answered` (the thread's "status line already written" flag) is
 /// given when correlating.
-pub fn entry_only<M: Memory>(mem: &mut M,
+pub fn entry_only<M: Memory>(
+    mem: &mut M,
     files: &mut Files,
     (pid, tid): (i32, i32),
     p: &mut Pending,
@@ -168,7 +170,8 @@ pub fn entry_only<M: Memory>(mem: &mut M,
 
 /// For socket reads and writes, keep only the first bytes the correlator needs (the capture
 /// policy, event::capture): the start of a request, or a status line; never bodies.
-fn capture<M: Memory>(mem: &mut M,
+fn capture<M: Memory>(
+    mem: &mut M,
     files: &mut Files,
     (pid, tid): (i32, i32),
     p: &mut Pending,

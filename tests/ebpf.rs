@@ -1,0 +1,228 @@
+//! `attach --backend ebpf` on a real Apache (installed by scripts/test.sh, with clang and
+//! libbpf-dev for the kernel program): the incident gives the same record as under ptrace;
+//! keep-alive on the event MPM gives one record per request; the server is never stopped or
+//! traced, and a reqtrace killed with SIGKILL leaves it serving. Skipped (with a message)
+//! when this build has no eBPF program.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::apache::Apache;
+use common::*;
+use serde_json::Value;
+
+/// One Apache test at a time: they share two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const T: Duration = Duration::from_secs(60);
+
+/// Whether this build carries the eBPF program (build.rs found clang).
+fn built() -> bool {
+    let out = run_reqtrace(&["attach", "--backend", "ebpf", "999999999"], T);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("built without its eBPF program") {
+        eprintln!("skipped: reqtrace was built without clang: {err}");
+        return false;
+    }
+    true
+}
+
+fn probe(a: &Apache, path: &str, backend: &str) -> (std::process::Output, Vec<Value>) {
+    let pid = a.pid().to_string();
+    let url = a.url(path);
+    let out = run_reqtrace(
+        &[
+            "attach",
+            "--json",
+            "--backend",
+            backend,
+            "--probe",
+            &url,
+            &pid,
+        ],
+        T,
+    );
+    let lines = json_lines(&out.stdout);
+    (out, lines)
+}
+
+/// `reqtrace attach --json --backend ebpf ARGS PID` in the background, returned once its
+/// start line is out (the program is attached then); its stdout lines come on the channel.
+fn attach_bg(pid: i32, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let pid = pid.to_string();
+    let mut child = Command::new(reqtrace())
+        .args(["attach", "--json", "--backend", "ebpf"])
+        .args(args)
+        .arg(&pid)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(30));
+    assert!(
+        first.as_deref().is_ok_and(|l| l.contains("\"start\"")),
+        "no start line: {first:?}"
+    );
+    (child, rx)
+}
+
+fn collect(child: Child, rx: std::sync::mpsc::Receiver<String>) -> Vec<Value> {
+    let out = wait_output(child, T);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rx.try_iter()
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect()
+}
+
+/// Every process of the server is running and untraced, and it answers.
+fn serving(a: &Apache) {
+    assert_untraced_and_running(a.pid());
+    for w in a.workers() {
+        if let Some((state, tracer)) = try_state_and_tracer(w) {
+            assert_eq!(tracer, 0, "worker {w} traced");
+            assert!(state != 't' && state != 'T', "worker {w} stopped: {state}");
+        }
+    }
+    assert_eq!(a.get("/hello.html"), 200, "the server still serves");
+}
+
+#[test]
+fn ebpf_incident_gives_the_ptrace_record() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !built() {
+        return;
+    }
+    let a = Apache::start("prefork");
+    let (_, plines) = probe(&a, "/home", "ptrace");
+    let (out, lines) = probe(&a, "/home", "ebpf");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a 404 probe fails: {stderr}");
+    let home = |lines: &[Value]| -> Value {
+        let reqs = requests(lines);
+        let h: Vec<_> = reqs.iter().filter(|r| r["target"] == "/home").collect();
+        assert_eq!(h.len(), 1, "one record for the probe: {reqs:#?}\n{stderr}");
+        (*h[0]).clone()
+    };
+    let (r, p) = (home(&lines), home(&plines));
+    assert_eq!(r["status"], 404, "{r:#}");
+    assert_eq!(r["status"], p["status"]);
+    let s = &r["suspects"][0];
+    let www = a.root.path().join("www");
+    assert_eq!(s["path"], www.join("index.phpp").to_str().unwrap(), "{r:#}");
+    assert_eq!(s["path"], p["suspects"][0]["path"]);
+    assert_eq!(s["errno"], "ENOENT");
+    assert_eq!(s["did_you_mean"], www.join("index.php").to_str().unwrap());
+    let site = a.root.path().join("sites/site.conf");
+    assert!(
+        s["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["file"] == site.to_str().unwrap() && x["line"] == 3),
+        "{s:#}"
+    );
+    assert_eq!(r["suspects"].as_array().unwrap().len(), 1, "{r:#}");
+    serving(&a);
+}
+
+#[test]
+fn ebpf_keepalive_on_event_mpm_gives_one_record_per_request() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !built() {
+        return;
+    }
+    let a = Apache::start("event");
+    let (child, rx) = attach_bg(a.pid(), &["--url", "/", "--count", "3", "--duration", "20"]);
+    assert_eq!(
+        a.get_keepalive(&["/home", "/hello.html", "/index.php"]),
+        vec![404, 200, 200]
+    );
+    let lines = collect(child, rx);
+    let reqs = requests(&lines);
+    let got: Vec<_> = reqs
+        .iter()
+        .map(|r| (r["target"].as_str(), r["status"].as_u64()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some("/home"), Some(404)),
+            (Some("/hello.html"), Some(200)),
+            (Some("/index.php"), Some(200)),
+        ],
+        "{lines:#?}"
+    );
+    assert_eq!(
+        reqs[0]["suspects"].as_array().unwrap().len(),
+        1,
+        "{:#}",
+        reqs[0]
+    );
+    assert_eq!(reqs[1]["suspects"].as_array().unwrap().len(), 0);
+    assert_eq!(lines.last().unwrap()["reason"], "--count reached, detached");
+    serving(&a);
+}
+
+#[test]
+fn ebpf_never_stops_the_server_and_sigkill_leaves_it_serving() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !built() {
+        return;
+    }
+    let a = Apache::start("prefork");
+    // An attach/detach cycle: while attached, nothing is traced or stopped.
+    let (child, rx) = attach_bg(a.pid(), &["--url", "/", "--duration", "3"]);
+    serving(&a);
+    let lines = collect(child, rx);
+    assert!(
+        requests(&lines)
+            .iter()
+            .any(|r| r["target"] == "/hello.html"),
+        "{lines:#?}"
+    );
+    serving(&a);
+    // Killed mid-trace under load: the links die with their fds.
+    let (mut child, _rx) = attach_bg(a.pid(), &["--url", "/"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = a.load("/hello.html", 2, Duration::from_secs(10), stop.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    send_signal(child.id() as i32, libc::SIGKILL);
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, _) = load.join().unwrap();
+    assert!(ok > 0, "the server answered under load");
+    serving(&a);
+    // Nothing of ours is left attached: no program named like ours in the kernel.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let progs = Command::new("sh")
+            .arg("-c")
+            .arg("ls -l /proc/*/fd 2>/dev/null | grep -c 'bpf-prog' || true")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        if progs == "0" || Instant::now() > deadline {
+            assert_eq!(progs, "0", "a bpf program fd is still held");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
