@@ -84,7 +84,8 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
                 Backend::Ptrace => Box::new(source),
                 Backend::Ebpf => Box::new(Ebpf::attach(&source)?),
             };
-            live(source, &common, report, probes, probe_timeout, &[])
+            let backend = (backend == Backend::Ebpf).then_some("ebpf");
+            live(source, &common, report, probes, probe_timeout, &[], backend)
         }
         Command::Run {
             command,
@@ -94,7 +95,15 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             check_duration(common.duration)?;
             let cfg = tracer_config(&common, true, !no_seccomp)?;
             let source = Ptrace::launch(cfg, command.clone());
-            live(Box::new(source), &common, false, Vec::new(), 10.0, &command)
+            live(
+                Box::new(source),
+                &common,
+                false,
+                Vec::new(),
+                10.0,
+                &command,
+                None,
+            )
         }
         Command::Analyze {
             files,
@@ -161,6 +170,7 @@ fn live(
     probes: Vec<ProbeUrl>,
     probe_timeout: f64,
     argv: &[String],
+    backend: Option<&str>,
 ) -> Result<ExitCode, Error> {
     let launch = !argv.is_empty();
     let shown = &common.shown;
@@ -196,7 +206,7 @@ fn live(
         }
     };
     let mode = if launch { "run" } else { "attach" };
-    if let Some(line) = printer.start(mode, &attached_to, argv) {
+    if let Some(line) = printer.start(mode, &attached_to, argv, backend) {
         pipeline.send_line(line);
     }
     if let Some(d) = common.duration {

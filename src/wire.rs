@@ -79,6 +79,9 @@ pub struct StartLine<'a> {
     /// here and its paths can be looked at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_id: Option<String>,
+    /// `attach --backend ebpf`: `"ebpf"`; absent for the ptrace tracer (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Cow<'a, str>>,
 }
 
 /// One syscall. `A` is how the arguments travel: the printer's borrowed arguments when

@@ -120,6 +120,12 @@ fn ebpf_incident_gives_the_ptrace_record() {
         assert_eq!(h.len(), 1, "one record for the probe: {reqs:#?}\n{stderr}");
         (*h[0]).clone()
     };
+    assert_eq!(lines[0]["type"], "start");
+    assert_eq!(
+        lines[0]["backend"], "ebpf",
+        "the start line names the backend"
+    );
+    assert!(plines[0].get("backend").is_none(), "{:#}", plines[0]);
     let (r, p) = (home(&lines), home(&plines));
     assert_eq!(r["status"], 404, "{r:#}");
     assert_eq!(r["status"], p["status"]);
@@ -155,7 +161,9 @@ fn ebpf_keepalive_on_event_mpm_gives_one_record_per_request() {
         vec![404, 200, 200]
     );
     let lines = collect(child, rx);
-    let reqs = requests(&lines);
+    // Records come out as they are finished: a failed one may wait for its error-log line.
+    let mut reqs = requests(&lines);
+    reqs.sort_by_key(|r| r["target"].as_str().map(String::from));
     let got: Vec<_> = reqs
         .iter()
         .map(|r| (r["target"].as_str(), r["status"].as_u64()))
@@ -163,19 +171,24 @@ fn ebpf_keepalive_on_event_mpm_gives_one_record_per_request() {
     assert_eq!(
         got,
         vec![
-            (Some("/home"), Some(404)),
             (Some("/hello.html"), Some(200)),
+            (Some("/home"), Some(404)),
             (Some("/index.php"), Some(200)),
         ],
         "{lines:#?}"
     );
+    assert!(
+        reqs.iter().all(|r| r["pid"] == reqs[0]["pid"]),
+        "one connection, one worker process: {reqs:#?}"
+    );
     assert_eq!(
-        reqs[0]["suspects"].as_array().unwrap().len(),
+        reqs[1]["suspects"].as_array().unwrap().len(),
         1,
         "{:#}",
-        reqs[0]
+        reqs[1]
     );
-    assert_eq!(reqs[1]["suspects"].as_array().unwrap().len(), 0);
+    assert_eq!(reqs[0]["suspects"].as_array().unwrap().len(), 0);
+    assert_eq!(reqs[2]["suspects"].as_array().unwrap().len(), 0);
     assert_eq!(lines.last().unwrap()["reason"], "--count reached, detached");
     serving(&a);
 }
@@ -225,4 +238,29 @@ fn ebpf_never_stops_the_server_and_sigkill_leaves_it_serving() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn ebpf_without_capabilities_is_a_clear_error_exit_2() {
+    if !built() {
+        return;
+    }
+    let me = std::process::id().to_string();
+    // As nobody, with no capabilities: nothing can be loaded.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(reqtrace())
+        .args(["attach", "--backend", "ebpf", "--duration", "1", &me])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("CAP_BPF") && err.contains("sudo"), "{err}");
+    assert!(out.stdout.is_empty());
 }

@@ -61,6 +61,13 @@ pub fn call_bits(cat: &Catalogue, select: &Selection, nr: u64) -> u32 {
 
 /// Where tracefs is mounted, or what to do about it.
 fn tracefs() -> Result<&'static str, Error> {
+    for d in TRACEFS {
+        if let Err(e) = std::fs::metadata(format!("{d}/events"))
+            && e.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            return Err(privileges(&format!("reading {d}"), e));
+        }
+    }
     TRACEFS
         .into_iter()
         .find(|d| std::path::Path::new(d).join("events/raw_syscalls").is_dir())
@@ -104,15 +111,16 @@ fn privileges(what: &str, e: impl std::fmt::Display) -> Error {
 /// Load the program, fill its tables, attach its tracepoints. `follow`: children are
 /// followed (forks add them in the kernel).
 pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
-    let root = tracefs()?;
+    // First: without them tracefs is not even readable, and would look unmounted.
     // CAP_BPF = 39, CAP_PERFMON = 38, CAP_SYS_ADMIN = 21.
     let capable = |c| crate::procinfo::has_capability(c);
     if !(capable(21) || (capable(39) && capable(38))) {
         return Err(privileges(
             "checking capabilities",
-            "neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON",
+            "reqtrace has neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON",
         ));
     }
+    let root = tracefs()?;
     let mut bpf = aya::Ebpf::load(OBJECT).map_err(|e| privileges("loading the program", e))?;
     let cat = Catalogue::new();
     {

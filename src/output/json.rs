@@ -97,7 +97,12 @@ pub fn syscall_line(ev: &SyscallEvent, request: Option<u64>) -> String {
 }
 
 /// The first line: what is traced, by which version.
-pub fn start_line(mode: &str, targets: &[i32], command: &[String]) -> String {
+pub fn start_line(
+    mode: &str,
+    targets: &[i32],
+    command: &[String],
+    backend: Option<&str>,
+) -> String {
     wire::to_line(&StartLine {
         kind: "start".into(),
         version: SCHEMA_VERSION,
@@ -108,6 +113,7 @@ pub fn start_line(mode: &str, targets: &[i32], command: &[String]) -> String {
         targets: targets.into(),
         command: command.into(),
         boot_id: crate::procinfo::boot_id(),
+        backend: backend.map(Into::into),
     })
 }
 

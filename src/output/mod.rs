@@ -72,9 +72,15 @@ impl Printer {
         }
     }
 
-    /// The JSON start line (human output has none).
-    pub fn start(&self, mode: &str, targets: &[i32], command: &[String]) -> Option<String> {
-        (self.format == Format::Json).then(|| json::start_line(mode, targets, command))
+    /// The JSON start line (human output has none); `backend`: a tracer other than ptrace.
+    pub fn start(
+        &self,
+        mode: &str,
+        targets: &[i32],
+        command: &[String],
+        backend: Option<&str>,
+    ) -> Option<String> {
+        (self.format == Format::Json).then(|| json::start_line(mode, targets, command, backend))
     }
 
     /// The closing lines: one for the output (the JSON summary line, or the `--summary`

@@ -1,0 +1,109 @@
+//! The eBPF source's life when the kernel program is built in: load and fill the maps,
+//! follow the planned processes, then read the ring buffer every 20 ms until a stop is
+//! asked or every followed process is gone; dropping the loaded object detaches.
+
+use std::time::Instant;
+
+use crate::error::Error;
+use crate::event::{End, Event, EventSink, Hub, SourceEnd, now};
+use crate::procinfo;
+use crate::signals;
+
+use super::{ALIVE_CHECK, Ebpf, POLL, load, record};
+
+pub fn start(e: &mut Ebpf, hub: &dyn Hub) -> Result<Vec<i32>, Error> {
+    let ours = procinfo::self_and_ancestors();
+    for &(pid, fatal) in &e.planned {
+        if fatal && procinfo::status(pid).is_none() {
+            return Err(Error::NoSuchProcess(pid));
+        }
+    }
+    let mut loaded = load::load(&e.cfg.select, e.cfg.follow)?;
+    let mut pids: Vec<i32> = Vec::new();
+    let mut add = |pid: i32, loaded: &mut load::Loaded| {
+        if !ours.contains(&pid) && !pids.contains(&pid) && procinfo::status(pid).is_some() {
+            loaded.follow(pid);
+            pids.push(pid);
+        }
+    };
+    for &(pid, _) in &e.planned {
+        add(procinfo::tgid(pid).unwrap_or(pid), &mut loaded);
+    }
+    // Once the fork tracepoint is live: a child forked since the plan was made.
+    if e.cfg.follow {
+        for &(pid, _) in &e.planned {
+            for d in procinfo::descendants(pid) {
+                add(d, &mut loaded);
+            }
+        }
+    }
+    let mut sink = hub.live_sink();
+    let ts = now();
+    for &pid in &pids {
+        for tid in procinfo::threads(pid) {
+            e.decoder.adopt(ts, pid, tid, sink.as_mut());
+        }
+    }
+    sink.flush();
+    e.sink = Some(sink);
+    e.loaded = Some(loaded);
+    Ok(pids)
+}
+
+pub fn run(e: Box<Ebpf>) -> Result<SourceEnd, Error> {
+    let Ebpf {
+        mut decoder,
+        sink,
+        loaded,
+        ..
+    } = *e;
+    let (Some(mut sink), Some(mut loaded)) = (sink, loaded) else {
+        return Err(Error::Tracing("the eBPF source was not started".into()));
+    };
+    signals::register_tracer_thread();
+    let mut reported = 0u64;
+    let mut checked = Instant::now();
+    let end = loop {
+        let mut drain = |loaded: &mut load::Loaded, sink: &mut dyn EventSink| {
+            while let Some(item) = loaded.events.next() {
+                if let Some(rec) = record::parse(&item) {
+                    decoder.record(rec, sink);
+                }
+            }
+            let dropped = loaded.dropped();
+            if dropped > reported {
+                sink.send(Event::Lost {
+                    count: dropped - reported,
+                });
+                reported = dropped;
+            }
+            sink.flush();
+        };
+        drain(&mut loaded, sink.as_mut());
+        let reason = signals::stop_reason();
+        if reason != 0 {
+            break signals::end_of(reason);
+        }
+        if checked.elapsed() >= ALIVE_CHECK {
+            checked = Instant::now();
+            if !loaded.any_followed() {
+                drain(&mut loaded, sink.as_mut());
+                break End::AllExited;
+            }
+        }
+        std::thread::sleep(POLL);
+    };
+    // Detach: the links and maps go with the object.
+    drop(loaded);
+    Ok(SourceEnd {
+        end,
+        processes: decoder.processes_seen,
+        threads: decoder.threads_seen,
+        dropped: sink.dropped(),
+        compat: 0,
+        end_ts: None,
+        unparsed: None,
+        exit: None,
+        late_error: None,
+    })
+}
