@@ -20,6 +20,9 @@
 #   reqtrace-human  reqtrace attach -o /dev/null MASTER
 #   reqtrace-json-tT  reqtrace attach --json --threads T ... for each T in --threads, when
 #                   `reqtrace attach --help` lists --threads
+#   ebpf-json       reqtrace attach --backend ebpf --json MASTER: kernel tracepoints, nothing
+#                   stopped (the JSON goes to a file: its start line says it is attached)
+#   ebpf-records    reqtrace attach --backend ebpf --json --url / MASTER: report mode
 #   baseline-json   with --baseline BIN: BIN attach --json -o /dev/null MASTER, another build
 #                   of reqtrace (say, the commit before a change) in the same interleaved run
 #
@@ -28,7 +31,7 @@
 #
 # Every round runs every arm in this order (interleaved, so slow drifts of a shared machine
 # hit all arms alike). A traced arm starts the tracer, waits until every Apache thread shows
-# TracerPid != 0, runs wrk, stops the tracer with SIGINT and waits for it; /usr/bin/time gives
+# TracerPid != 0 (an eBPF arm: until its start line is written), runs wrk, stops the tracer with SIGINT and waits for it; /usr/bin/time gives
 # its CPU time and peak RSS. After each arm every Apache thread must be in state S or R with
 # TracerPid 0 (detached cleanly, nothing left stopped).
 #
@@ -73,6 +76,9 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v strace >/dev/null 2>&1 || need+=(strace)
 [ -x /usr/sbin/apache2 ] || need+=(apache2)
 [ -x /usr/bin/time ] || need+=(time)
+# The eBPF arms: reqtrace is built with its kernel program when clang is there.
+command -v clang >/dev/null 2>&1 || need+=(clang)
+[ -e /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 command -v ps >/dev/null 2>&1 || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -193,6 +199,14 @@ field() { awk -v k="$1:" '$1 == k { print $2 }' "$2" 2>/dev/null; }
 # Until every Apache thread has a tracer (15 s at most).
 wait_traced() {
   local tid ok
+  if [[ "$1" == ebpf* ]]; then
+    for _ in $(seq 300); do
+      grep -q '"type":"start"' "$out/ebpf.out" 2>/dev/null && return 0
+      kill -0 "$tracer" 2>/dev/null || return 1
+      sleep 0.05
+    done
+    return 1
+  fi
   for _ in $(seq 300); do
     ok=1
     for tid in $(apache_tids); do
@@ -227,7 +241,7 @@ check_clean() {
 }
 
 # ---- arms ------------------------------------------------------------------------------------
-arms=(untraced strace bare reqtrace-json reqtrace-records reqtrace-human)
+arms=(untraced strace bare reqtrace-json reqtrace-records reqtrace-human ebpf-json ebpf-records)
 if "$reqtrace" attach --help 2>/dev/null | grep -q -- '--threads'; then
   for t in $threads_list; do arms+=("reqtrace-json-t$t"); done
 else
@@ -260,10 +274,13 @@ arm_cmd() {
     reqtrace-human) cmd=("$reqtrace" attach -o /dev/null "$apache") ;;
     reqtrace-json-t*) cmd=("$reqtrace" attach --json --threads "${1#reqtrace-json-t}" -o /dev/null "$apache") ;;
     baseline-json) cmd=("$root/bin/reqtrace-baseline" attach --json -o /dev/null "$apache") ;;
+    # No TracerPid to wait for: the output's start line says the program is attached.
+    ebpf-json) cmd=("$reqtrace" attach --backend ebpf --json -o "$out/ebpf.out" "$apache") ;;
+    ebpf-records) cmd=("$reqtrace" attach --backend ebpf --json --url / -o "$out/ebpf.out" "$apache") ;;
   esac
 }
 
-declare -A rps cpu rss reqs drops lat tmo
+declare -A rps cpu rss reqs drops lat tmo recorded
 failures=0
 fail() {
   say "FAIL: $*"
@@ -299,6 +316,7 @@ run_arm() {
   local arm=$1 r=$2 key="$1,$2" cmd
   arm_cmd "$arm"
   : >"$root/logs/access.log"
+  rm -f "$out/ebpf.out"
   tracer="" timer=""
   if [ ${#cmd[@]} -gt 0 ]; then
     /usr/bin/time -f "%U %S %M" -o "$out/time.$key" "${cmd[@]}" 2>"$out/err.$key" &
@@ -308,7 +326,7 @@ run_arm() {
       [ -n "$tracer" ] && break
       sleep 0.02
     done
-    if [ -z "$tracer" ] || ! wait_traced; then
+    if [ -z "$tracer" ] || ! wait_traced "$arm"; then
       fail "$arm round $r: the tracer did not attach to every Apache thread"
       sed 's/^/    /' "$out/err.$key" >&2
       stop_tracer "$arm" "$r" || true
@@ -330,6 +348,12 @@ run_arm() {
     # Events reqtrace dropped because its writer thread could not keep up ("reqtrace: N
     # events ... dropped ..." on stderr): work it did not do, so they go in the table.
     drops[$key]=$(sed -n 's/^reqtrace: \([0-9][0-9]*\) [^0-9]*dropped.*/\1/p' "$out/err.$key" | head -n1)
+    if [[ "$arm" == ebpf* ]]; then
+      # The kernel side's drops (a full ring buffer) and the pipeline's, from the summary;
+      # and how many requests got a record.
+      drops[$key]=$(grep '"type":"summary"' "$out/ebpf.out" | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p' | tail -n1)
+      recorded[$key]=$(grep -c '"type":"request"' "$out/ebpf.out" || true)
+    fi
     # Anything else the tracer said, minus the usual summary and bare_tracer's counts.
     if grep -v '^bare_tracer: \|^reqtrace: .*, detached$' "$out/err.$key" | grep -q .; then
       say "$arm round $r: the tracer said on stderr:"
@@ -364,6 +388,7 @@ run_arm() {
   local extra=""
   [ -n "${cpu[$key]:-}" ] && extra=", tracer ${cpu[$key]} s CPU, ${rss[$key]} MiB"
   [ -n "${drops[$key]:-}" ] && extra+=", ${drops[$key]} events dropped"
+  [ "$arm" = ebpf-records ] && extra+=", ${recorded[$key]:-0} of $n requests recorded"
   say "$(printf '%-18s round %d: %10.0f req/s%s' "$arm" "$r" "$v" "$extra")"
   [ "$ok" -eq 1 ]
 }
@@ -407,7 +432,7 @@ for arm in "${arms[@]}"; do
   row+=("${m:+$(printf '%.0f' "$m")}")
   [ -z "$m" ] && row[-1]="—"
   row+=("$(ratio "$m" "${med[untraced]}")")
-  if [[ "$arm" == reqtrace* || "$arm" == baseline* ]]; then
+  if [[ "$arm" == reqtrace* || "$arm" == baseline* || "$arm" == ebpf* ]]; then
     row+=("$(ratio "$m" "${med[strace]:-}")" "$(ratio "$m" "${med[bare]:-}")")
   else
     row+=("—" "—")
@@ -432,7 +457,7 @@ for arm in "${arms[@]}"; do
     m=$(vals rss "$arm" | tr ' ' '\n' | grep . | sort -g | tail -n1)
     # Events reqtrace dropped, over all rounds (— for strace and bare, which drop nothing).
     d="—"
-    if [[ "$arm" == reqtrace* || "$arm" == baseline* ]]; then
+    if [[ "$arm" == reqtrace* || "$arm" == baseline* || "$arm" == ebpf* ]]; then
       d=0
       for r in $(seq "$rounds"); do d=$((d + ${drops[$arm,$r]:-0})); done
     fi

@@ -20,6 +20,10 @@ done
 [ -e /usr/lib/apache2/modules/libphp8.2.so ] || need+=(libapache2-mod-php8.2)
 [ -x /usr/sbin/php-fpm8.2 ] || need+=(php8.2-fpm)
 [ -e /usr/share/dokuwiki/doku.php ] || need+=(dokuwiki)
+# The eBPF backend (tests/ebpf.rs): build.rs compiles its kernel program with clang and the
+# libbpf headers; without them reqtrace builds without it and those tests are skipped.
+command -v clang >/dev/null 2>&1 || need+=(clang)
+[ -e /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "scripts/test.sh: missing ${need[*]}; run as root so they can be installed" >&2
@@ -38,6 +42,12 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
+
+# tracefs, where the eBPF backend finds its tracepoints, is not always mounted.
+if [ "$(id -u)" -eq 0 ] && [ ! -d /sys/kernel/tracing/events ]; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null ||
+    echo "scripts/test.sh: could not mount tracefs: the eBPF tests will fail" >&2
 fi
 
 cargo fmt --check
