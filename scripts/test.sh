@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need when it is missing (strace, jq, curl,
-# apache2, nginx, mod_php, php-fpm and DokuWiki; apt-get, as root), then checks formatting and lints, builds, puts reqtrace
+# apache2, nginx, mod_php, php-fpm, DokuWiki, clang and libbpf-dev; apt-get, as root), then checks
+# formatting and lints, builds, puts reqtrace
 # on PATH (scripts/install.sh: /usr/local/bin/reqtrace), and runs every test.
 # The tests trace real processes with ptrace, so they need root or CAP_SYS_PTRACE.
 set -euo pipefail
