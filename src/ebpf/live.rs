@@ -11,6 +11,9 @@ use crate::signals;
 
 use super::{ALIVE_CHECK, Ebpf, POLL, load, record};
 
+/// Records read before the stop request and liveness are looked at again.
+const MAX_DRAIN: usize = 1 << 16;
+
 pub fn start(e: &mut Ebpf, hub: &dyn Hub) -> Result<Vec<i32>, Error> {
     let ours = procinfo::self_and_ancestors();
     for &(pid, fatal) in &e.planned {
@@ -37,7 +40,10 @@ pub fn start(e: &mut Ebpf, hub: &dyn Hub) -> Result<Vec<i32>, Error> {
             }
         }
     }
-    let mut sink = hub.live_sink();
+    // A sink that waits for the pipeline rather than drop: no traced thread waits for us
+    // (the kernel queues on the ring buffer, and counts what does not fit), so a burst the
+    // pipeline is slow to take is held there, not lost here.
+    let mut sink = hub.replay_sink();
     let ts = now();
     for &pid in &pids {
         for tid in procinfo::threads(pid) {
@@ -65,7 +71,14 @@ pub fn run(e: Box<Ebpf>) -> Result<SourceEnd, Error> {
     let mut checked = Instant::now();
     let end = loop {
         let mut drain = |loaded: &mut load::Loaded, sink: &mut dyn EventSink| {
-            while let Some(item) = loaded.events.next() {
+            // Bounded: under a load that fills the ring as fast as it is read, a stop must
+            // still be seen.
+            let mut emptied = false;
+            for _ in 0..MAX_DRAIN {
+                let Some(item) = loaded.events.next() else {
+                    emptied = true;
+                    break;
+                };
                 if let Some(rec) = record::parse(&item) {
                     decoder.record(rec, sink);
                 }
@@ -78,8 +91,9 @@ pub fn run(e: Box<Ebpf>) -> Result<SourceEnd, Error> {
                 reported = dropped;
             }
             sink.flush();
+            emptied
         };
-        drain(&mut loaded, sink.as_mut());
+        let emptied = drain(&mut loaded, sink.as_mut());
         let reason = signals::stop_reason();
         if reason != 0 {
             break signals::end_of(reason);
@@ -91,10 +105,20 @@ pub fn run(e: Box<Ebpf>) -> Result<SourceEnd, Error> {
                 break End::AllExited;
             }
         }
-        std::thread::sleep(POLL);
+        if emptied {
+            std::thread::sleep(POLL);
+        }
     };
     // Detach: the links and maps go with the object.
     drop(loaded);
+    // Of the summary's `dropped`, what the kernel could not queue (the ring buffer was full:
+    // reqtrace read too slowly) as opposed to what the pipeline dropped behind it.
+    if reported > 0 {
+        crate::say!(
+            "reqtrace: eBPF: {reported} records lost in the kernel (ring buffer full), \
+             counted in dropped"
+        );
+    }
     Ok(SourceEnd {
         end,
         processes: decoder.processes_seen,

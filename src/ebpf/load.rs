@@ -207,3 +207,27 @@ impl Loaded {
         self.dropped.get(&0, 0).map(|v| v.iter().sum()).unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_calls_map_says_where_paths_and_bytes_are() {
+        let cat = Catalogue::new();
+        let sel = Selection::new("file", false, &cat, true).unwrap();
+        let bits = |name: &str| call_bits(&cat, &sel, cat.number(name).unwrap());
+        // openat(dirfd, path, ...): arg 1 is read; no buffer.
+        assert_eq!(bits("openat"), C_TRACED | 1 << (C_PATH_SHIFT + 1));
+        // rename(old, new): both.
+        assert_eq!(
+            bits("rename"),
+            C_TRACED | 1 << C_PATH_SHIFT | 1 << (C_PATH_SHIFT + 1)
+        );
+        assert_eq!(bits("read"), C_TRACED | C_IO_BUF);
+        assert_eq!(bits("writev"), C_TRACED | C_IO_IOV);
+        assert_eq!(bits("accept4") & C_EXIT_ONLY, C_EXIT_ONLY);
+        // Not traced: never recorded.
+        assert_eq!(call_bits(&cat, &sel, libc::SYS_getpid as u64), 0);
+    }
+}

@@ -11,7 +11,9 @@ pub const K_FORK: u32 = 2;
 pub const K_EXIT: u32 = 3;
 pub const K_EXEC: u32 = 4;
 
-/// As in reqtrace.bpf.c: `struct rec`'s fixed part, and its buffer's regions.
+/// As in reqtrace.bpf.c: `struct rec`'s fixed part, and its buffer's regions: path 1 at 0,
+/// path 2 at PATH_LEN, the bytes at DATA_AT after paths or at 0 without. Only what was read
+/// is sent: a record ends where its last region's bytes end.
 pub const HDR_LEN: usize = 112;
 pub const NOTE_LEN: usize = 24;
 pub const PATH_LEN: usize = 512;
@@ -131,8 +133,10 @@ pub fn parse(b: &[u8]) -> Option<Record> {
                 paths.push((idx, bytes));
             }
             let dlen = u16_at(b, 108) as usize;
+            // A call without paths (read, write) has its bytes at the buffer's start.
+            let at = if paths.is_empty() { 0 } else { DATA_AT };
             let data = (dlen > 0 && dlen != UNREADABLE as usize)
-                .then(|| region(DATA_AT, dlen.min(DATA_LEN)))
+                .then(|| region(at, dlen.min(DATA_LEN)))
                 .flatten();
             Some(Record::Syscall(Call {
                 ts_ns,
@@ -205,7 +209,8 @@ mod tests {
     use super::*;
 
     fn rec(nr: u64, ret: i64, args: [u64; 6], path: &[u8], data: &[u8]) -> Vec<u8> {
-        let mut b = vec![0u8; HDR_LEN + DATA_AT + data.len()];
+        let at = if path.is_empty() { 0 } else { DATA_AT };
+        let mut b = vec![0u8; HDR_LEN + at + data.len()];
         b[0..4].copy_from_slice(&K_SYSCALL.to_ne_bytes());
         b[4..8].copy_from_slice(&7u32.to_ne_bytes());
         b[8..12].copy_from_slice(&8u32.to_ne_bytes());
@@ -215,12 +220,13 @@ mod tests {
             b[40 + 8 * i..48 + 8 * i].copy_from_slice(&a.to_ne_bytes());
         }
         b[104..106].copy_from_slice(&(path.len() as u16).to_ne_bytes());
+        let at = if path.is_empty() { 0 } else { DATA_AT };
         b[106..108].copy_from_slice(&UNREADABLE.to_ne_bytes());
         b[108..110].copy_from_slice(&(data.len() as u16).to_ne_bytes());
-        b[110] = 1;
+        b[110] = if path.is_empty() { 0xff } else { 1 };
         b[111] = 0xff;
         b[HDR_LEN..HDR_LEN + path.len()].copy_from_slice(path);
-        b[HDR_LEN + DATA_AT..].copy_from_slice(data);
+        b[HDR_LEN + at..].copy_from_slice(data);
         b
     }
 

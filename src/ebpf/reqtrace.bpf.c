@@ -66,7 +66,7 @@ struct {
 } calls SEC(".maps");
 
 /* 0: offset of child_pid in sched_process_fork; 1: of group_dead in sched_process_exit
-   (0: absent). Tracepoint layouts vary between kernels: user space reads them from tracefs. */
+   (0: absent); 2: of old_pid in sched_process_exec; 3: follow forks. Tracepoint layouts vary between kernels: user space reads them from tracefs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 4);
@@ -81,8 +81,9 @@ struct {
 	__type(value, __u8);
 } follow SEC(".maps");
 
+/* LRU: an entry whose exit never comes (a thread killed mid-call and missed) cannot fill it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct enter);
@@ -230,7 +231,8 @@ int sys_exit(struct sys_exit_ctx *ctx)
 			// n counts the NUL; PATH_LEN without one within: cut (user space says so).
 			r->len[slot] = n > 0 ? (__u16)(n - 1) : 0xffff;
 			r->idx[slot] = i;
-			used = PATH_LEN * (slot + 1);
+			// Only what was read goes on the ring: most records are a short path.
+			used = PATH_LEN * slot + (n > 0 && n <= PATH_LEN ? n : 0);
 			slot++;
 		}
 	}
@@ -253,10 +255,19 @@ int sys_exit(struct sys_exit_ctx *ctx)
 		if (avail > DATA_LEN)
 			avail = DATA_LEN;
 		__u32 n = (__u32)avail & (DATA_LEN * 2 - 1);
-		if (base && n > 0 &&
-		    bpf_probe_read_user(r->buf + PATH_LEN * 2, n, (const void *)base) == 0) {
-			r->len[2] = n;
-			used = PATH_LEN * 2 + n;
+		// Read and write calls carry no path: their bytes start the buffer. (Constant
+		// offsets in both branches keep the verifier's bounds simple.)
+		if (base && n > 0) {
+			if (slot == 0) {
+				if (bpf_probe_read_user(r->buf, n, (const void *)base) == 0) {
+					r->len[2] = n;
+					used = n;
+				}
+			} else if (bpf_probe_read_user(r->buf + PATH_LEN * 2, n,
+						       (const void *)base) == 0) {
+				r->len[2] = n;
+				used = PATH_LEN * 2 + n;
+			}
 		}
 	}
 	output(r, HDR_LEN + used);
@@ -286,7 +297,7 @@ int on_fork(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	if (!followed(tgid))
+	if (!followed(tgid) || !config_at(3)) /* 3: follow children (not --no-follow) */
 		return 0;
 	__u32 off = config_at(0);
 	if (off == 0 || off > 64)
