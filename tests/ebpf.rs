@@ -269,3 +269,31 @@ fn ebpf_without_capabilities_is_a_clear_error_exit_2() {
     assert!(err.contains("CAP_BPF") && err.contains("sudo"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn ebpf_without_tracefs_names_the_mount_command_exit_2() {
+    if !built() {
+        return;
+    }
+    let me = std::process::id();
+    // In a mount namespace of its own, so the machine's tracefs stays mounted.
+    let script = format!(
+        "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null; \
+         exec {} attach --backend ebpf --duration 1 {me}",
+        reqtrace().display()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mount -t tracefs nodev /sys/kernel/tracing"),
+        "{err}"
+    );
+    assert!(
+        std::path::Path::new("/sys/kernel/tracing/events").is_dir(),
+        "the machine's tracefs is still mounted"
+    );
+}
