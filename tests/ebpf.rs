@@ -297,3 +297,55 @@ fn ebpf_without_tracefs_names_the_mount_command_exit_2() {
         "the machine's tracefs is still mounted"
     );
 }
+
+#[test]
+fn ebpf_follows_forks_and_reads_paths_of_file_calls_and_exec() {
+    if !built() {
+        return;
+    }
+    let dir = TempDir::new("ebpf-fork");
+    let missing = dir.join("missing");
+    // A shell forks and execs cat, which fails to open a file, again and again.
+    let mut sh = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while :; do cat {missing} 2>/dev/null; sleep 0.1; done"
+        ))
+        .spawn()
+        .unwrap();
+    let out = run_reqtrace(
+        &[
+            "attach",
+            "--json",
+            "--backend",
+            "ebpf",
+            "--duration",
+            "1.5",
+            &sh.id().to_string(),
+        ],
+        T,
+    );
+    let _ = sh.kill();
+    let _ = sh.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    let calls = syscalls(&lines);
+    let opens = find(&calls, &["openat", "open"], &missing);
+    assert!(!opens.is_empty(), "{calls:#?}");
+    assert_eq!(opens[0]["errno"], "ENOENT");
+    assert_ne!(
+        opens[0]["pid"].as_i64(),
+        Some(sh.id() as i64),
+        "a child's call"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["syscall"] == "execve" && c["path"] == "/usr/bin/cat"),
+        "execve's path is read at its entry: {calls:#?}"
+    );
+}

@@ -21,6 +21,7 @@ const C_PATH_SHIFT: u32 = 1;
 const C_IO_BUF: u32 = 1 << 8;
 const C_IO_IOV: u32 = 1 << 9;
 const C_EXIT_ONLY: u32 = 1 << 10;
+const C_PATH_AT_ENTRY: u32 = 1 << 11;
 
 /// Where tracefs is, when mounted.
 const TRACEFS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -55,6 +56,10 @@ pub fn call_bits(cat: &Catalogue, select: &Selection, nr: u64) -> u32 {
     // A worker already blocked in accept at attach: its connection's fd must be known.
     if matches!(spec.name, "accept" | "accept4") {
         bits |= C_EXIT_ONLY;
+    }
+    // After a successful exec the memory that held the path is gone.
+    if matches!(spec.name, "execve" | "execveat") {
+        bits |= C_PATH_AT_ENTRY;
     }
     bits
 }

@@ -19,6 +19,12 @@
 /* Recorded even when its entry was not seen (the thread was already in it at attach: a
    worker blocked in accept4): its result, a new fd, is what matters. */
 #define C_EXIT_ONLY (1u << 10)
+/* execve, execveat: the path is read at entry (at exit the old memory is gone). */
+#define C_PATH_AT_ENTRY (1u << 11)
+
+struct path_buf {
+	char s[512];
+};
 
 #define K_SYSCALL 1
 #define K_FORK 2
@@ -88,6 +94,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct enter);
 } inflight SEC(".maps");
+
+/* The path an execve named, read at its entry, by tid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} exec_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} path_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -163,6 +184,18 @@ int sys_enter(struct sys_enter_ctx *ctx)
 		e.args[i] = ctx->args[i];
 	if (bpf_map_update_elem(&inflight, &tid, &e, BPF_ANY))
 		drop();
+	if (*c & C_PATH_AT_ENTRY) {
+		__u32 zero = 0;
+		struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+		/* execve(path, ...); execveat(dirfd, path, ...) */
+		const void *p;
+		if (nr == 322)
+			p = (const void *)e.args[1];
+		else
+			p = (const void *)e.args[0];
+		if (pb && p && bpf_probe_read_user_str(pb->s, sizeof(pb->s), p) > 0)
+			bpf_map_update_elem(&exec_paths, &tid, pb, BPF_ANY);
+	}
 	return 0;
 }
 
@@ -222,7 +255,14 @@ int sys_exit(struct sys_exit_ctx *ctx)
 		if (slot < 2 && (bits >> (C_PATH_SHIFT + i)) & 1) {
 			const void *p = (const void *)r->args[i];
 			long n = -1;
-			if (p) {
+			struct path_buf *pb = 0;
+			if (bits & C_PATH_AT_ENTRY)
+				pb = bpf_map_lookup_elem(&exec_paths, &tid);
+			if (pb) {
+				if (slot == 0)
+					n = bpf_probe_read_kernel_str(r->buf, PATH_LEN, pb->s);
+				bpf_map_delete_elem(&exec_paths, &tid);
+			} else if (p && !(bits & C_PATH_AT_ENTRY)) {
 				if (slot == 0)
 					n = bpf_probe_read_user_str(r->buf, PATH_LEN, p);
 				else
