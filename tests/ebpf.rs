@@ -349,3 +349,57 @@ fn ebpf_follows_forks_and_reads_paths_of_file_calls_and_exec() {
         "execve's path is read at its entry: {calls:#?}"
     );
 }
+
+#[test]
+fn ebpf_nginx_miss_gives_the_ptrace_record() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !built() {
+        return;
+    }
+    let n = common::nginx::Nginx::start();
+    let pid = n.pid().to_string();
+    let url = n.url("/hello.htm");
+    let run = |backend: &str| {
+        let out = run_reqtrace(
+            &[
+                "attach",
+                "--json",
+                "--backend",
+                backend,
+                "--probe",
+                &url,
+                &pid,
+            ],
+            T,
+        );
+        let lines = json_lines(&out.stdout);
+        let r = requests(&lines)
+            .into_iter()
+            .find(|r| r["target"] == "/hello.htm")
+            .cloned()
+            .unwrap_or_else(|| {
+                panic!(
+                    "{backend}: no record: {lines:#?}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        (out.status.code(), r)
+    };
+    let (pcode, p) = run("ptrace");
+    let (code, r) = run("ebpf");
+    assert_eq!((code, pcode), (Some(1), Some(1)));
+    assert_eq!(r["status"], 404, "{r:#}");
+    assert_eq!(r["status"], p["status"]);
+    let www = n.root.path().join("www");
+    assert_eq!(
+        r["suspects"][0]["path"],
+        www.join("hello.htm").to_str().unwrap(),
+        "{r:#}"
+    );
+    assert_eq!(r["suspects"][0]["path"], p["suspects"][0]["path"]);
+    assert_eq!(
+        r["suspects"][0]["did_you_mean"],
+        p["suspects"][0]["did_you_mean"]
+    );
+    assert_untraced_and_running(n.pid());
+}
