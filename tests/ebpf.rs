@@ -403,3 +403,60 @@ fn ebpf_nginx_miss_gives_the_ptrace_record() {
     );
     assert_untraced_and_running(n.pid());
 }
+
+/// `int 0x80` calls (the i386 ABI, numbered in its own table) are not misread as x86_64
+/// calls: counted in the summary, said once per process, as under ptrace.
+#[test]
+fn ebpf_int80_calls_are_counted_not_misread() {
+    if !built() {
+        return;
+    }
+    let dir = TempDir::new("ebpf-int80");
+    let fx = fixture("fx_int80");
+    let missing = dir.join("int80-missing");
+    // The fixture starts once reqtrace is attached to the shell that becomes it.
+    let mut sh = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "sleep 1.5; exec {} {} 5 --fork",
+            fx.display(),
+            dir.path().display()
+        ))
+        .spawn()
+        .unwrap();
+    let out = run_reqtrace(
+        &[
+            "attach",
+            "--json",
+            "--backend",
+            "ebpf",
+            "--duration",
+            "10",
+            &sh.id().to_string(),
+        ],
+        T,
+    );
+    assert_eq!(sh.wait().unwrap().code(), Some(0), "the fixture ran right");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines = json_lines(&out.stdout);
+    let sum = lines.iter().rfind(|v| v["type"] == "summary").unwrap();
+    assert_eq!(
+        sum["compat_syscalls"], 10,
+        "5 in each of 2 processes: {sum}"
+    );
+    assert_eq!(sum["reason"], "all traced processes exited", "{sum}");
+    let calls = syscalls(&lines);
+    assert_eq!(
+        find(&calls, &["newfstatat", "stat"], &missing).len(),
+        2,
+        "the native stat of each process: {calls:#?}"
+    );
+    // i386 getpid is 20, x86_64's writev: none may appear.
+    assert!(calls.iter().all(|c| c["syscall"] != "writev"), "{calls:#?}");
+    let warnings = err
+        .lines()
+        .filter(|l| l.contains("32-bit syscalls"))
+        .count();
+    assert_eq!(warnings, 2, "one per process: {err}");
+}

@@ -33,6 +33,8 @@ pub struct Decoder {
     parents: IntMap<i32>,
     /// Wall-clock seconds at monotonic zero: the kernel stamps records with CLOCK_MONOTONIC.
     epoch: f64,
+    /// Per process, its syscalls through the 32-bit ABI (not decoded).
+    compat: IntMap<u64>,
     pub processes_seen: u64,
     pub threads_seen: u64,
 }
@@ -57,6 +59,7 @@ impl Decoder {
             threads: IntMap::default(),
             parents: IntMap::default(),
             epoch: monotonic_epoch(),
+            compat: IntMap::default(),
             processes_seen: 0,
             threads_seen: 0,
         }
@@ -96,6 +99,21 @@ impl Decoder {
     pub fn record(&mut self, rec: Record, sink: &mut dyn EventSink) {
         match rec {
             Record::Syscall(c) => self.call(&c, sink),
+            Record::Compat { ts_ns, tgid, tid } => {
+                let ts = self.ts(ts_ns);
+                self.adopt(ts, tgid, tid, sink);
+                let n = self.compat.entry(tgid).or_default();
+                *n += 1;
+                if *n == 1 {
+                    let comm = Arc::from(procinfo::comm(tid).unwrap_or_default());
+                    sink.send(Event::Compat {
+                        ts,
+                        pid: tgid,
+                        tid,
+                        comm,
+                    });
+                }
+            }
             Record::Fork { tid, child, .. } => {
                 self.parents.insert(child, tid);
             }
@@ -141,6 +159,11 @@ impl Decoder {
                 }
             }
         }
+    }
+
+    /// Syscalls made through the 32-bit ABI, in every process followed.
+    pub fn compat_calls(&self) -> u64 {
+        self.compat.values().sum()
     }
 
     fn call(&mut self, c: &Call, sink: &mut dyn EventSink) {

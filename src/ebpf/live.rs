@@ -124,7 +124,7 @@ pub fn run(e: Box<Ebpf>) -> Result<SourceEnd, Error> {
         processes: decoder.processes_seen,
         threads: decoder.threads_seen,
         dropped: sink.dropped(),
-        compat: 0,
+        compat: decoder.compat_calls(),
         end_ts: None,
         unparsed: None,
         exit: None,

@@ -105,6 +105,26 @@ fn field_offset(root: &str, event: &str, field: &str) -> u32 {
     0
 }
 
+/// The offset of `status` in x86_64's `struct thread_info` (the first member of
+/// task_struct): after `flags` (and, since 5.11, `syscall_work`).
+fn thread_info_status() -> u32 {
+    // SAFETY: uname fills the struct we pass.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return 0;
+    }
+    let release: String = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8 as char)
+        .collect();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if (major, minor) >= (5, 11) { 16 } else { 8 }
+}
+
 fn privileges(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Sys(format!(
         "--backend ebpf: {what} failed: {e}. Loading eBPF programs needs root, or \
@@ -152,6 +172,7 @@ pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
             field_offset(root, "sched/sched_process_exit", "group_dead"),
             field_offset(root, "sched/sched_process_exec", "old_pid"),
             u32::from(follow),
+            thread_info_status(),
         ];
         for (i, v) in offsets.into_iter().enumerate() {
             config

@@ -10,6 +10,7 @@ pub const K_SYSCALL: u32 = 1;
 pub const K_FORK: u32 = 2;
 pub const K_EXIT: u32 = 3;
 pub const K_EXEC: u32 = 4;
+pub const K_COMPAT: u32 = 5;
 
 /// As in reqtrace.bpf.c: `struct rec`'s fixed part, and its buffer's regions: path 1 at 0,
 /// path 2 at PATH_LEN, the bytes at DATA_AT after paths or at 0 without. Only what was read
@@ -46,6 +47,12 @@ pub enum Record {
         tgid: i32,
         tid: i32,
         former: i32,
+    },
+    /// A syscall through the 32-bit ABI: not decoded.
+    Compat {
+        ts_ns: u64,
+        tgid: i32,
+        tid: i32,
     },
 }
 
@@ -106,6 +113,7 @@ pub fn parse(b: &[u8]) -> Option<Record> {
             tid,
             former: aux as i32,
         }),
+        K_COMPAT => Some(Record::Compat { ts_ns, tgid, tid }),
         K_SYSCALL if b.len() >= HDR_LEN => {
             let mut args = [0u64; 6];
             for (i, a) in args.iter_mut().enumerate() {

@@ -30,6 +30,7 @@ struct path_buf {
 #define K_FORK 2
 #define K_EXIT 3
 #define K_EXEC 4
+#define K_COMPAT 5
 
 struct enter {
 	__u64 nr;
@@ -72,10 +73,11 @@ struct {
 } calls SEC(".maps");
 
 /* 0: offset of child_pid in sched_process_fork; 1: of group_dead in sched_process_exit
-   (0: absent); 2: of old_pid in sched_process_exec; 3: follow forks. Tracepoint layouts vary between kernels: user space reads them from tracefs. */
+   (0: absent); 2: of old_pid in sched_process_exec; 3: follow forks; 4: of thread_info's
+   status in task_struct (0: unknown, no compat check). Tracepoint layouts vary between kernels: user space reads them from tracefs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, 8);
 	__type(key, __u32);
 	__type(value, __u32);
 } config SEC(".maps");
@@ -137,6 +139,23 @@ static __always_inline void drop(void)
 		*n += 1;
 }
 
+/* Whether the current syscall came in through the 32-bit ABI (a 32-bit program, or int
+   0x80): its number is from another table. x86's thread_info (first in task_struct) has
+   `status` at config[4]; TS_COMPAT is set on a 32-bit entry and cleared on return to user
+   space. */
+#define TS_COMPAT 0x0002
+static __always_inline __u32 config_at(__u32 key);
+static __always_inline int compat_call(void)
+{
+	__u32 off = config_at(4);
+	__u32 status = 0;
+	if (off == 0 || off > 64)
+		return 0;
+	bpf_probe_read_kernel(&status, sizeof(status), (char *)bpf_get_current_task() + off);
+	return (status & TS_COMPAT) != 0;
+}
+
+
 static __always_inline int followed(__u32 tgid)
 {
 	return bpf_map_lookup_elem(&follow, &tgid) != 0;
@@ -171,6 +190,11 @@ int sys_enter(struct sys_enter_ctx *ctx)
 	// Every task on the machine passes here: the tgid filter comes first.
 	if (!followed(tgid))
 		return 0;
+	if (compat_call()) {
+		/* Not decoded: said, counted by user space, never silently missing. */
+		note(K_COMPAT, id, (__u32)ctx->id);
+		return 0;
+	}
 	__u32 nr = (__u32)ctx->id;
 	if (nr >= MAX_NR)
 		return 0;
@@ -214,7 +238,7 @@ int sys_exit(struct sys_exit_ctx *ctx)
 		return 0;
 	__u32 bits = *c;
 	struct enter *e = bpf_map_lookup_elem(&inflight, &tid);
-	if (!e && !(bits & C_EXIT_ONLY))
+	if (!e && (!(bits & C_EXIT_ONLY) || compat_call()))
 		return 0;
 	__u32 zero = 0;
 	struct rec *r = bpf_map_lookup_elem(&scratch, &zero);
