@@ -250,7 +250,8 @@ fn ebpf_without_capabilities_is_a_clear_error_exit_2() {
     if !built() {
         return;
     }
-    let me = std::process::id().to_string();
+    let mut idle = Command::new("sleep").arg("30").spawn().unwrap();
+    let me = idle.id().to_string();
     // As nobody, with no capabilities: nothing can be loaded.
     let out = Command::new("setpriv")
         .args([
@@ -264,6 +265,8 @@ fn ebpf_without_capabilities_is_a_clear_error_exit_2() {
         .args(["attach", "--backend", "ebpf", "--duration", "1", &me])
         .output()
         .unwrap();
+    let _ = idle.kill();
+    let _ = idle.wait();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("CAP_BPF") && err.contains("sudo"), "{err}");
@@ -275,7 +278,8 @@ fn ebpf_without_tracefs_names_the_mount_command_exit_2() {
     if !built() {
         return;
     }
-    let me = std::process::id();
+    let mut idle = Command::new("sleep").arg("30").spawn().unwrap();
+    let me = idle.id();
     // In a mount namespace of its own, so the machine's tracefs stays mounted.
     let script = format!(
         "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null; \
@@ -286,6 +290,8 @@ fn ebpf_without_tracefs_names_the_mount_command_exit_2() {
         .args(["-m", "sh", "-c", &script])
         .output()
         .unwrap();
+    let _ = idle.kill();
+    let _ = idle.wait();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -459,4 +465,19 @@ fn ebpf_int80_calls_are_counted_not_misread() {
         .filter(|l| l.contains("32-bit syscalls"))
         .count();
     assert_eq!(warnings, 2, "one per process: {err}");
+}
+
+#[test]
+fn ebpf_refuses_to_trace_itself_or_its_parents() {
+    if !built() {
+        return;
+    }
+    let me = std::process::id().to_string();
+    let out = run_reqtrace(&["attach", "--backend", "ebpf", "--duration", "1", &me], T);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("reqtrace itself or one of its parents"),
+        "{err}"
+    );
 }

@@ -17,8 +17,19 @@ const MAX_DRAIN: usize = 1 << 16;
 pub fn start(e: &mut Ebpf, hub: &dyn Hub) -> Result<Vec<i32>, Error> {
     let ours = procinfo::self_and_ancestors();
     for &(pid, fatal) in &e.planned {
-        if fatal && procinfo::status(pid).is_none() {
+        if !fatal {
+            continue;
+        }
+        let Some(status) = procinfo::status(pid) else {
             return Err(Error::NoSuchProcess(pid));
+        };
+        // As under ptrace; here it would trace its own reads of the ring buffer, forever.
+        if ours.contains(&status.tgid) {
+            return Err(Error::Attach {
+                pid,
+                why: "that is reqtrace itself or one of its parents (the shell that runs it)"
+                    .into(),
+            });
         }
     }
     let mut loaded = load::load(&e.cfg.select, e.cfg.follow)?;
