@@ -11,6 +11,10 @@ fn main() {
     let src = "src/ebpf/reqtrace.bpf.c";
     println!("cargo::rerun-if-changed={src}");
     println!("cargo::rerun-if-env-changed=REQTRACE_CLANG");
+    // Built once without clang, a target dir must notice when clang and the libbpf headers
+    // arrive (scripts/test.sh installs them after scripts/demo.sh may have built).
+    println!("cargo::rerun-if-changed=/usr/bin/clang");
+    println!("cargo::rerun-if-changed=/usr/include/bpf/bpf_helpers.h");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("reqtrace.bpf.o");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let clang = std::env::var("REQTRACE_CLANG").unwrap_or_else(|_| "clang".into());
