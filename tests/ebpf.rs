@@ -481,3 +481,57 @@ fn ebpf_refuses_to_trace_itself_or_its_parents() {
         "{err}"
     );
 }
+
+/// The FastCGI case under eBPF: nginx in front of a php-fpm pool found from `fastcgi_pass`,
+/// a typo'd `root` in the PHP location: the FPM worker's missing script joins nginx's record
+/// (the FastCGI records are in the bytes the kernel program keeps), as under ptrace.
+#[test]
+fn ebpf_follows_a_request_into_php_fpm() {
+    if !built() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    use common::fpm::{self, Fpm, FpmNginx, FpmOpts};
+    let fpm = Fpm::start(FpmOpts::default());
+    let typo = fpm.path("wwww");
+    let site = format!(
+        "root {www};\nlocation ~ \\.php$ {{\n{}}}\n",
+        fpm::php_location(&fpm, Some(&typo)),
+        www = fpm.www()
+    );
+    let web = FpmNginx::with_server(&site);
+    let url = web.url("/x.php");
+    let out = run_reqtrace(
+        &["attach", "--json", "--backend", "ebpf", "--probe", &url],
+        T,
+    );
+    let lines = json_lines(&out.stdout);
+    let r = requests(&lines)
+        .into_iter()
+        .find(|r| r["target"] == "/x.php")
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "no record: {lines:#?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(r["status"], 404, "{r:#}\n{err}");
+    let s = &r["suspects"][0];
+    assert_eq!(s["path"], format!("{typo}/x.php"), "{r:#}\n{err}");
+    let workers = fpm.workers();
+    assert!(
+        s["pid"]
+            .as_i64()
+            .is_some_and(|p| workers.contains(&(p as i32))),
+        "made by an FPM worker {workers:?}: {r:#}"
+    );
+    assert!(
+        r["backend"]["pid"]
+            .as_i64()
+            .is_some_and(|p| workers.contains(&(p as i32))),
+        "{r:#}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{r:#}");
+}

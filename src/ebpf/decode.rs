@@ -178,9 +178,12 @@ impl Decoder {
         self.adopt(ts, c.tgid, c.tid, sink);
         let files = self.procs.get(c.tgid);
         // The record is read ~20 ms after the call: a connection closed since is gone from
-        // /proc. A buffer that carries a request or status line was a socket's.
+        // /proc. A buffer that carries a request or status line, or FastCGI records (php-fpm
+        // closes its connection as soon as it answered), was a socket's.
         if capture::io_of(spec.name).is_some()
-            && c.data.as_deref().is_some_and(capture::looks_like_http)
+            && c.data
+                .as_deref()
+                .is_some_and(|d| capture::looks_like_http(d) || capture::looks_like_fastcgi(d))
         {
             let fd = c.args[0] as i32;
             if files

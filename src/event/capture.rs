@@ -143,6 +143,12 @@ pub fn looks_like_http(buf: &[u8]) -> bool {
     starts_like_request(buf) || buf.starts_with(b"HTTP/1.")
 }
 
+/// Whether a buffer starts with a FastCGI record header (version 1, a type FastCGI 1.0
+/// defines, reserved byte 0): a web server and php-fpm talking on a socket.
+pub fn looks_like_fastcgi(buf: &[u8]) -> bool {
+    buf.len() >= 8 && buf[0] == 1 && (1..=11).contains(&buf[1]) && buf[7] == 0
+}
+
 /// A method token (at most 32 bytes, upper case as every registered method is), a space, and
 /// a request target's start: `/` (origin form), `*`, a scheme's `://` (absolute form), or
 /// CONNECT's authority. Plain-text bodies that start with a word and a space do not pass, so
