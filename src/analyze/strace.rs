@@ -381,7 +381,9 @@ impl Reader {
         let keep = ev.socket
             || (io == Io::Write
                 && (target.is_some_and(|t| {
-                    capture::looks_like_error_log(t) || (fd == 2 && capture::is_logged_stderr(t))
+                    capture::looks_like_error_log(t)
+                        || t.ends_with(b".log")
+                        || (fd == 2 && capture::is_logged_stderr(t))
                 }) || data.as_deref().is_some_and(|d| {
                     parse::parse_access_log(d).is_some() || errlog::looks_like_line(d)
                 })));

@@ -70,8 +70,7 @@ pub fn looks_like_access_log(target: &[u8]) -> bool {
 
 /// Whether a file is named like a server's error log: its file name holds `error` and ends
 /// in `.log` or is `error_log` (`/var/log/apache2/error.log`, `site-error.log`,
-/// `/etc/httpd/logs/error_log`). An application's own logs (`storage/logs/app.log`), an
-/// upload named `error.png`, are not: their bytes are the application's data, never kept.
+/// `/etc/httpd/logs/error_log`). An upload named `error.png` is not.
 pub fn looks_like_error_log(target: &[u8]) -> bool {
     let name = target.rsplit(|&b| b == b'/').next().unwrap_or(target);
     target.first() == Some(&b'/')
@@ -100,7 +99,11 @@ pub fn cap(io: Io, fd: i32, target: Option<&[u8]>, answered: bool) -> Option<usi
         // The access log is only the fallback for a status the socket did not show.
         (false, Io::Write) if looks_like_access_log(target) => (!answered).then_some(LOG_CAP),
         (false, Io::Write) if fd == 2 && is_logged_stderr(target) => Some(ERROR_LOG_CAP),
-        (false, Io::Write) if looks_like_error_log(target) => Some(ERROR_LOG_CAP),
+        // A log named otherwise (nginx's `error_log /var/log/nginx/site.log`): read, and kept
+        // by the correlator only when its lines are a server's error-log lines.
+        (false, Io::Write) if looks_like_error_log(target) || target.ends_with(b".log") => {
+            Some(ERROR_LOG_CAP)
+        }
         _ => None,
     }
 }
@@ -243,11 +246,11 @@ mod tests {
         assert_eq!(cap(Io::Read, 8, Some(log), false), None);
         assert_eq!(cap(Io::Write, 5, Some(b"/srv/www/x.php"), false), None);
         assert_eq!(cap(Io::Read, 5, None, false), None);
-        // An application's own logs and files named like errors are its data, not kept; a
-        // server's stderr is, when it goes to a file or a pipe.
+        // Files named like errors, or under a log directory, are an application's data, not
+        // read; a server's stderr is, when it goes to a file or a pipe; any `.log` is read
+        // (the correlator keeps only a server's error-log lines of it).
         for data in [
-            &b"/srv/app/storage/logs/app.log"[..],
-            b"/srv/www/uploads/error.png",
+            &b"/srv/www/uploads/error.png"[..],
             b"/srv/www/var/log/orders.txt",
         ] {
             assert_eq!(cap(Io::Write, 7, Some(data), false), None, "{data:?}");

@@ -609,7 +609,14 @@ impl Correlator {
                 _ => entries.push(line.to_vec()),
             }
         }
+        // Apache's and nginx's stderr is their error log; any other file is read because it is
+        // named like a log, and only a server's error-log lines of it are kept (an
+        // application's own log is its data).
+        let stderr = fd_of(ev) == Some(2);
         for line in entries {
+            if !stderr && !errlog::looks_like_line(&line) {
+                continue;
+            }
             let named = errlog::request_named(&line).and_then(|(method, target)| {
                 self.open
                     .values()

@@ -1025,6 +1025,37 @@ fn a_line_the_serving_thread_logs_belongs_to_its_request() {
 }
 
 #[test]
+fn only_a_servers_error_log_lines_are_kept_from_a_file_that_is_not_stderr() {
+    let w = prefork(1503);
+    let write_to = |fd: i32, file: &[u8], line: &[u8]| {
+        let args = vec![
+            Arg::Fd(fd, Some(file.to_vec())),
+            Arg::Ptr(USER_BUF),
+            Arg::Int(line.len() as i64),
+        ];
+        let mut s = w.sys("write", args, line.len() as i64);
+        s.path = Some(file.to_vec());
+        s.data = cap(line, ERROR_LOG_CAP);
+        Event::Syscall(Box::new(s))
+    };
+    let mut run = Run::default();
+    run.feed_all([w.accept4(13), w.recv(13, &get("/checkout.php"))]);
+    // The application's own log: its data, not kept.
+    run.feed(write_to(
+        7,
+        b"/srv/app/storage/logs/app.log",
+        b"order 17: card=4111111111111111\n",
+    ));
+    // nginx's error_log under another name: its lines are kept.
+    run.feed(write_to(3, b"/var/log/nginx/site.log", b"2026/12/01 17:00:00 [error] 1503#1503: *1 open() \"/srv/x\" failed (2: No such file or directory)\n"));
+    run.feed(w.send(13, &response("500 Internal Server Error", "")));
+    run.feed(w.close(13));
+    let r = run.only();
+    assert_eq!(r.logged.len(), 1, "{:?}", r.logged);
+    assert!(r.logged[0].line.starts_with(b"2026/12/01"));
+}
+
+#[test]
 fn an_nginx_line_belongs_to_the_request_it_names() {
     // Two requests in flight in one process; the line is written by the thread serving the
     // other one (nginx's threads, a shared logger): the request it names wins.
