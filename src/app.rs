@@ -243,6 +243,10 @@ fn live(
         for r in &results {
             let verdict = if r.ok() { "ok" } else { "FAILED" };
             let what = match (&r.client, &r.seen) {
+                (Ok(s), Some(_)) if r.named.is_some() => format!(
+                    "{s}, but the response names {}, which failed in the request",
+                    crate::output::escape::quoted(r.named.as_deref().unwrap_or_default())
+                ),
                 (Err(e), _) => e.clone(),
                 (Ok(s), Some(seen)) if seen.attention && seen.suspects == 0 && *s < 400 => {
                     format!("{s}, 0 suspect(s), but the server logged an error for it")

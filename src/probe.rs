@@ -94,13 +94,18 @@ pub struct ProbeResult {
     pub client: Result<u16, String>,
     /// The traced server's record of the request, if it arrived in time.
     pub seen: Option<Seen>,
+    /// A path whose call failed in the request and that the response's body names: the
+    /// application telling the client what it could not find (`Could not find template
+    /// /x/y.mustache`), on a page that may still answer 200.
+    pub named: Option<Vec<u8>>,
 }
 
 impl ProbeResult {
     /// A pass: a status below 400 and a record that needs no attention (no suspects, no
     /// error the server logged for it).
     pub fn ok(&self) -> bool {
-        matches!(self.client, Ok(s) if s < 400)
+        self.named.is_none()
+            && matches!(self.client, Ok(s) if s < 400)
             && self
                 .seen
                 .as_ref()
@@ -108,7 +113,8 @@ impl ProbeResult {
     }
 }
 
-fn send(p: &ProbeUrl, timeout: Duration) -> Result<u16, String> {
+/// The status and the body (at most 1 MiB of the response) of one GET.
+fn send(p: &ProbeUrl, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
     let mut failed = Vec::new();
     let mut conn = None;
     for addr in p.addrs()? {
@@ -145,7 +151,23 @@ fn send(p: &ProbeUrl, timeout: Duration) -> Result<u16, String> {
             Err(_) => break,
         }
     }
-    crate::http::parse::parse_status(&buf).ok_or_else(|| "the response is not HTTP/1.x".into())
+    let status = crate::http::parse::parse_status(&buf)
+        .ok_or_else(|| String::from("the response is not HTTP/1.x"))?;
+    let body = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(Vec::new(), |i| buf[i + 4..].to_vec());
+    Ok((status, body))
+}
+
+/// The first of `paths` that `body` names whole: an absolute path of at least two components
+/// (a bare `/x` would be found in any page).
+fn named_in(body: &[u8], paths: &[Vec<u8>]) -> Option<Vec<u8>> {
+    paths
+        .iter()
+        .filter(|p| p.len() >= 6 && p.iter().filter(|&&b| b == b'/').count() >= 2)
+        .find(|p| body.windows(p.len()).any(|w| w == p.as_slice()))
+        .cloned()
 }
 
 /// Send every probe in turn and wait (up to `timeout` each) for its record; then ask the
@@ -153,8 +175,12 @@ fn send(p: &ProbeUrl, timeout: Duration) -> Result<u16, String> {
 pub fn run(urls: Vec<ProbeUrl>, seen: Receiver<Seen>, timeout: Duration) -> Vec<ProbeResult> {
     let mut results = Vec::new();
     for p in urls {
-        let client = send(&p, timeout);
-        let mut record = None;
+        let sent = send(&p, timeout);
+        let (client, body) = match sent {
+            Ok((status, body)) => (Ok(status), body),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        let mut record: Option<Seen> = None;
         if client.is_ok() {
             let deadline = Instant::now() + timeout;
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -171,10 +197,14 @@ pub fn run(urls: Vec<ProbeUrl>, seen: Receiver<Seen>, timeout: Duration) -> Vec<
                 }
             }
         }
+        let named = record
+            .as_ref()
+            .and_then(|s| named_in(&body, &s.failed_paths));
         results.push(ProbeResult {
             url: p.url,
             client,
             seen: record,
+            named,
         });
     }
     signals::request_stop(signals::REASON_DONE);
@@ -184,6 +214,19 @@ pub fn run(urls: Vec<ProbeUrl>, seen: Receiver<Seen>, timeout: Duration) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_naming_a_failed_path() {
+        let paths = vec![
+            b"/srv/app/templates/NoLocal.mustache".to_vec(),
+            b"/x".to_vec(),
+        ];
+        let body =
+            b"<p>Error: Could not find template NoLocal at /srv/app/templates/NoLocal.mustache</p>";
+        assert_eq!(named_in(body, &paths), Some(paths[0].clone()));
+        assert_eq!(named_in(b"<a href=\"/x\">", &paths), None);
+        assert_eq!(named_in(b"all good", &paths), None);
+    }
 
     #[test]
     fn urls() {

@@ -185,6 +185,28 @@ fn a_page_that_handles_its_failed_look_ups_passes_the_probe() {
     );
 }
 
+/// A page that tells the client what it could not find, logs nothing and answers 200
+/// (MediaWiki's "Could not find template …"): the probe reads the response, which names a
+/// path that failed in the request, and fails; a page that names nothing that failed passes.
+#[test]
+fn a_page_naming_a_file_that_failed_fails_the_probe() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let page = "<?php\n\
+                $t = __DIR__ . '/templates/NoLocal.mustache';\n\
+                if (!file_exists($t)) { echo \"Error: Could not find template NoLocal at $t\"; exit; }\n\
+                echo \"rendered\";\n";
+    let app = PhpApache::site(&[("tpl.php", page)]);
+    let (out, lines) = probe(&app, &["/tpl.php"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r = records(&lines, &["/tpl.php"], &stderr)[0];
+    assert_eq!(r["status"], 200, "{r:#}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the response names") && stderr.contains("NoLocal.mustache"),
+        "{stderr}"
+    );
+}
+
 /// Check a probe of a page whose include is missing (`file`, under the served tree at
 /// `missing`): it fails, the missing file is the first suspect, and the warning PHP wrote to
 /// the error log while serving the request is in the record.

@@ -50,7 +50,13 @@ pub struct Seen {
     pub suspects: usize,
     /// The record needs attention (`Report::needs_attention`): what a probe fails on.
     pub attention: bool,
+    /// The absolute paths whose calls failed in the request (noise included, each once, at
+    /// most MAX_FAILED_PATHS): a probe whose response names one fails.
+    pub failed_paths: Vec<Vec<u8>>,
 }
+
+/// Failed paths handed to a probe per request, at most.
+pub const MAX_FAILED_PATHS: usize = 64;
 
 /// What the writer thread does besides printing syscalls.
 pub struct Settings {

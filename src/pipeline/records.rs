@@ -196,6 +196,18 @@ impl State {
                     status: r.request.status,
                     suspects: r.real_suspects(),
                     attention: r.needs_attention(),
+                    failed_paths: {
+                        let mut v: Vec<Vec<u8>> = Vec::new();
+                        for f in &r.request.failures {
+                            if v.len() >= super::MAX_FAILED_PATHS {
+                                break;
+                            }
+                            if f.path.first() == Some(&b'/') && !v.contains(&f.path) {
+                                v.push(f.path.clone());
+                            }
+                        }
+                        v
+                    },
                 });
             }
             if self.settings.count.is_some_and(|n| self.sum.requests >= n) {
