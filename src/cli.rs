@@ -49,8 +49,9 @@ pub enum Command {
         #[arg(long = "name", value_name = "COMM")]
         names: Vec<String>,
         /// After attaching, send GET URL (http://host:port/path), wait for its record, print
-        /// the report, detach; exit 0 when every probe got a status below 400 and no suspects,
-        /// 1 otherwise. Repeatable.
+        /// the report, detach; exit 0 when every probe got a status below 400, no suspects, no
+        /// error logged for it, and a response naming no file that failed; 1 otherwise.
+        /// Repeatable.
         #[arg(long = "probe", value_name = "URL")]
         probes: Vec<String>,
         /// How long to wait for each probe's response and record.
