@@ -17,7 +17,7 @@ use crate::event::capture::{self, Io};
 use crate::event::fds::{NoLookup, Table};
 use crate::event::select::Selection;
 use crate::event::{self, Arg, Event, ExitKind, SyscallEvent};
-use crate::http::{errlog, fastcgi, parse};
+use crate::http::{errlog, parse};
 use crate::syscalls::table::Catalogue;
 use crate::syscalls::{ArgKind, errno, table};
 
@@ -362,7 +362,7 @@ impl Reader {
             && data.as_deref().is_some_and(|d| match io {
                 _ if d.is_empty() => false,
                 // FastCGI records (a web server and php-fpm talking) are socket bytes too.
-                _ if fastcgi::header(d).is_some() => true,
+                _ if capture::looks_like_fastcgi(d) => true,
                 Io::Read => {
                     !parse::parse_requests(d).is_empty() || parse::could_be_request_prefix(d)
                 }

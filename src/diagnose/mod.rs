@@ -145,6 +145,26 @@ enum View {
     },
 }
 
+/// A cached value younger than `ttl`.
+fn fresh<K: std::hash::Hash + Eq, V: Clone>(
+    map: &HashMap<K, (Instant, V)>,
+    key: &K,
+    ttl: Duration,
+) -> Option<V> {
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < ttl)
+        .map(|(_, v)| v.clone())
+}
+
+/// Cache a value; a cache at MAX_CACHED entries is emptied first, so memory stays bounded
+/// whatever the traffic.
+fn remember<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, (Instant, V)>, key: K, v: V) {
+    if map.len() >= MAX_CACHED {
+        map.clear();
+    }
+    map.insert(key, (Instant::now(), v));
+}
+
 /// Apache's directive naming the per-directory configuration files.
 const ACCESS_FILE_NAME: &[&str] = &["AccessFileName"];
 
@@ -369,16 +389,12 @@ impl Diagnoser {
         let access = if request.failures.is_empty() {
             vec![rank::ACCESS_FILE.to_vec()]
         } else {
-            match self.access.get(&request.pid) {
-                Some((at, names)) if at.elapsed() < REF_TTL => names.clone(),
-                _ => {
+            match fresh(&self.access, &request.pid, REF_TTL) {
+                Some(names) => names,
+                None => {
                     let (master, cfg) = self.server_config(&mut config, request.pid);
                     let names = access_file_names(&self.lines(master, &cfg, ACCESS_FILE_NAME));
-                    if self.access.len() >= MAX_CACHED {
-                        self.access.clear();
-                    }
-                    self.access
-                        .insert(request.pid, (Instant::now(), names.clone()));
+                    remember(&mut self.access, request.pid, names.clone());
                     names
                 }
             }
@@ -641,32 +657,22 @@ impl Diagnoser {
     /// Whether `pid`'s fd 2 goes to a log reqtrace captures (a file or a pipe), looked up in
     /// /proc at most every MASTER_TTL.
     fn stderr_logged(&mut self, pid: i32) -> bool {
-        if let Some((at, v)) = self.stderr.get(&pid)
-            && at.elapsed() < MASTER_TTL
-        {
-            return *v;
+        if let Some(v) = fresh(&self.stderr, &pid, MASTER_TTL) {
+            return v;
         }
         let v =
             procinfo::fd_path(pid, 2).is_some_and(|t| crate::event::capture::is_logged_stderr(&t));
-        if self.stderr.len() >= MAX_CACHED {
-            self.stderr.clear();
-        }
-        self.stderr.insert(pid, (Instant::now(), v));
+        remember(&mut self.stderr, pid, v);
         v
     }
 
     /// `pid`'s root when it is not `/`, looked up in /proc at most every MASTER_TTL.
     fn chroot_of(&mut self, pid: i32) -> Option<Rooted> {
-        if let Some((at, r)) = self.roots.get(&pid)
-            && at.elapsed() < MASTER_TTL
-        {
-            return r.clone();
+        if let Some(r) = fresh(&self.roots, &pid, MASTER_TTL) {
+            return r;
         }
         let r = fastcgi::chroot_of(pid);
-        if self.roots.len() >= MAX_CACHED {
-            self.roots.clear();
-        }
-        self.roots.insert(pid, (Instant::now(), r.clone()));
+        remember(&mut self.roots, pid, r.clone());
         r
     }
 
@@ -695,17 +701,11 @@ impl Diagnoser {
         names: &'static [&'static str],
     ) -> Vec<config::ConfigLine> {
         let key = (server, names.first().copied().unwrap_or_default());
-        if let Some((at, lines)) = self.lines_cache.get(&key)
-            && at.elapsed() < REF_TTL
-        {
-            return lines.clone();
+        if let Some(lines) = fresh(&self.lines_cache, &key, REF_TTL) {
+            return lines;
         }
         let lines = config::directive_lines(cfg, names);
-        if self.lines_cache.len() >= MAX_CACHED {
-            self.lines_cache.clear();
-        }
-        self.lines_cache
-            .insert(key, (Instant::now(), lines.clone()));
+        remember(&mut self.lines_cache, key, lines.clone());
         lines
     }
 

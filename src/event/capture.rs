@@ -149,6 +149,7 @@ pub fn looks_like_http(buf: &[u8]) -> bool {
 /// Whether a buffer starts with a FastCGI record header (version 1, a type FastCGI 1.0
 /// defines, reserved byte 0): a web server and php-fpm talking on a socket.
 pub fn looks_like_fastcgi(buf: &[u8]) -> bool {
+    // 11 (UNKNOWN_TYPE) is the last type FastCGI 1.0 defines.
     buf.len() >= 8 && buf[0] == 1 && (1..=11).contains(&buf[1]) && buf[7] == 0
 }
 

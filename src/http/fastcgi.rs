@@ -25,8 +25,6 @@ pub const PARAMS: u8 = 4;
 pub const STDIN: u8 = 5;
 pub const STDOUT: u8 = 6;
 pub const STDERR: u8 = 7;
-/// The last record type FastCGI 1.0 defines (GET_VALUES_RESULT is 10, UNKNOWN_TYPE 11).
-const MAX_TYPE: u8 = 11;
 /// PARAMS bytes kept per leg: nginx sends ~500, Apache ~800 with its environment; a
 /// `SCRIPT_FILENAME` near the end of a large set must still be found.
 pub const PARAMS_CAP: usize = 8 * 1024;
@@ -43,7 +41,8 @@ pub struct Header {
 /// The record header at the start of `b`, if it is one: version 1, a known type, reserved 0.
 pub fn header(b: &[u8]) -> Option<Header> {
     let h = b.get(..8)?;
-    if h[0] != 1 || h[1] == 0 || h[1] > MAX_TYPE || h[7] != 0 {
+    // Version 1, a known type, reserved 0: the capture policy's test, used by every source.
+    if !crate::event::capture::looks_like_fastcgi(h) {
         return None;
     }
     Some(Header {
