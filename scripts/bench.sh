@@ -23,6 +23,12 @@
 #   ebpf-json       reqtrace attach --backend ebpf --json MASTER: kernel tracepoints, nothing
 #                   stopped (the JSON goes to a file: its start line says it is attached)
 #   ebpf-records    reqtrace attach --backend ebpf --json --url / MASTER: report mode
+#   ebpf-idle       examples/ebpf_floor.rs --stage idle: reqtrace's kernel program attached,
+#                   following only a sleeping process: what every syscall on the machine pays
+#   ebpf-drain      ebpf_floor --stage drain MASTER: following Apache, the records read off
+#                   the ring buffer and thrown away: the kernel side's whole cost
+#   ebpf-decode     ebpf_floor --stage decode MASTER: the records also decoded into events
+#                   (the source thread's work); ebpf-records adds the pipeline to this
 #   baseline-json   with --baseline BIN: BIN attach --json -o /dev/null MASTER, another build
 #                   of reqtrace (say, the commit before a change) in the same interleaved run
 #
@@ -94,10 +100,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-say "building reqtrace and bare_tracer (--release)"
-cargo build --release --quiet --bin reqtrace --example bare_tracer
+say "building reqtrace, bare_tracer and ebpf_floor (--release)"
+cargo build --release --quiet --bin reqtrace --example bare_tracer --example ebpf_floor
 
-root="" apache="" tracer="" timer=""
+root="" apache="" tracer="" timer="" idle=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -115,6 +121,7 @@ cleanup() {
     kill -KILL -- "-$apache" 2>/dev/null || true
     wait "$apache" 2>/dev/null || true
   fi
+  [ -n "$idle" ] && { kill "$idle" 2>/dev/null || true; }
   [ -n "$root" ] && rm -rf "$root"
   exit "$rc"
 }
@@ -130,10 +137,14 @@ chmod 755 "$root"
 mkdir -p "$root"/{run,logs,www,out,bin}
 out=$root/out
 # Copies: a concurrent cargo build must not swap the binaries between arms.
-cp target/release/reqtrace target/release/examples/bare_tracer "$root/bin/"
+cp target/release/reqtrace target/release/examples/bare_tracer target/release/examples/ebpf_floor "$root/bin/"
 [ -z "$baseline" ] || cp "$baseline" "$root/bin/reqtrace-baseline"
 reqtrace=$root/bin/reqtrace
 bare=$root/bin/bare_tracer
+floor=$root/bin/ebpf_floor
+# What ebpf-idle follows: a process that makes no syscalls while it sleeps.
+sleep 100000 &
+idle=$!
 # 100 bytes.
 printf '%099d\n' 0 | tr 0 x >"$root/www/small.txt"
 # Modelled on tests/apache/httpd.conf.in. A fixed pool of 10 prefork workers (>= wrk's 8
@@ -241,7 +252,8 @@ check_clean() {
 }
 
 # ---- arms ------------------------------------------------------------------------------------
-arms=(untraced strace bare reqtrace-json reqtrace-records reqtrace-human ebpf-json ebpf-records)
+arms=(untraced strace bare reqtrace-json reqtrace-records reqtrace-human ebpf-json ebpf-records
+  ebpf-idle ebpf-drain ebpf-decode)
 if "$reqtrace" attach --help 2>/dev/null | grep -q -- '--threads'; then
   for t in $threads_list; do arms+=("reqtrace-json-t$t"); done
 else
@@ -277,6 +289,9 @@ arm_cmd() {
     # No TracerPid to wait for: the output's start line says the program is attached.
     ebpf-json) cmd=("$reqtrace" attach --backend ebpf --json -o "$out/ebpf.out" "$apache") ;;
     ebpf-records) cmd=("$reqtrace" attach --backend ebpf --json --url / -o "$out/ebpf.out" "$apache") ;;
+    ebpf-idle) cmd=("$floor" --stage idle -o "$out/ebpf.out" "$idle") ;;
+    ebpf-drain) cmd=("$floor" --stage drain -o "$out/ebpf.out" "$apache") ;;
+    ebpf-decode) cmd=("$floor" --stage decode -o "$out/ebpf.out" "$apache") ;;
   esac
 }
 
@@ -352,12 +367,14 @@ run_arm() {
       # The kernel side's drops (a full ring buffer) and the pipeline's, from the summary;
       # and how many requests got a record.
       drops[$key]=$(grep '"type":"summary"' "$out/ebpf.out" | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p' | tail -n1)
+      # ebpf_floor: the kernel side's losses, from its closing line.
+      [ -n "${drops[$key]}" ] || drops[$key]=$(sed -n 's/^ebpf_floor: .* \([0-9][0-9]*\) lost in the kernel$/\1/p' "$out/err.$key")
       recorded[$key]=$(grep -c '"type":"request"' "$out/ebpf.out" || true)
     fi
     # Anything else the tracer said, minus the usual summary and bare_tracer's counts.
-    if grep -v '^bare_tracer: \|^reqtrace: .*, detached$' "$out/err.$key" | grep -q .; then
+    if grep -v '^bare_tracer: \|^ebpf_floor: \|^reqtrace: .*, detached$' "$out/err.$key" | grep -q .; then
       say "$arm round $r: the tracer said on stderr:"
-      grep -v '^bare_tracer: \|^reqtrace: .*, detached$' "$out/err.$key" | head -n 5 | sed 's/^/    /' >&2
+      grep -v '^bare_tracer: \|^ebpf_floor: \|^reqtrace: .*, detached$' "$out/err.$key" | head -n 5 | sed 's/^/    /' >&2
     fi
   fi
   local why

@@ -5,7 +5,7 @@
 //! descriptors, so a reqtrace killed with SIGKILL leaves nothing attached.
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::TracePoint;
+use aya::programs::{RawTracePoint, TracePoint};
 
 use crate::error::Error;
 use crate::event::capture::{self, Io};
@@ -184,8 +184,6 @@ pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
         ("on_fork", "sched", "sched_process_fork"),
         ("on_exit", "sched", "sched_process_exit"),
         ("on_exec", "sched", "sched_process_exec"),
-        ("sys_enter", "raw_syscalls", "sys_enter"),
-        ("sys_exit", "raw_syscalls", "sys_exit"),
     ] {
         let tp: &mut TracePoint = bpf
             .program_mut(prog)
@@ -196,6 +194,17 @@ pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
             .map_err(|e| privileges(&format!("loading {prog}"), e))?;
         tp.attach(category, name)
             .map_err(|e| privileges(&format!("attaching to {category}/{name}"), e))?;
+    }
+    for prog in ["sys_enter", "sys_exit"] {
+        let tp: &mut RawTracePoint = bpf
+            .program_mut(prog)
+            .ok_or_else(|| Error::Sys(format!("eBPF object without program {prog}")))?
+            .try_into()
+            .map_err(|e| privileges("loading a program", e))?;
+        tp.load()
+            .map_err(|e| privileges(&format!("loading {prog}"), e))?;
+        tp.attach(prog)
+            .map_err(|e| privileges(&format!("attaching to the {prog} raw tracepoint"), e))?;
     }
     let take = |bpf: &mut aya::Ebpf, name: &str| {
         bpf.take_map(name)

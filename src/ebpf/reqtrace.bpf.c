@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// reqtrace's kernel side (x86_64): raw_syscalls enter/exit for the thread groups user space
+// reqtrace's kernel side (x86_64): the sys_enter/sys_exit raw tracepoints for the thread groups user space
 // follows; forks, execs and exits followed in the kernel; at each traced call's exit one
 // record on a ring buffer: the raw call, its path strings (read at exit: at entry the page
 // may not be resident yet) and the first bytes of a read or write buffer. Nothing here
@@ -89,10 +89,23 @@ struct {
 	__type(value, __u8);
 } follow SEC(".maps");
 
-/* LRU: an entry whose exit never comes (a thread killed mid-call and missed) cannot fill it. */
+/* The threads that entered a traced call since they were followed, by tid: a call whose
+   exit comes first began before (a worker blocked in accept4 at attach). Written once per
+   thread, looked up at each traced call: cheaper than keeping each call's arguments from
+   entry to exit (an LRU hash update and delete per call cost more than the rest of the
+   program), which only exec needs. LRU: a thread whose exit was missed cannot fill it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} entered SEC(".maps");
+
+/* execve's arguments from its entry, by tid: at its exit the registers are the new
+   program's. LRU: an entry whose exit never comes cannot fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct enter);
 } inflight SEC(".maps");
@@ -170,76 +183,111 @@ static __always_inline void output(struct rec *r, __u64 len)
 		drop();
 }
 
-struct sys_enter_ctx {
-	__u64 common;
-	long id;
-	unsigned long args[6];
+/* The raw tracepoints' arguments: sys_enter(struct pt_regs *regs, long id) and
+   sys_exit(struct pt_regs *regs, long ret). Raw tracepoints rather than the
+   raw_syscalls tracepoint events: every syscall of every task on the machine runs these
+   programs, and a tracepoint event first fills a perf record (all six arguments) for each;
+   a raw tracepoint calls the program with the two pointers, and the followed check returns
+   before anything is copied. Measured: the machine's other tasks paid about half as much. */
+struct raw_args {
+	__u64 regs;
+	__s64 value;
 };
 
-struct sys_exit_ctx {
-	__u64 common;
-	long id;
-	long ret;
-};
+/* x86_64's struct pt_regs, in the kernel's order (the same as user_regs_struct's): the
+   syscall arguments are di, si, dx, r10, r8, r9; the number is orig_ax. */
+#define REGS_WORDS 16
+#define R_R10 7
+#define R_R9 8
+#define R_R8 9
+#define R_DX 12
+#define R_SI 13
+#define R_DI 14
+#define R_ORIG_AX 15
 
-SEC("tracepoint/raw_syscalls/sys_enter")
-int sys_enter(struct sys_enter_ctx *ctx)
+SEC("raw_tracepoint/sys_enter")
+int sys_enter(struct raw_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	// Every task on the machine passes here: the tgid filter comes first.
 	if (!followed(tgid))
 		return 0;
+	long sysno = ctx->value;
 	if (compat_call()) {
 		/* Not decoded: said, counted by user space, never silently missing. */
-		note(K_COMPAT, id, (__u32)ctx->id);
+		note(K_COMPAT, id, (__u32)sysno);
 		return 0;
 	}
-	__u32 nr = (__u32)ctx->id;
+	__u32 nr = (__u32)sysno;
 	if (nr >= MAX_NR)
 		return 0;
 	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
 	if (!c || !(*c & C_TRACED))
 		return 0;
+	if (!bpf_map_lookup_elem(&entered, &tid)) {
+		__u8 one = 1;
+		bpf_map_update_elem(&entered, &tid, &one, BPF_ANY);
+	}
+	/* Every other call's arguments are read at its exit: the kernel leaves the saved
+	   argument registers as they were (it returns in ax), except exec's. */
+	if (!(*c & C_PATH_AT_ENTRY))
+		return 0;
+	__u64 regs[REGS_WORDS];
+	if (bpf_probe_read_kernel(regs, sizeof(regs), (const void *)ctx->regs))
+		return 0;
 	struct enter e = {};
 	e.nr = nr;
-#pragma unroll
-	for (int i = 0; i < 6; i++)
-		e.args[i] = ctx->args[i];
+	e.args[0] = regs[R_DI];
+	e.args[1] = regs[R_SI];
+	e.args[2] = regs[R_DX];
+	e.args[3] = regs[R_R10];
+	e.args[4] = regs[R_R8];
+	e.args[5] = regs[R_R9];
 	if (bpf_map_update_elem(&inflight, &tid, &e, BPF_ANY))
 		drop();
-	if (*c & C_PATH_AT_ENTRY) {
-		__u32 zero = 0;
-		struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
-		/* execve(path, ...); execveat(dirfd, path, ...) */
-		const void *p;
-		if (nr == 322)
-			p = (const void *)e.args[1];
-		else
-			p = (const void *)e.args[0];
-		if (pb && p && bpf_probe_read_user_str(pb->s, sizeof(pb->s), p) > 0)
-			bpf_map_update_elem(&exec_paths, &tid, pb, BPF_ANY);
-	}
+	__u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	/* execve(path, ...); execveat(dirfd, path, ...) */
+	const void *p;
+	if (nr == 322)
+		p = (const void *)e.args[1];
+	else
+		p = (const void *)e.args[0];
+	if (pb && p && bpf_probe_read_user_str(pb->s, sizeof(pb->s), p) > 0)
+		bpf_map_update_elem(&exec_paths, &tid, pb, BPF_ANY);
 	return 0;
 }
 
-SEC("tracepoint/raw_syscalls/sys_exit")
-int sys_exit(struct sys_exit_ctx *ctx)
+SEC("raw_tracepoint/sys_exit")
+int sys_exit(struct raw_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	if (!followed(tgid))
 		return 0;
-	__u32 nr = (__u32)ctx->id;
+	__u64 regs[REGS_WORDS];
+	if (bpf_probe_read_kernel(regs, sizeof(regs), (const void *)ctx->regs))
+		return 0;
+	__u32 nr = (__u32)regs[R_ORIG_AX];
 	if (nr >= MAX_NR)
 		return 0;
 	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
-	if (!c)
+	if (!c || !*c)
 		return 0;
 	__u32 bits = *c;
-	struct enter *e = bpf_map_lookup_elem(&inflight, &tid);
-	if (!e && (!(bits & C_EXIT_ONLY) || compat_call()))
+	int seen = bpf_map_lookup_elem(&entered, &tid) != 0;
+	if (!seen && !(bits & C_EXIT_ONLY))
 		return 0;
+	/* A 32-bit call (noted at its entry): its number is from another table. */
+	if (compat_call())
+		return 0;
+	struct enter *e = 0;
+	if (bits & C_PATH_AT_ENTRY) {
+		e = bpf_map_lookup_elem(&inflight, &tid);
+		if (!e)
+			return 0;
+	}
 	__u32 zero = 0;
 	struct rec *r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r) {
@@ -250,15 +298,22 @@ int sys_exit(struct sys_exit_ctx *ctx)
 	r->kind = K_SYSCALL;
 	r->tgid = tgid;
 	r->tid = tid;
-	r->aux = e ? 0 : 1; /* 1: entry not seen, no arguments */
+	r->aux = seen ? 0 : 1; /* 1: entry not seen, no arguments */
 	r->ts = bpf_ktime_get_ns();
 	r->nr = nr;
-	r->ret = ctx->ret;
+	r->ret = ctx->value;
 	if (e) {
 #pragma unroll
 		for (int i = 0; i < 6; i++)
 			r->args[i] = e->args[i];
 		bpf_map_delete_elem(&inflight, &tid);
+	} else if (seen) {
+		r->args[0] = regs[R_DI];
+		r->args[1] = regs[R_SI];
+		r->args[2] = regs[R_DX];
+		r->args[3] = regs[R_R10];
+		r->args[4] = regs[R_R8];
+		r->args[5] = regs[R_R9];
 	} else {
 #pragma unroll
 		for (int i = 0; i < 6; i++)
@@ -389,6 +444,7 @@ int on_exit(void *ctx)
 	if (off > 0 && off <= 64)
 		bpf_probe_read_kernel(&group_dead, 1, (char *)ctx + off);
 	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&entered, &tid);
 	if (tid != tgid)
 		bpf_map_delete_elem(&follow, &tid);
 	if (group_dead)
