@@ -535,3 +535,58 @@ fn ebpf_follows_a_request_into_php_fpm() {
     );
     assert_eq!(out.status.code(), Some(1), "{r:#}");
 }
+
+#[test]
+fn ebpf_reads_what_readlink_wrote_as_ptrace_does() {
+    if !built() {
+        return;
+    }
+    let dir = TempDir::new("ebpf-outstr");
+    let mut fx = Command::new(fixture("fx_fileops"))
+        .arg(dir.path())
+        .arg("--loop")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "ready" once its files are made.
+    let mut first = String::new();
+    BufReader::new(fx.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let pid = fx.id().to_string();
+    let readlinks = |backend: &str| {
+        let out = run_reqtrace(
+            &[
+                "attach",
+                "--json",
+                "--backend",
+                backend,
+                "--trace",
+                "readlink",
+                "--duration",
+                "1",
+                &pid,
+            ],
+            T,
+        );
+        assert!(
+            out.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = json_lines(&out.stdout);
+        let calls: Vec<&Value> = syscalls(&lines)
+            .into_iter()
+            .filter(|c| c["syscall"] == "readlink")
+            .collect();
+        assert!(!calls.is_empty(), "{backend}: {lines:#?}");
+        calls[0]["args"].clone()
+    };
+    let ptrace = readlinks("ptrace");
+    let ebpf = readlinks("ebpf");
+    let _ = fx.kill();
+    let _ = fx.wait();
+    // The target the call wrote into its buffer, copied at its exit.
+    assert_eq!(ptrace[1], "file.txt", "{ptrace}");
+    assert_eq!(ebpf, ptrace);
+}

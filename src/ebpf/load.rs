@@ -22,6 +22,8 @@ const C_IO_BUF: u32 = 1 << 8;
 const C_IO_IOV: u32 = 1 << 9;
 const C_EXIT_ONLY: u32 = 1 << 10;
 const C_PATH_AT_ENTRY: u32 = 1 << 11;
+const C_OUT_SHIFT: u32 = 12;
+const C_OUT_STR: u32 = 1 << 15;
 
 /// Where tracefs is, when mounted.
 const TRACEFS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -46,6 +48,10 @@ pub fn call_bits(cat: &Catalogue, select: &Selection, nr: u64) -> u32 {
     for (i, k) in spec.args.iter().enumerate() {
         if matches!(k, ArgKind::Path | ArgKind::Str) {
             bits |= 1 << (C_PATH_SHIFT + i as u32);
+        }
+        // readlink's target, getcwd's directory: filled by the call, copied at its exit.
+        if matches!(k, ArgKind::OutStr) {
+            bits |= C_OUT_STR | (i as u32) << C_OUT_SHIFT;
         }
     }
     bits |= match (capture::io_of(spec.name), spec.name) {
@@ -262,6 +268,12 @@ mod tests {
         assert_eq!(bits("read"), C_TRACED | C_IO_BUF);
         assert_eq!(bits("writev"), C_TRACED | C_IO_IOV);
         assert_eq!(bits("accept4") & C_EXIT_ONLY, C_EXIT_ONLY);
+        // readlinkat(dirfd, path, buf, size): the target is copied from arg 2.
+        assert_eq!(
+            bits("readlinkat"),
+            C_TRACED | 1 << (C_PATH_SHIFT + 1) | C_OUT_STR | 2 << C_OUT_SHIFT
+        );
+        assert_eq!(bits("getcwd"), C_TRACED | C_OUT_STR);
         // Not traced: never recorded.
         assert_eq!(call_bits(&cat, &sel, libc::SYS_getpid as u64), 0);
     }

@@ -21,6 +21,10 @@
 #define C_EXIT_ONLY (1u << 10)
 /* execve, execveat: the path is read at entry (at exit the old memory is gone). */
 #define C_PATH_AT_ENTRY (1u << 11)
+/* An output string of `ret` bytes the call filled (readlink's target, getcwd's directory):
+   C_OUT_STR, and the argument holding the buffer in the 3 bits from C_OUT_SHIFT. */
+#define C_OUT_SHIFT 12
+#define C_OUT_STR (1u << 15)
 
 struct path_buf {
 	char s[512];
@@ -356,10 +360,16 @@ int sys_exit(struct raw_args *ctx)
 		}
 	}
 	long ret = r->ret;
-	if ((bits & (C_IO_BUF | C_IO_IOV)) && ret > 0) {
+	if ((bits & (C_IO_BUF | C_IO_IOV | C_OUT_STR)) && ret > 0) {
 		__u64 base = r->args[1];
 		__u64 avail = (__u64)ret;
-		if (bits & C_IO_IOV) {
+		if (bits & C_OUT_STR) {
+			__u32 at = (bits >> C_OUT_SHIFT) & 7;
+			base = at < 6 ? r->args[at] : 0;
+			/* Where the bytes came from, as a readv's first iovec says it. */
+			r->iov[0] = base;
+			r->iov[1] = avail;
+		} else if (bits & C_IO_IOV) {
 			__u64 iov[2] = {};
 			if (bpf_probe_read_user(iov, sizeof(iov), (const void *)r->args[1]) == 0) {
 				r->iov[0] = iov[0];
