@@ -311,11 +311,13 @@ fn ebpf_follows_forks_and_reads_paths_of_file_calls_and_exec() {
     }
     let dir = TempDir::new("ebpf-fork");
     let missing = dir.join("missing");
-    // A shell forks and execs cat, which fails to open a file, again and again.
+    let no_program = dir.join("no-such-program");
+    // A shell forks and execs cat, which fails to open a file, and a program that is not
+    // there, again and again.
     let mut sh = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "while :; do cat {missing} 2>/dev/null; sleep 0.1; done"
+            "while :; do cat {missing} 2>/dev/null; {no_program} 2>/dev/null; sleep 0.1; done"
         ))
         .spawn()
         .unwrap();
@@ -352,8 +354,12 @@ fn ebpf_follows_forks_and_reads_paths_of_file_calls_and_exec() {
         calls
             .iter()
             .any(|c| c["syscall"] == "execve" && c["path"] == "/usr/bin/cat"),
-        "execve's path is read at its entry: {calls:#?}"
+        "a successful execve's path, from the exec tracepoint: {calls:#?}"
     );
+    let failed = find(&calls, &["execve"], &no_program);
+    assert!(!failed.is_empty(), "{calls:#?}");
+    // A failed exec's memory is still there at its exit: the path is read from it.
+    assert_eq!(failed[0]["errno"], "ENOENT", "{:#?}", failed[0]);
 }
 
 #[test]

@@ -20,8 +20,7 @@ const C_TRACED: u32 = 1;
 const C_PATH_SHIFT: u32 = 1;
 const C_IO_BUF: u32 = 1 << 8;
 const C_IO_IOV: u32 = 1 << 9;
-const C_EXIT_ONLY: u32 = 1 << 10;
-const C_PATH_AT_ENTRY: u32 = 1 << 11;
+const C_EXEC: u32 = 1 << 11;
 const C_OUT_SHIFT: u32 = 12;
 const C_OUT_STR: u32 = 1 << 15;
 
@@ -59,13 +58,10 @@ pub fn call_bits(cat: &Catalogue, select: &Selection, nr: u64) -> u32 {
         (Some(Io::Read | Io::Write), "read" | "write" | "recvfrom" | "sendto") => C_IO_BUF,
         _ => 0,
     };
-    // A worker already blocked in accept at attach: its connection's fd must be known.
-    if matches!(spec.name, "accept" | "accept4") {
-        bits |= C_EXIT_ONLY;
-    }
-    // After a successful exec the memory that held the path is gone.
+    // After a successful exec the memory that held the path is gone: the program takes it
+    // from sched_process_exec.
     if matches!(spec.name, "execve" | "execveat") {
-        bits |= C_PATH_AT_ENTRY;
+        bits |= C_EXEC;
     }
     bits
 }
@@ -179,6 +175,7 @@ pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
             field_offset(root, "sched/sched_process_exec", "old_pid"),
             u32::from(follow),
             thread_info_status(),
+            field_offset(root, "sched/sched_process_exec", "filename"),
         ];
         for (i, v) in offsets.into_iter().enumerate() {
             config
@@ -201,17 +198,15 @@ pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
         tp.attach(category, name)
             .map_err(|e| privileges(&format!("attaching to {category}/{name}"), e))?;
     }
-    for prog in ["sys_enter", "sys_exit"] {
-        let tp: &mut RawTracePoint = bpf
-            .program_mut(prog)
-            .ok_or_else(|| Error::Sys(format!("eBPF object without program {prog}")))?
-            .try_into()
-            .map_err(|e| privileges("loading a program", e))?;
-        tp.load()
-            .map_err(|e| privileges(&format!("loading {prog}"), e))?;
-        tp.attach(prog)
-            .map_err(|e| privileges(&format!("attaching to the {prog} raw tracepoint"), e))?;
-    }
+    // No program on sys_enter: a call's arguments are still in its registers at its exit.
+    let tp: &mut RawTracePoint = bpf
+        .program_mut("sys_exit")
+        .ok_or_else(|| Error::Sys("eBPF object without program sys_exit".into()))?
+        .try_into()
+        .map_err(|e| privileges("loading a program", e))?;
+    tp.load().map_err(|e| privileges("loading sys_exit", e))?;
+    tp.attach("sys_exit")
+        .map_err(|e| privileges("attaching to the sys_exit raw tracepoint", e))?;
     let take = |bpf: &mut aya::Ebpf, name: &str| {
         bpf.take_map(name)
             .ok_or_else(|| Error::Sys(format!("eBPF object without map {name}")))
@@ -267,7 +262,7 @@ mod tests {
         );
         assert_eq!(bits("read"), C_TRACED | C_IO_BUF);
         assert_eq!(bits("writev"), C_TRACED | C_IO_IOV);
-        assert_eq!(bits("accept4") & C_EXIT_ONLY, C_EXIT_ONLY);
+        assert_eq!(bits("execve") & C_EXEC, C_EXEC);
         // readlinkat(dirfd, path, buf, size): the target is copied from arg 2.
         assert_eq!(
             bits("readlinkat"),

@@ -1,7 +1,7 @@
 //! The eBPF backend (`attach --backend ebpf`, x86_64): a source that traces the same
 //! processes as the ptrace tracer plans (tracer::source), without ever stopping them. A
 //! kernel program (reqtrace.bpf.c, built by build.rs when clang is there) on the
-//! sys_enter/sys_exit raw tracepoints records each traced call of the followed thread groups at its
+//! sys_exit raw tracepoint records each traced call of the followed thread groups at its
 //! exit, with its path strings and the first bytes of its buffer, on a ring buffer that is
 //! read every 20 ms; decode.rs turns the records into the same events the ptrace source
 //! emits. Forks, execs and exits are followed in the kernel. Dropping the loaded object

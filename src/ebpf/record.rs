@@ -119,11 +119,6 @@ pub fn parse(b: &[u8]) -> Option<Record> {
             for (i, a) in args.iter_mut().enumerate() {
                 *a = u64_at(b, 40 + 8 * i);
             }
-            // aux 1: the call's entry was before the attach, its arguments are unknown: fd
-            // -1 rather than a made-up fd 0.
-            if aux == 1 {
-                args[0] = u64::MAX;
-            }
             let buf = &b[HDR_LEN..];
             let region = |at: usize, len: usize| buf.get(at..at + len).map(<[u8]>::to_vec);
             let mut paths = Vec::new();

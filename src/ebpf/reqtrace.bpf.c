@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-// reqtrace's kernel side (x86_64): the sys_enter/sys_exit raw tracepoints for the thread groups user space
-// follows; forks, execs and exits followed in the kernel; at each traced call's exit one
-// record on a ring buffer: the raw call, its path strings (read at exit: at entry the page
-// may not be resident yet) and the first bytes of a read or write buffer. Nothing here
-// stops a task; a full ring buffer drops and counts.
+// reqtrace's kernel side (x86_64): the sys_exit raw tracepoint for the thread groups user
+// space follows; forks, execs and exits followed in the kernel; at each traced call's exit
+// one record on a ring buffer: the raw call with its arguments (still in the saved
+// registers), its path strings (read at exit: at entry the page may not be resident yet)
+// and the first bytes of a read or write buffer. No program on sys_enter: every syscall of
+// every task on the machine would run it. Nothing here stops a task; a full ring buffer
+// drops and counts.
 #include <linux/bpf.h>
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
@@ -16,11 +18,9 @@
 #define C_PATH_SHIFT 1 /* 6 bits: args holding a path or string */
 #define C_IO_BUF (1u << 8) /* (fd, buf, count): read, write, recvfrom, sendto */
 #define C_IO_IOV (1u << 9) /* (fd, iov, iovcnt): readv, writev */
-/* Recorded even when its entry was not seen (the thread was already in it at attach: a
-   worker blocked in accept4): its result, a new fd, is what matters. */
-#define C_EXIT_ONLY (1u << 10)
-/* execve, execveat: the path is read at entry (at exit the old memory is gone). */
-#define C_PATH_AT_ENTRY (1u << 11)
+/* execve, execveat: after a successful exec the memory that held the path is gone, so its
+   path comes from sched_process_exec. */
+#define C_EXEC (1u << 11)
 /* An output string of `ret` bytes the call filled (readlink's target, getcwd's directory):
    C_OUT_STR, and the argument holding the buffer in the 3 bits from C_OUT_SHIFT. */
 #define C_OUT_SHIFT 12
@@ -35,11 +35,6 @@ struct path_buf {
 #define K_EXIT 3
 #define K_EXEC 4
 #define K_COMPAT 5
-
-struct enter {
-	__u64 nr;
-	__u64 args[6];
-};
 
 struct rec {
 	__u32 kind;
@@ -78,7 +73,8 @@ struct {
 
 /* 0: offset of child_pid in sched_process_fork; 1: of group_dead in sched_process_exit
    (0: absent); 2: of old_pid in sched_process_exec; 3: follow forks; 4: of thread_info's
-   status in task_struct (0: unknown, no compat check). Tracepoint layouts vary between kernels: user space reads them from tracefs. */
+   status in task_struct (0: unknown, no compat check); 5: of filename (a __data_loc) in
+   sched_process_exec. Tracepoint layouts vary between kernels: user space reads them from tracefs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 8);
@@ -93,28 +89,7 @@ struct {
 	__type(value, __u8);
 } follow SEC(".maps");
 
-/* The threads that entered a traced call since they were followed, by tid: a call whose
-   exit comes first began before (a worker blocked in accept4 at attach). Written once per
-   thread, looked up at each traced call: cheaper than keeping each call's arguments from
-   entry to exit (an LRU hash update and delete per call cost more than the rest of the
-   program), which only exec needs. LRU: a thread whose exit was missed cannot fill it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} entered SEC(".maps");
-
-/* execve's arguments from its entry, by tid: at its exit the registers are the new
-   program's. LRU: an entry whose exit never comes cannot fill it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct enter);
-} inflight SEC(".maps");
-
-/* The path an execve named, read at its entry, by tid. */
+/* The path a successful execve ran, from sched_process_exec, by tid, until its exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -187,20 +162,21 @@ static __always_inline void output(struct rec *r, __u64 len)
 		drop();
 }
 
-/* The raw tracepoints' arguments: sys_enter(struct pt_regs *regs, long id) and
-   sys_exit(struct pt_regs *regs, long ret). Raw tracepoints rather than the
-   raw_syscalls tracepoint events: every syscall of every task on the machine runs these
-   programs, and a tracepoint event first fills a perf record (all six arguments) for each;
-   a raw tracepoint calls the program with the two pointers, and the followed check returns
-   before anything is copied. Measured: the machine's other tasks paid about half as much. */
+/* The raw tracepoint's arguments: sys_exit(struct pt_regs *regs, long ret). A raw
+   tracepoint rather than the raw_syscalls tracepoint event: every syscall of every task on
+   the machine runs this program, and a tracepoint event first fills a perf record for each;
+   a raw tracepoint calls the program with the two values, and the followed check returns
+   before anything is copied. */
 struct raw_args {
 	__u64 regs;
 	__s64 value;
 };
 
 /* x86_64's struct pt_regs, in the kernel's order (the same as user_regs_struct's): the
-   syscall arguments are di, si, dx, r10, r8, r9; the number is orig_ax. */
-#define REGS_WORDS 16
+   syscall arguments are di, si, dx, r10, r8, r9; the number is orig_ax. The kernel returns
+   in ax and leaves the others as the call found them, so a call's arguments are still
+   there at its exit (exec excepted: then they are the new program's, sp its stack). */
+#define REGS_WORDS 20
 #define R_R10 7
 #define R_R9 8
 #define R_R8 9
@@ -208,60 +184,7 @@ struct raw_args {
 #define R_SI 13
 #define R_DI 14
 #define R_ORIG_AX 15
-
-SEC("raw_tracepoint/sys_enter")
-int sys_enter(struct raw_args *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, tid = (__u32)id;
-	// Every task on the machine passes here: the tgid filter comes first.
-	if (!followed(tgid))
-		return 0;
-	long sysno = ctx->value;
-	if (compat_call()) {
-		/* Not decoded: said, counted by user space, never silently missing. */
-		note(K_COMPAT, id, (__u32)sysno);
-		return 0;
-	}
-	__u32 nr = (__u32)sysno;
-	if (nr >= MAX_NR)
-		return 0;
-	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
-	if (!c || !(*c & C_TRACED))
-		return 0;
-	if (!bpf_map_lookup_elem(&entered, &tid)) {
-		__u8 one = 1;
-		bpf_map_update_elem(&entered, &tid, &one, BPF_ANY);
-	}
-	/* Every other call's arguments are read at its exit: the kernel leaves the saved
-	   argument registers as they were (it returns in ax), except exec's. */
-	if (!(*c & C_PATH_AT_ENTRY))
-		return 0;
-	__u64 regs[REGS_WORDS];
-	if (bpf_probe_read_kernel(regs, sizeof(regs), (const void *)ctx->regs))
-		return 0;
-	struct enter e = {};
-	e.nr = nr;
-	e.args[0] = regs[R_DI];
-	e.args[1] = regs[R_SI];
-	e.args[2] = regs[R_DX];
-	e.args[3] = regs[R_R10];
-	e.args[4] = regs[R_R8];
-	e.args[5] = regs[R_R9];
-	if (bpf_map_update_elem(&inflight, &tid, &e, BPF_ANY))
-		drop();
-	__u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
-	/* execve(path, ...); execveat(dirfd, path, ...) */
-	const void *p;
-	if (nr == 322)
-		p = (const void *)e.args[1];
-	else
-		p = (const void *)e.args[0];
-	if (pb && p && bpf_probe_read_user_str(pb->s, sizeof(pb->s), p) > 0)
-		bpf_map_update_elem(&exec_paths, &tid, pb, BPF_ANY);
-	return 0;
-}
+#define R_SP 19
 
 SEC("raw_tracepoint/sys_exit")
 int sys_exit(struct raw_args *ctx)
@@ -274,55 +197,55 @@ int sys_exit(struct raw_args *ctx)
 	if (bpf_probe_read_kernel(regs, sizeof(regs), (const void *)ctx->regs))
 		return 0;
 	__u32 nr = (__u32)regs[R_ORIG_AX];
+	/* A 32-bit call: its number is from another table. Not decoded: said, counted by user
+	   space, never silently missing. */
+	if (compat_call()) {
+		note(K_COMPAT, id, nr);
+		return 0;
+	}
 	if (nr >= MAX_NR)
 		return 0;
 	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
 	if (!c || !*c)
 		return 0;
 	__u32 bits = *c;
-	int seen = bpf_map_lookup_elem(&entered, &tid) != 0;
-	if (!seen && !(bits & C_EXIT_ONLY))
-		return 0;
-	/* A 32-bit call (noted at its entry): its number is from another table. */
-	if (compat_call())
-		return 0;
-	struct enter *e = 0;
-	if (bits & C_PATH_AT_ENTRY) {
-		e = bpf_map_lookup_elem(&inflight, &tid);
-		if (!e)
-			return 0;
-	}
 	__u32 zero = 0;
 	struct rec *r = bpf_map_lookup_elem(&scratch, &zero);
-	if (!r) {
-		if (e)
-			bpf_map_delete_elem(&inflight, &tid);
+	if (!r)
 		return 0;
-	}
 	r->kind = K_SYSCALL;
 	r->tgid = tgid;
 	r->tid = tid;
-	r->aux = seen ? 0 : 1; /* 1: entry not seen, no arguments */
+	r->aux = 0;
 	r->ts = bpf_ktime_get_ns();
 	r->nr = nr;
 	r->ret = ctx->value;
-	if (e) {
-#pragma unroll
-		for (int i = 0; i < 6; i++)
-			r->args[i] = e->args[i];
-		bpf_map_delete_elem(&inflight, &tid);
-	} else if (seen) {
-		r->args[0] = regs[R_DI];
-		r->args[1] = regs[R_SI];
-		r->args[2] = regs[R_DX];
-		r->args[3] = regs[R_R10];
-		r->args[4] = regs[R_R8];
-		r->args[5] = regs[R_R9];
-	} else {
-#pragma unroll
-		for (int i = 0; i < 6; i++)
-			r->args[i] = 0;
-		bits &= C_TRACED;
+	r->args[0] = regs[R_DI];
+	r->args[1] = regs[R_SI];
+	r->args[2] = regs[R_DX];
+	r->args[3] = regs[R_R10];
+	r->args[4] = regs[R_R8];
+	r->args[5] = regs[R_R9];
+	struct path_buf *pb = 0;
+	if (bits & C_EXEC) {
+		pb = bpf_map_lookup_elem(&exec_paths, &tid);
+		if (pb && r->ret != 0) {
+			/* Left by an exec whose exit was missed: not this (failed) one's. */
+			bpf_map_delete_elem(&exec_paths, &tid);
+			pb = 0;
+		}
+		if (pb) {
+			/* The new program's stack: argc, then argv and envp. Its arguments' old
+			   addresses are gone: these stand for them, and the path (below) is tied to
+			   the path argument by the placeholder address 1. */
+			__u64 sp = regs[R_SP], argc = 0;
+			bpf_probe_read_user(&argc, sizeof(argc), (const void *)sp);
+			__u32 at = nr == 322 ? 1 : 0; /* execveat(dirfd, path, argv, envp, flags) */
+			r->args[at] = 1;
+			r->args[at + 1] = sp + 8;
+			r->args[at + 2] = sp + 8 + 8 * ((argc & 0xffff) + 1);
+			r->aux = 2; /* a successful exec: its path is the one it ran */
+		}
 	}
 	r->iov[0] = 0;
 	r->iov[1] = 0;
@@ -338,14 +261,12 @@ int sys_exit(struct raw_args *ctx)
 		if (slot < 2 && (bits >> (C_PATH_SHIFT + i)) & 1) {
 			const void *p = (const void *)r->args[i];
 			long n = -1;
-			struct path_buf *pb = 0;
-			if (bits & C_PATH_AT_ENTRY)
-				pb = bpf_map_lookup_elem(&exec_paths, &tid);
 			if (pb) {
 				if (slot == 0)
 					n = bpf_probe_read_kernel_str(r->buf, PATH_LEN, pb->s);
 				bpf_map_delete_elem(&exec_paths, &tid);
-			} else if (p && !(bits & C_PATH_AT_ENTRY)) {
+				pb = 0;
+			} else if (p) {
 				if (slot == 0)
 					n = bpf_probe_read_user_str(r->buf, PATH_LEN, p);
 				else
@@ -453,8 +374,7 @@ int on_exit(void *ctx)
 	__u8 group_dead = tid == tgid;
 	if (off > 0 && off <= 64)
 		bpf_probe_read_kernel(&group_dead, 1, (char *)ctx + off);
-	bpf_map_delete_elem(&inflight, &tid);
-	bpf_map_delete_elem(&entered, &tid);
+	bpf_map_delete_elem(&exec_paths, &tid);
 	if (tid != tgid)
 		bpf_map_delete_elem(&follow, &tid);
 	if (group_dead)
@@ -474,6 +394,17 @@ int on_exec(void *ctx)
 	__u32 off = config_at(2);
 	if (off > 0 && off <= 64)
 		bpf_probe_read_kernel(&old, sizeof(old), (char *)ctx + off);
+	/* The path it ran, for the execve's exit record: a __data_loc (offset in the low 16
+	   bits, from the record's start). */
+	__u32 at = config_at(5), loc = 0;
+	__u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (pb && at > 0 && at <= 64 &&
+	    bpf_probe_read_kernel(&loc, sizeof(loc), (char *)ctx + at) == 0 &&
+	    bpf_probe_read_kernel_str(pb->s, sizeof(pb->s), (char *)ctx + (loc & 0xffff)) > 0) {
+		__u32 tid = (__u32)id;
+		bpf_map_update_elem(&exec_paths, &tid, pb, BPF_ANY);
+	}
 	note(K_EXEC, id, (__u32)old);
 	return 0;
 }
