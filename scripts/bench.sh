@@ -406,6 +406,12 @@ run_arm() {
   [ -n "${cpu[$key]:-}" ] && extra=", tracer ${cpu[$key]} s CPU, ${rss[$key]} MiB"
   [ -n "${drops[$key]:-}" ] && extra+=", ${drops[$key]} events dropped"
   [ "$arm" = ebpf-records ] && extra+=", ${recorded[$key]:-0} of $n requests recorded"
+  # Nothing lost silently: a request without its record means something was counted as
+  # dropped.
+  if [ "$arm" = ebpf-records ] && [ "${recorded[$key]:-0}" -lt "$n" ] && [ "${drops[$key]:-0}" -eq 0 ]; then
+    fail "$arm round $r: $((n - ${recorded[$key]:-0})) requests have no record and nothing was counted as dropped"
+    ok=0
+  fi
   say "$(printf '%-18s round %d: %10.0f req/s%s' "$arm" "$r" "$v" "$extra")"
   [ "$ok" -eq 1 ]
 }

@@ -13,6 +13,9 @@ use super::{ALIVE_CHECK, Ebpf, POLL, load, record};
 
 /// Records read before the stop request and liveness are looked at again.
 const MAX_DRAIN: usize = 1 << 16;
+/// How long the records still queued when a stop is asked are decoded; what is left after
+/// it is counted as dropped (a stop must not wait on a backlog of 16 MiB for long).
+const FINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub fn start(e: &mut Ebpf, hub: &dyn Hub) -> Result<Vec<i32>, Error> {
     let ours = procinfo::self_and_ancestors();
@@ -107,6 +110,33 @@ pub fn run(e: Box<Ebpf>) -> Result<SourceEnd, Error> {
         let emptied = drain(&mut loaded, sink.as_mut());
         let reason = signals::stop_reason();
         if reason != 0 {
+            // What the kernel queued before the stop belongs to the trace: read it all (one
+            // drain takes at most MAX_DRAIN records, and the pipeline may have made us wait
+            // behind a backlog), within FINAL_DRAIN; count the rest, never lose it silently.
+            let until = Instant::now() + FINAL_DRAIN;
+            let mut done = emptied;
+            while !done && Instant::now() < until {
+                done = drain(&mut loaded, sink.as_mut());
+            }
+            // Counted, not decoded: fast. A server still busy keeps adding, so this too has
+            // an end (a second more).
+            let mut left = 0u64;
+            let until = Instant::now() + std::time::Duration::from_secs(1);
+            while !done && loaded.events.next().is_some() {
+                left += 1;
+                if left.is_multiple_of(4096) && Instant::now() >= until {
+                    break;
+                }
+            }
+            if left > 0 {
+                sink.send(Event::Lost { count: left });
+                sink.flush();
+                crate::say!(
+                    "reqtrace: eBPF: {left} records still queued {} s after the stop were \
+                     not read, counted in dropped",
+                    FINAL_DRAIN.as_secs()
+                );
+            }
             break signals::end_of(reason);
         }
         if checked.elapsed() >= ALIVE_CHECK {
