@@ -178,7 +178,12 @@ fn live(
     let (out, printer, tty) = printer(shown)?;
     signals::install_handlers(launch);
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
-    let pipeline = Pipeline::start(
+    let start = if source.pipeline_inline() {
+        Pipeline::start_inline
+    } else {
+        Pipeline::start
+    };
+    let pipeline = start(
         out,
         Settings {
             printer,

@@ -182,7 +182,6 @@ impl Decoder {
         // closes its connection as soon as it answered), was a socket's.
         if capture::io_of(spec.name).is_some()
             && c.data
-                .as_deref()
                 .is_some_and(|d| capture::looks_like_http(d) || capture::looks_like_fastcgi(d))
         {
             let fd = c.args[0] as i32;

@@ -11,6 +11,14 @@ use crate::signals;
 
 use super::{ALIVE_CHECK, Ebpf, POLL, load, record};
 
+/// The reading thread's nice value. It decodes, correlates and formats every record
+/// (the pipeline runs inline on it), and on a machine the server keeps busy the scheduler
+/// gives it one share among the server's runnable workers: less than that work needs at a
+/// few thousand requests a second on 2 CPUs, so the ring buffer filled and records were lost
+/// (counted). A higher weight lets it take the CPU time the records cost instead of losing
+/// them. Needs CAP_SYS_NICE (root has it); without it the thread keeps nice 0.
+const READER_NICE: i32 = -10;
+
 /// Records read before the stop request and liveness are looked at again.
 const MAX_DRAIN: usize = 1 << 16;
 /// How long the records still queued when a stop is asked are decoded; what is left after
@@ -81,6 +89,12 @@ pub fn run(e: Box<Ebpf>) -> Result<SourceEnd, Error> {
         return Err(Error::Tracing("the eBPF source was not started".into()));
     };
     signals::register_tracer_thread();
+    // SAFETY: setpriority on this thread's own tid; a failure (no CAP_SYS_NICE) leaves it
+    // as it was.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, READER_NICE);
+    }
     let mut reported = 0u64;
     let mut checked = Instant::now();
     let end = loop {

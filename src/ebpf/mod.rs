@@ -83,6 +83,12 @@ impl Source for Ebpf {
         }
     }
 
+    /// Nothing waits on this source (the kernel queues on the ring buffer, and counts what
+    /// does not fit), so its thread does the pipeline's work itself.
+    fn pipeline_inline(&self) -> bool {
+        true
+    }
+
     fn run(self: Box<Self>, _hub: &dyn Hub) -> Result<SourceEnd, Error> {
         #[cfg(not(reqtrace_no_ebpf))]
         return live::run(self);

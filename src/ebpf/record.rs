@@ -23,10 +23,12 @@ pub const DATA_AT: usize = 2 * PATH_LEN;
 pub const DATA_LEN: usize = 1024;
 const UNREADABLE: u16 = 0xffff;
 
-/// One record.
+/// One record, borrowing its bytes from the ring buffer: decoding copies what it keeps,
+/// once (a copy here too was two allocations per path and buffer, a tenth of the source's
+/// time).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    Syscall(Call),
+pub enum Record<'a> {
+    Syscall(Call<'a>),
     /// `tid` of process `tgid` forked or cloned `child`.
     Fork {
         ts_ns: u64,
@@ -56,9 +58,13 @@ pub enum Record {
     },
 }
 
+/// A path string read at exit: the argument it came from, and its bytes (`None`:
+/// unreadable).
+pub type PathArg<'a> = (usize, Option<&'a [u8]>);
+
 /// A finished syscall as the kernel program saw it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Call {
+pub struct Call<'a> {
     pub ts_ns: u64,
     pub tgid: i32,
     pub tid: i32,
@@ -67,11 +73,10 @@ pub struct Call {
     pub args: [u64; 6],
     /// The first iovec of readv/writev (zero otherwise).
     pub iov: [u64; 2],
-    /// Path strings read at exit: the argument each came from, and its bytes (`None`:
-    /// unreadable).
-    pub paths: Vec<(usize, Option<Vec<u8>>)>,
+    /// Path strings read at exit, at most two.
+    pub paths: [Option<PathArg<'a>>; 2],
     /// The first bytes of the buffer the call read or wrote.
-    pub data: Option<Vec<u8>>,
+    pub data: Option<&'a [u8]>,
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -85,7 +90,7 @@ fn u16_at(b: &[u8], at: usize) -> u16 {
 }
 
 /// A record from its bytes; `None` for a short or unknown one (never a panic).
-pub fn parse(b: &[u8]) -> Option<Record> {
+pub fn parse(b: &[u8]) -> Option<Record<'_>> {
     if b.len() < NOTE_LEN {
         return None;
     }
@@ -120,9 +125,9 @@ pub fn parse(b: &[u8]) -> Option<Record> {
                 *a = u64_at(b, 40 + 8 * i);
             }
             let buf = &b[HDR_LEN..];
-            let region = |at: usize, len: usize| buf.get(at..at + len).map(<[u8]>::to_vec);
-            let mut paths = Vec::new();
-            for slot in 0..2 {
+            let region = |at: usize, len: usize| buf.get(at..at + len);
+            let mut paths = [None, None];
+            for (slot, path) in paths.iter_mut().enumerate() {
                 let idx = b[110 + slot] as usize;
                 if idx >= 6 {
                     continue;
@@ -133,11 +138,15 @@ pub fn parse(b: &[u8]) -> Option<Record> {
                 } else {
                     region(slot * PATH_LEN, (len as usize).min(PATH_LEN))
                 };
-                paths.push((idx, bytes));
+                *path = Some((idx, bytes));
             }
             let dlen = u16_at(b, 108) as usize;
             // A call without paths (read, write) has its bytes at the buffer's start.
-            let at = if paths.is_empty() { 0 } else { DATA_AT };
+            let at = if paths.iter().all(Option::is_none) {
+                0
+            } else {
+                DATA_AT
+            };
             let data = (dlen > 0 && dlen != UNREADABLE as usize)
                 .then(|| region(at, dlen.min(DATA_LEN)))
                 .flatten();
@@ -160,11 +169,11 @@ pub fn parse(b: &[u8]) -> Option<Record> {
 /// What a call's record holds, answered as memory at the addresses it came from: the path
 /// strings at their arguments' addresses, the first iovec at readv/writev's second
 /// argument, the copied bytes at the buffer. Anything else was not copied: unreadable.
-pub struct Captured<'a> {
-    pub call: &'a Call,
+pub struct Captured<'a, 'b> {
+    pub call: &'a Call<'b>,
 }
 
-impl Captured<'_> {
+impl Captured<'_, '_> {
     /// Where the copied bytes start.
     fn data_addr(&self) -> u64 {
         if self.call.iov != [0, 0] {
@@ -175,13 +184,14 @@ impl Captured<'_> {
     }
 }
 
-impl Memory for Captured<'_> {
+impl Memory for Captured<'_, '_> {
     fn read_cstr(&mut self, _tid: i32, addr: u64) -> Option<(Vec<u8>, bool)> {
         self.call
             .paths
             .iter()
+            .flatten()
             .find(|(i, _)| self.call.args[*i] == addr)
-            .and_then(|(_, b)| b.clone())
+            .and_then(|(_, b)| b.map(<[u8]>::to_vec))
             // The program reads PATH_LEN bytes, NUL included: one that long was cut.
             .map(|b| {
                 let cut = b.len() >= PATH_LEN - 1;
@@ -190,12 +200,12 @@ impl Memory for Captured<'_> {
     }
 
     fn read_bytes(&mut self, _tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
-        let data = self.call.data.as_ref()?;
+        let data = self.call.data?;
         (addr == self.data_addr() && len <= data.len()).then(|| data[..len].to_vec())
     }
 
     fn read_upto(&mut self, _tid: i32, addr: u64, len: usize) -> Vec<u8> {
-        match &self.call.data {
+        match self.call.data {
             Some(d) if addr == self.data_addr() => d[..len.min(d.len())].to_vec(),
             _ => Vec::new(),
         }
@@ -240,7 +250,7 @@ mod tests {
             panic!("not parsed")
         };
         assert_eq!((c.tgid, c.tid, c.nr, c.ret), (7, 8, 257, -2));
-        assert_eq!(c.paths, vec![(1, Some(b"/x.phpp".to_vec()))]);
+        assert_eq!(c.paths, [Some((1, Some(&b"/x.phpp"[..]))), None]);
         let mut m = Captured { call: &c };
         assert_eq!(m.read_cstr(8, 0x1000), Some((b"/x.phpp".to_vec(), false)));
         assert_eq!(m.read_cstr(8, 0x2000), None);

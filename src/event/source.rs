@@ -14,4 +14,10 @@ pub trait Source {
     /// Run to the end (every tracee gone, a stop requested, the input read), sending events
     /// to sinks from `hub`.
     fn run(self: Box<Self>, hub: &dyn Hub) -> Result<SourceEnd, Error>;
+    /// Whether the pipeline's work (correlation, diagnosis, formatting) may run on this
+    /// source's thread, in its sinks, rather than on a writer thread: only for a source that
+    /// never makes a traced process wait while it works.
+    fn pipeline_inline(&self) -> bool {
+        false
+    }
 }

@@ -4,7 +4,10 @@
 //! the sources' [`Hub`]: a live source's sink never blocks (a full queue drops the events and
 //! counts them, reported as `Event::Lost`), a replay's sink waits. A closed pipe (`| head`)
 //! asks the sources to stop (`attach`; `run` traces on, unprinted: signals::output_closed).
+//! A source that never makes a traced process wait does that work on its own thread
+//! instead ([`Pipeline::start_inline`], inline.rs).
 
+mod inline;
 mod records;
 
 use std::io::Write;
@@ -103,10 +106,18 @@ enum Msg {
 }
 
 /// The writer thread's handle: starts it, hands out sinks, finishes it with the summary.
+/// Or, inline, the state the source's thread works on.
 pub struct Pipeline {
-    tx: Sender<Msg>,
-    queued: Arc<AtomicUsize>,
-    handle: Option<JoinHandle<Summary>>,
+    run: Run,
+}
+
+enum Run {
+    Writer {
+        tx: Sender<Msg>,
+        queued: Arc<AtomicUsize>,
+        handle: Option<JoinHandle<Summary>>,
+    },
+    Inline(inline::Shared),
 }
 
 /// A live source thread's end of the queue: batches events, never blocks, and counts what
@@ -203,20 +214,32 @@ impl Drop for ReplaySink {
 
 impl Hub for Pipeline {
     fn live_sink(&self) -> Box<dyn EventSink + Send> {
-        Box::new(LiveSink {
-            tx: self.tx.clone(),
-            queued: self.queued.clone(),
-            batch: Vec::new(),
-            lost: 0,
-        })
+        match &self.run {
+            Run::Writer { tx, queued, .. } => Box::new(LiveSink {
+                tx: tx.clone(),
+                queued: queued.clone(),
+                batch: Vec::new(),
+                lost: 0,
+            }),
+            Run::Inline(shared) => Box::new(inline::InlineSink {
+                shared: shared.clone(),
+                batch: Vec::new(),
+            }),
+        }
     }
 
     fn replay_sink(&self) -> Box<dyn EventSink + Send> {
-        Box::new(ReplaySink {
-            tx: self.tx.clone(),
-            queued: self.queued.clone(),
-            batch: Vec::new(),
-        })
+        match &self.run {
+            Run::Writer { tx, queued, .. } => Box::new(ReplaySink {
+                tx: tx.clone(),
+                queued: queued.clone(),
+                batch: Vec::new(),
+            }),
+            Run::Inline(shared) => Box::new(inline::InlineSink {
+                shared: shared.clone(),
+                batch: Vec::new(),
+            }),
+        }
     }
 }
 
@@ -234,32 +257,58 @@ impl Pipeline {
             })
             .expect("spawning the writer thread");
         Pipeline {
-            tx,
-            queued,
-            handle: Some(handle),
+            run: Run::Writer {
+                tx,
+                queued,
+                handle: Some(handle),
+            },
+        }
+    }
+
+    /// No writer thread: each source's sink correlates, diagnoses and formats on the
+    /// source's thread as it hands a batch over (inline.rs). Only for a source that never
+    /// makes a traced process wait.
+    pub fn start_inline(out: Box<dyn Write + Send>, settings: Settings) -> Pipeline {
+        Pipeline {
+            run: Run::Inline(inline::Inline::start(out, settings)),
         }
     }
 
     /// Write a whole preformatted line (the start line) in order with the records.
     pub fn send_line(&self, s: String) {
-        let _ = self.tx.send(Msg::Raw(s));
+        match &self.run {
+            Run::Writer { tx, .. } => {
+                let _ = tx.send(Msg::Raw(s));
+            }
+            Run::Inline(shared) => inline::lock(shared).line(s),
+        }
     }
 
     /// Stop without a summary (nothing was traced: attaching failed).
     pub fn abort(mut self) {
-        let _ = self.tx.send(Msg::Abort);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+        match &mut self.run {
+            Run::Writer { tx, handle, .. } => {
+                let _ = tx.send(Msg::Abort);
+                if let Some(h) = handle.take() {
+                    let _ = h.join();
+                }
+            }
+            Run::Inline(shared) => inline::lock(shared).abort(),
         }
     }
 
     /// Finish: finish the requests still open, write the summary, flush, and wait for the
     /// writer thread. Returns what was counted.
     pub fn finish(mut self, closing: Closing) -> Summary {
-        let _ = self.tx.send(Msg::Finish(Box::new(closing)));
-        match self.handle.take().map(|h| h.join()) {
-            Some(Ok(s)) => s,
-            _ => Summary::default(),
+        match &mut self.run {
+            Run::Writer { tx, handle, .. } => {
+                let _ = tx.send(Msg::Finish(Box::new(closing)));
+                match handle.take().map(|h| h.join()) {
+                    Some(Ok(s)) => s,
+                    _ => Summary::default(),
+                }
+            }
+            Run::Inline(shared) => inline::lock(shared).finish(closing),
         }
     }
 }

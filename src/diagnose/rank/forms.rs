@@ -55,11 +55,11 @@ pub fn is_url_path(req: &Request, short: &[u8], long: &[u8]) -> bool {
 /// The number of trailing components two paths share (at least the file name, for paths of
 /// one group).
 fn common_tail(a: &[u8], b: &[u8]) -> usize {
-    let ca: Vec<&[u8]> = a.split(|&c| c == b'/').filter(|c| !c.is_empty()).collect();
-    let cb: Vec<&[u8]> = b.split(|&c| c == b'/').filter(|c| !c.is_empty()).collect();
-    ca.iter()
-        .rev()
-        .zip(cb.iter().rev())
+    // From the end, without collecting: this runs for every pair of a group's paths in
+    // every request diagnosed.
+    a.rsplit(|&c| c == b'/')
+        .filter(|c| !c.is_empty())
+        .zip(b.rsplit(|&c| c == b'/').filter(|c| !c.is_empty()))
         .take_while(|(x, y)| x == y)
         .count()
 }
@@ -98,8 +98,11 @@ fn better<'a>(
     b: &'a [u8],
     exists: &dyn Fn(&[u8]) -> bool,
 ) -> Option<&'a [u8]> {
+    if a == b {
+        return None;
+    }
     let tail = common_tail(a, b);
-    if tail < 2 || a == b {
+    if tail < 2 {
         return None;
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
