@@ -86,7 +86,8 @@ impl Inline {
         };
         sink.push_all(&mut self.st.lines);
         crate::stderr::raw(self.st.clear_status());
-        self.st.finish_all(c.end_ts.unwrap_or_else(crate::event::now));
+        self.st
+            .finish_all(c.end_ts.unwrap_or_else(crate::event::now));
         sink.push_all(&mut self.st.lines);
         let closing = self.st.close(&sink, c);
         sink.push_all(&mut self.st.lines);
