@@ -123,42 +123,39 @@ pub fn run(e: Box<Ebpf>) -> Result<SourceEnd, Error> {
         };
         let emptied = drain(&mut loaded, sink.as_mut());
         let reason = signals::stop_reason();
-        if reason != 0 {
-            // What the kernel queued before the stop belongs to the trace: read it all (one
-            // drain takes at most MAX_DRAIN records, and the pipeline may have made us wait
-            // behind a backlog), within FINAL_DRAIN; count the rest, never lose it silently.
+        let end = if reason != 0 {
+            Some(signals::end_of(reason))
+        } else if checked.elapsed() >= ALIVE_CHECK {
+            checked = Instant::now();
+            (!loaded.any_followed()).then_some(End::AllExited)
+        } else {
+            None
+        };
+        if let Some(end) = end {
+            // What the kernel queued before the end belongs to the trace. The programs go
+            // first, so that nothing more comes; then the backlog is decoded (one drain takes
+            // at most MAX_DRAIN records, and a slow pipeline leaves more) for FINAL_DRAIN, and
+            // what is left is counted, never lost silently.
+            loaded.detach();
             let until = Instant::now() + FINAL_DRAIN;
             let mut done = emptied;
             while !done && Instant::now() < until {
                 done = drain(&mut loaded, sink.as_mut());
             }
-            // Counted, not decoded: fast. A server still busy keeps adding, so this too has
-            // an end (a second more).
             let mut left = 0u64;
-            let until = Instant::now() + std::time::Duration::from_secs(1);
-            while !done && loaded.events.next().is_some() {
+            while loaded.events.next().is_some() {
                 left += 1;
-                if left.is_multiple_of(4096) && Instant::now() >= until {
-                    break;
-                }
             }
             if left > 0 {
                 sink.send(Event::Lost { count: left });
                 sink.flush();
                 crate::say!(
-                    "reqtrace: eBPF: {left} records still queued {} s after the stop were \
-                     not read, counted in dropped",
+                    "reqtrace: eBPF: {left} records still queued {} s after the end of the \
+                     trace were not read, counted in dropped",
                     FINAL_DRAIN.as_secs()
                 );
             }
-            break signals::end_of(reason);
-        }
-        if checked.elapsed() >= ALIVE_CHECK {
-            checked = Instant::now();
-            if !loaded.any_followed() {
-                drain(&mut loaded, sink.as_mut());
-                break End::AllExited;
-            }
+            break end;
         }
         if emptied {
             std::thread::sleep(POLL);

@@ -28,8 +28,9 @@ const C_OUT_STR: u32 = 1 << 15;
 const TRACEFS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 
 pub struct Loaded {
-    /// Holds the programs and their links: dropping it detaches everything.
-    _bpf: aya::Ebpf,
+    /// Holds the programs and their links: dropping it detaches them (`detach`). The maps
+    /// below were taken out of it and outlive it.
+    bpf: Option<aya::Ebpf>,
     pub follow: HashMap<MapData, u32, u8>,
     pub events: RingBuf<MapData>,
     pub dropped: PerCpuArray<MapData, u64>,
@@ -218,7 +219,7 @@ pub fn load(select: &Selection, follow: bool) -> Result<Loaded, Error> {
     let dropped = PerCpuArray::try_from(take(&mut bpf, "dropped")?)
         .map_err(|e| privileges("opening the drop counter", e))?;
     Ok(Loaded {
-        _bpf: bpf,
+        bpf: Some(bpf),
         follow,
         events,
         dropped,
@@ -229,6 +230,11 @@ impl Loaded {
     /// Follow thread group `tgid` (its threads' calls, and its children when following).
     pub fn follow(&mut self, tgid: i32) {
         let _ = self.follow.insert(tgid as u32, 1, 0);
+    }
+
+    /// Detach the programs: nothing more is recorded; the ring buffer keeps what it holds.
+    pub fn detach(&mut self) {
+        self.bpf = None;
     }
 
     /// Whether any followed process is left.

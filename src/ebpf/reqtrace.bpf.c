@@ -208,6 +208,10 @@ int sys_exit(struct raw_args *ctx)
 	__u32 *c = bpf_map_lookup_elem(&calls, &nr);
 	if (!c || !*c)
 		return 0;
+	/* A new thread's or child's return from clone/fork (56-58, clone3 435) carries its
+	   parent's arguments: not a call of its own (ptrace never shows it either). */
+	if (ctx->value == 0 && (nr == 56 || nr == 57 || nr == 58 || nr == 435))
+		return 0;
 	__u32 bits = *c;
 	__u32 zero = 0;
 	struct rec *r = bpf_map_lookup_elem(&scratch, &zero);
@@ -242,6 +246,10 @@ int sys_exit(struct raw_args *ctx)
 			bpf_probe_read_user(&argc, sizeof(argc), (const void *)sp);
 			__u32 at = nr == 322 ? 1 : 0; /* execveat(dirfd, path, argv, envp, flags) */
 			r->args[at] = 1;
+			/* The new program's registers hold zeros there: sched_process_exec's path
+			   is the kernel's, relative to the cwd. Its flags are gone. */
+			if (at == 1)
+				r->args[0] = (__u64)-100; /* AT_FDCWD */
 			r->args[at + 1] = sp + 8;
 			r->args[at + 2] = sp + 8 + 8 * ((argc & 0xffff) + 1);
 			r->aux = 2; /* a successful exec: its path is the one it ran */

@@ -51,13 +51,28 @@ impl Inline {
             batch.clear();
             return;
         };
-        for ev in batch.drain(..) {
-            self.st.event(ev);
+        // An empty hand-over: the source has caught up (the writer thread ticks only after
+        // a quiet spell too). Mid-backlog, the wall clock is ahead of the events, and records
+        // held for their FastCGI leg would go out before the leg's events are read.
+        let caught_up = batch.is_empty();
+        let n = batch.len();
+        // A bug in correlation or diagnosis must not end the trace (with the writer thread
+        // it ended only that thread): the batch is lost, counted, said.
+        let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for ev in batch.drain(..) {
+                self.st.event(ev);
+            }
+        }));
+        if taken.is_err() {
+            batch.clear();
+            crate::say!("reqtrace: internal error in the pipeline: a batch of {n} events lost");
+            self.st.event(Event::Lost { count: n as u64 });
         }
         if self.st.settings.status_line {
             self.st.status(sink, &mut self.status_at);
         }
-        if self.st.settings.offline.is_none()
+        if caught_up
+            && self.st.settings.offline.is_none()
             && self.st.holding()
             && self.ticked.elapsed() >= HOLD_TICK
         {
