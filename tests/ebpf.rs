@@ -596,3 +596,44 @@ fn ebpf_reads_what_readlink_wrote_as_ptrace_does() {
     assert_eq!(ptrace[1], "file.txt", "{ptrace}");
     assert_eq!(ebpf, ptrace);
 }
+
+#[test]
+fn ebpf_a_childs_return_from_clone_is_not_a_call() {
+    if !built() {
+        return;
+    }
+    // A shell that forks (true is a builtin: `( true )` forks a subshell) again and again.
+    let mut sh = Command::new("sh")
+        .arg("-c")
+        .arg("while :; do ( true ); /bin/true; sleep 0.1; done")
+        .spawn()
+        .unwrap();
+    let out = run_reqtrace(
+        &[
+            "attach",
+            "--json",
+            "--backend",
+            "ebpf",
+            "--trace",
+            "clone,clone3,fork,vfork",
+            "--duration",
+            "1.5",
+            &sh.id().to_string(),
+        ],
+        T,
+    );
+    let _ = sh.kill();
+    let _ = sh.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    let calls = syscalls(&lines);
+    assert!(!calls.is_empty(), "the parent's forks are seen: {lines:#?}");
+    // As under ptrace: the parent's call, returning the child's pid; never the child's 0.
+    for c in &calls {
+        assert!(c["ret"].as_i64().unwrap_or(0) > 0, "{c}");
+    }
+}
