@@ -458,7 +458,14 @@ fn chrooted_pool_names_the_path_as_the_worker_saw_it_with_the_near_miss_in_the_j
             "{p} exists on this machine: the test needs it absent outside the jail"
         );
     }
+    // A worker chroots itself after php-fpm forks it: one just forked may not have yet.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     for w in fpm.workers() {
+        while fpm::proc_root(w).to_str() != Some(jail.as_str())
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         assert_eq!(fpm::proc_root(w).to_str().unwrap(), jail, "worker {w}");
     }
     let site = format!(
