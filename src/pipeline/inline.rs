@@ -99,13 +99,7 @@ impl Inline {
         let Some(sink) = self.lines.take() else {
             return self.st.sum.clone();
         };
-        sink.push_all(&mut self.st.lines);
-        crate::stderr::raw(self.st.clear_status());
-        self.st
-            .finish_all(c.end_ts.unwrap_or_else(crate::event::now));
-        sink.push_all(&mut self.st.lines);
-        let closing = self.st.close(&sink, c);
-        sink.push_all(&mut self.st.lines);
+        let closing = self.st.end(&sink, c);
         sink.finish();
         for line in closing {
             crate::say!("{line}");

@@ -393,12 +393,7 @@ fn write_loop(
                 }
             }
             Msg::Finish(c) => {
-                sink.push_all(&mut st.lines);
-                // Clear the status line before the closing summary.
-                crate::stderr::raw(st.clear_status());
-                st.finish_all(c.end_ts.unwrap_or_else(crate::event::now));
-                sink.push_all(&mut st.lines);
-                closing = st.close(&sink, *c);
+                closing = st.end(&sink, *c);
                 break;
             }
         }

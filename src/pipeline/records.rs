@@ -156,8 +156,21 @@ impl State {
         self.reports();
     }
 
+    /// The end, for either pipeline: the lines so far handed over, the status line cleared,
+    /// every request still open finished and reported, the summary written (`close`);
+    /// returns the closing lines for stderr.
+    pub fn end(&mut self, sink: &Lines, c: Closing) -> Vec<String> {
+        sink.push_all(&mut self.lines);
+        crate::stderr::raw(self.clear_status());
+        self.finish_all(c.end_ts.unwrap_or_else(crate::event::now));
+        sink.push_all(&mut self.lines);
+        let closing = self.close(sink, c);
+        sink.push_all(&mut self.lines);
+        closing
+    }
+
     /// The end: every request still open is finished at `ts` and reported.
-    pub fn finish_all(&mut self, ts: f64) {
+    fn finish_all(&mut self, ts: f64) {
         self.correlator.finish_all(ts, &mut self.done);
         self.reports();
     }
