@@ -304,6 +304,24 @@ fn ebpf_without_tracefs_names_the_mount_command_exit_2() {
     );
 }
 
+/// `attach --json --backend ebpf` (with `extra`) on `child` for 1.5 s, which must succeed;
+/// then the child is ended. The JSON lines.
+fn ebpf_json_for(child: &mut Child, extra: &[&str]) -> Vec<Value> {
+    let pid = child.id().to_string();
+    let mut args = vec!["attach", "--json", "--backend", "ebpf", "--duration", "1.5"];
+    args.extend_from_slice(extra);
+    args.push(&pid);
+    let out = run_reqtrace(&args, T);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_lines(&out.stdout)
+}
+
 #[test]
 fn ebpf_follows_forks_and_reads_paths_of_file_calls_and_exec() {
     if !built() {
@@ -321,26 +339,7 @@ fn ebpf_follows_forks_and_reads_paths_of_file_calls_and_exec() {
         ))
         .spawn()
         .unwrap();
-    let out = run_reqtrace(
-        &[
-            "attach",
-            "--json",
-            "--backend",
-            "ebpf",
-            "--duration",
-            "1.5",
-            &sh.id().to_string(),
-        ],
-        T,
-    );
-    let _ = sh.kill();
-    let _ = sh.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = json_lines(&out.stdout);
+    let lines = ebpf_json_for(&mut sh, &[]);
     let calls = syscalls(&lines);
     let opens = find(&calls, &["openat", "open"], &missing);
     assert!(!opens.is_empty(), "{calls:#?}");
@@ -608,28 +607,7 @@ fn ebpf_a_childs_return_from_clone_is_not_a_call() {
         .arg("while :; do ( true ); /bin/true; sleep 0.1; done")
         .spawn()
         .unwrap();
-    let out = run_reqtrace(
-        &[
-            "attach",
-            "--json",
-            "--backend",
-            "ebpf",
-            "--trace",
-            "clone,clone3,fork,vfork",
-            "--duration",
-            "1.5",
-            &sh.id().to_string(),
-        ],
-        T,
-    );
-    let _ = sh.kill();
-    let _ = sh.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = json_lines(&out.stdout);
+    let lines = ebpf_json_for(&mut sh, &["--trace", "clone,clone3,fork,vfork"]);
     let calls = syscalls(&lines);
     assert!(!calls.is_empty(), "the parent's forks are seen: {lines:#?}");
     // As under ptrace: the parent's call, returning the child's pid; never the child's 0.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::event::capture;
 use crate::event::fds::{IntMap, Table};
 use crate::event::select::Select;
-use crate::event::{Arg, Event, EventSink, ExitKind, SyscallEvent};
+use crate::event::{Event, EventSink, ExitKind};
 use crate::procinfo;
 use crate::syscalls::table::Catalogue;
 use crate::tracer::TracerConfig;
@@ -208,33 +208,14 @@ impl Decoder {
         decode::exit(&mut mem, files, (c.tgid, c.tid), &mut p, c.ret, answered);
         // The kernel's IS_ERR_VALUE: a return in [-4095, -1] is an errno.
         let errno = (-4095..=-1).contains(&c.ret).then_some((-c.ret) as i32);
-        let shown = self.cfg.select.shown(p.print, errno);
-        let closes_socket =
-            matches!(p.args.first(), Some(Arg::Fd(_, Some(t))) if capture::is_socket(t));
-        let for_correlator = self.cfg.correlate
-            && capture::for_correlator(
-                p.spec.name,
-                p.spec.class,
-                p.socket,
-                p.data.is_some(),
-                closes_socket,
-            );
-        if !shown && !for_correlator {
+        let Some(shown) = decode::wanted(&self.cfg, &p, errno) else {
             return;
-        }
+        };
         let comm = t
             .comm
             .get_or_insert_with(|| Arc::from(procinfo::comm(c.tid).unwrap_or_default()))
             .clone();
-        let mut ev = SyscallEvent::new(ts, c.tgid, c.tid, comm, c.nr, p.spec);
-        ev.args = p.args;
-        ev.path = p.path;
-        ev.path2 = p.path2;
-        ev.stat_kind = p.stat_kind;
-        ev.returned(c.ret, errno);
-        ev.shown = shown;
-        ev.socket = p.socket;
-        ev.data = p.data;
+        let ev = p.into_event(ts, (c.tgid, c.tid), comm, (c.ret, errno), shown);
         sink.send(Event::Syscall(Box::new(ev)));
     }
 }

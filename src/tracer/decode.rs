@@ -141,6 +141,23 @@ pub fn exit<M: Memory>(
 }
 
 /// Calls that can be finished at their entry when only the correlator needs them.
+/// Whether a finished call becomes an event, the same rule for every live source: `Some`
+/// (with whether it is shown) when `--trace`/`--failed` show it or the correlator needs it.
+pub fn wanted(cfg: &super::TracerConfig, p: &Pending, errno: Option<i32>) -> Option<bool> {
+    let shown = cfg.select.shown(p.print, errno);
+    let closes_socket =
+        matches!(p.args.first(), Some(Arg::Fd(_, Some(t))) if capture::is_socket(t));
+    let for_correlator = cfg.correlate
+        && capture::for_correlator(
+            p.spec.name,
+            p.spec.class,
+            p.socket,
+            p.data.is_some(),
+            closes_socket,
+        );
+    (shown || for_correlator).then_some(shown)
+}
+
 pub fn complete_at_entry(name: &str) -> bool {
     matches!(name, "write" | "writev" | "sendto" | "sendmsg" | "close")
 }

@@ -17,10 +17,9 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::arch;
-use crate::event::capture;
 use crate::event::fds::{IntMap, Table};
 use crate::event::select::{Select, Selection};
-use crate::event::{Arg, Event, EventSink, ExitKind, SyscallEvent, now};
+use crate::event::{Event, EventSink, ExitKind, now};
 use crate::signals;
 use crate::syscalls::table::Catalogue;
 
@@ -500,32 +499,13 @@ impl<'a> Tracer<'a> {
 
     /// Send a finished call to the sink when it is shown or the correlator needs it.
     fn emit(&mut self, tid: i32, p: state::Pending, rval: i64, errno: Option<i32>) {
-        let shown = self.cfg.select.shown(p.print, errno);
-        let closes_socket =
-            matches!(p.args.first(), Some(Arg::Fd(_, Some(t))) if capture::is_socket(t));
-        let for_correlator = self.cfg.correlate
-            && capture::for_correlator(
-                p.spec.name,
-                p.spec.class,
-                p.socket,
-                p.data.is_some(),
-                closes_socket,
-            );
-        if !shown && !for_correlator {
+        let Some(shown) = decode::wanted(&self.cfg, &p, errno) else {
             return;
-        }
+        };
         let Some(t) = self.tracees.get_mut(&tid) else {
             return;
         };
-        let mut ev = SyscallEvent::new(now(), t.tgid, tid, t.comm(tid), p.nr, p.spec);
-        ev.args = p.args;
-        ev.path = p.path;
-        ev.path2 = p.path2;
-        ev.stat_kind = p.stat_kind;
-        ev.returned(rval, errno);
-        ev.shown = shown;
-        ev.socket = p.socket;
-        ev.data = p.data;
+        let ev = p.into_event(now(), (t.tgid, tid), t.comm(tid), (rval, errno), shown);
         self.sink.send(Event::Syscall(Box::new(ev)));
     }
 

@@ -26,6 +26,29 @@ pub struct Pending {
     pub data: Option<Bytes>,
 }
 
+impl Pending {
+    /// The finished call as the event every source emits.
+    pub fn into_event(
+        self,
+        ts: f64,
+        (tgid, tid): (i32, i32),
+        comm: Arc<str>,
+        (rval, errno): (i64, Option<i32>),
+        shown: bool,
+    ) -> crate::event::SyscallEvent {
+        let mut ev = crate::event::SyscallEvent::new(ts, tgid, tid, comm, self.nr, self.spec);
+        ev.args = self.args;
+        ev.path = self.path;
+        ev.path2 = self.path2;
+        ev.stat_kind = self.stat_kind;
+        ev.returned(rval, errno);
+        ev.shown = shown;
+        ev.socket = self.socket;
+        ev.data = self.data;
+        ev
+    }
+}
+
 /// One traced thread.
 #[derive(Debug)]
 pub struct Tracee {
