@@ -178,10 +178,10 @@ fn live(
     let (out, printer, tty) = printer(shown)?;
     signals::install_handlers(launch);
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
-    let start = if source.pipeline_inline() {
-        Pipeline::start_inline
-    } else {
-        Pipeline::start
+    let inline = source.pipeline_inline();
+    let start = move |out, settings| match inline {
+        Some(clock) => Pipeline::start_inline(out, settings, clock),
+        None => Pipeline::start(out, settings),
     };
     let pipeline = start(
         out,

@@ -83,6 +83,17 @@ fn a_closed_pipe_is_not_a_panic() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
 
+/// Run a shell command on a pseudo-terminal; what the terminal showed (kept in `typescript`).
+fn in_pty(cmd: &str, typescript: &str) -> String {
+    let status = std::process::Command::new("script")
+        .args(["-qec", cmd, typescript])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script (bsdutils) runs a command on a pseudo-terminal");
+    assert!(status.success());
+    std::fs::read_to_string(typescript).unwrap()
+}
+
 /// A status line on stderr when stderr is a terminal and the output goes elsewhere; never
 /// when the output itself is on the terminal, and never in the output.
 #[test]
@@ -91,15 +102,7 @@ fn status_line_on_a_terminal_stderr_only() {
     let fx = start_fixture("fx_fileops", &dir, &[]);
     let out_json = dir.join("out.json");
     let typescript = dir.join("typescript");
-    let run_in_pty = |cmd: String| {
-        let status = std::process::Command::new("script")
-            .args(["-qec", &cmd, &typescript])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("script (bsdutils) runs a command on a pseudo-terminal");
-        assert!(status.success());
-        std::fs::read_to_string(&typescript).unwrap()
-    };
+    let run_in_pty = |cmd: String| in_pty(&cmd, &typescript);
     let bin = reqtrace();
     let tty = run_in_pty(format!(
         "'{}' attach --json --duration 2.5 {} > '{out_json}'",
@@ -119,6 +122,53 @@ fn status_line_on_a_terminal_stderr_only() {
     ));
     assert!(!tty.contains("processes traced"), "{tty}");
     assert!(tty.contains("missing.phpp"), "{tty}");
+}
+
+/// The status line also comes, while tracing, when the traced process makes no call at all
+/// (a `sleep`): the tracer thread then blocks in waitpid, and the pipeline, which runs on
+/// that thread, is still made to look at the clock (not only at the end).
+#[test]
+fn status_line_while_the_traced_process_makes_no_call() {
+    let dir = TempDir::new("status-quiet");
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out_json = dir.join("out.json");
+    let typescript = dir.join("typescript");
+    // -f: the typescript is written as the terminal shows it, so it can be read meanwhile.
+    let mut pty = std::process::Command::new("script")
+        .args([
+            "-qfec",
+            &format!(
+                "'{}' attach --json --duration 6 {} > '{out_json}'",
+                reqtrace().display(),
+                sleeper.id()
+            ),
+            &typescript,
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script (bsdutils) runs a command on a pseudo-terminal");
+    let began = std::time::Instant::now();
+    let mut shown = String::new();
+    while began.elapsed() < std::time::Duration::from_secs(4) {
+        shown = std::fs::read_to_string(&typescript).unwrap_or_default();
+        if shown.contains("1 processes traced") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let running = pty.try_wait().unwrap().is_none();
+    let _ = pty.wait();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(
+        shown.contains("1 processes traced") && running,
+        "no status line within 4 s of a 6 s trace of a quiet process:\n{shown}"
+    );
+    let lines = json_lines(std::fs::read_to_string(&out_json).unwrap().as_bytes());
+    assert_eq!(lines.last().unwrap()["type"], "summary", "{lines:#?}");
 }
 
 /// The documented exit codes: an error reqtrace finds itself (not clap) exits 2 with its

@@ -672,3 +672,70 @@ fn a_script_filename_on_a_wrong_prefix_names_the_urls_file_under_the_root() {
     assert_reference(s, &web.site_conf(), &["SCRIPT_FILENAME", &app], r);
     assert_probe_failed(&out, r);
 }
+
+// ---- the clock: a record held for its leg goes out while nothing happens ---------------
+
+/// nginx gives up on php-fpm after a second (`fastcgi_read_timeout 1s`: 504) while the
+/// script sleeps 8 s: the web server's request ends with its FastCGI leg still open, so its
+/// record waits for the leg, 2 s at most. Meanwhile the traced processes make hardly a call
+/// (nginx waits, the worker sleeps): the record must go out by the clock, about 3 s after
+/// the request began, not when the script wakes at 8 s and the leg ends. (The clock of a
+/// trace whose processes make no call at all: tests/cli.rs, the status line.)
+#[test]
+fn a_record_held_for_its_leg_goes_out_by_the_clock_while_nothing_happens() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let fpm = Fpm::start(FpmOpts {
+        files: &[("www/slow.php", "<?php sleep(8); echo \"late\\n\";\n")],
+        ..FpmOpts::default()
+    });
+    let site = format!(
+        "root {www};\nlocation ~ \\.php$ {{\n{}fastcgi_read_timeout 1s;\n}}\n",
+        fpm::php_location(&fpm, None),
+        www = fpm.www()
+    );
+    let web = FpmNginx::with_server(&site);
+    let dir = TempDir::new("held");
+    let trace = dir.join("trace.json");
+    let (web_pid, fpm_pid) = (web.pid().to_string(), fpm.pid().to_string());
+    let child = spawn_reqtrace(&[
+        "attach",
+        "--json",
+        "--url",
+        "/",
+        "-o",
+        &trace,
+        &web_pid,
+        "--fastcgi",
+        &fpm_pid,
+    ]);
+    wait_traced_tree(web.pid());
+    wait_traced_tree(fpm.pid());
+    let began = std::time::Instant::now();
+    // The bed: nginx's own answer after its timeout, the script still asleep.
+    assert_eq!(web.get("/slow.php").0, 504);
+    let record = loop {
+        let text = std::fs::read_to_string(&trace).unwrap_or_default();
+        let lines = json_lines(text.as_bytes());
+        if let Some(r) = requests(&lines)
+            .into_iter()
+            .find(|r| r["target"] == "/slow.php")
+        {
+            break r.clone();
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(6),
+            "no record 6 s after the request, its leg's end still 2 s away: the held record \
+             waits for an event instead of the clock:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(record["status"], 504, "{record:#}");
+    send_signal(child.id() as i32, libc::SIGINT);
+    let out = wait_output(child, T);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -85,8 +85,8 @@ impl Source for Ebpf {
 
     /// Nothing waits on this source (the kernel queues on the ring buffer, and counts what
     /// does not fit), so its thread does the pipeline's work itself.
-    fn pipeline_inline(&self) -> bool {
-        true
+    fn pipeline_inline(&self) -> Option<crate::event::source::InlineClock> {
+        Some(crate::event::source::InlineClock::Polling)
     }
 
     fn run(self: Box<Self>, _hub: &dyn Hub) -> Result<SourceEnd, Error> {

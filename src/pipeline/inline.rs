@@ -1,22 +1,27 @@
-//! The pipeline without its writer thread, for a source that never makes a traced process
-//! wait (the eBPF backend: the kernel queues on a ring buffer that the source reads every
-//! 20 ms). The source's own thread correlates, diagnoses and formats each batch as it hands
-//! it over, under a lock the other holders (the start line, the end) rarely take. Why: an
-//! event is then freed by the thread that allocated it, and no thread is woken per batch.
-//! With a writer thread, the allocator's cross-thread frees and the writer's wake-ups and
-//! preemptions on a busy 2-CPU machine were over a third of the writer's time (perf, the
-//! eBPF backend on the benchmark's Apache). The output thread stays: writing to a slow
-//! terminal or pipe must not hold the ring buffer up.
+//! The pipeline without its writer thread, for a source with one thread: the eBPF backend
+//! (the kernel queues on a ring buffer that the source reads every 20 ms) and a single ptrace
+//! tracer thread (which hands its batch over when no stop is pending). The source's own
+//! thread correlates, diagnoses and formats each batch as it hands it over, under a lock the
+//! other holders (the start line, the ticker, the end) rarely take. Why: an event is then
+//! freed by the thread that allocated it, and no thread is woken, preempted or switched per
+//! batch. With a writer thread, the allocator's cross-thread frees and the writer's wake-ups
+//! and preemptions on a busy 2-CPU machine were over a third of the writer's time under eBPF
+//! and about half of it under ptrace (perf, the benchmark's Apache). The output thread
+//! stays: writing to a slow terminal or pipe must not hold the source up.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
+use crate::event::source::InlineClock;
 use crate::event::{Event, EventSink};
 use crate::output::Summary;
 use crate::output::lines::{Kind, Lines};
+use crate::signals;
 
 use super::records::State;
-use super::{Closing, HOLD_TICK, REPLAY_BATCH, Settings};
+use super::{BATCH, Closing, HOLD_TICK, REPLAY_BATCH, Settings};
 
 pub(super) struct Inline {
     st: State,
@@ -24,9 +29,28 @@ pub(super) struct Inline {
     lines: Option<Lines>,
     status_at: Instant,
     ticked: Instant,
+    /// When a batch was last taken (the ticker looks at the clock only after a quiet spell).
+    taken: Instant,
+    clock: InlineClock,
 }
 
 pub(super) type Shared = Arc<Mutex<Inline>>;
+
+/// The thread that looks at the clock for a source that may block ([`InlineClock::Blocking`]):
+/// held records go out and the status line is refreshed while the traced processes are quiet.
+pub(super) struct Ticker {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+/// End the ticker (before the end's summary, so it cannot take a batch after it).
+pub(super) fn stop(ticker: Option<Ticker>) {
+    if let Some(t) = ticker {
+        t.stop.store(true, Ordering::SeqCst);
+        t.handle.thread().unpark();
+        let _ = t.handle.join();
+    }
+}
 
 /// The lock, even if a holder panicked: the state is still the best there is to finish with.
 pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, Inline> {
@@ -34,27 +58,47 @@ pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, Inline> {
 }
 
 impl Inline {
-    pub fn start(out: Box<dyn std::io::Write + Send>, settings: Settings) -> Shared {
+    pub fn start(
+        out: Box<dyn std::io::Write + Send>,
+        settings: Settings,
+        clock: InlineClock,
+    ) -> (Shared, Option<Ticker>) {
         let lines = Lines::start(out, settings.offline.is_some());
-        Arc::new(Mutex::new(Inline {
+        let shared = Arc::new(Mutex::new(Inline {
             st: State::new(settings),
             lines: Some(lines),
             status_at: Instant::now(),
             ticked: Instant::now(),
-        }))
+            taken: Instant::now(),
+            clock,
+        }));
+        let ticker = (clock == InlineClock::Blocking).then(|| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (theirs, flag) = (shared.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("reqtrace-ticker".into())
+                .spawn(move || {
+                    // Not a thread for the signals meant to wake the tracers.
+                    let _ = signals::stop_signals().thread_block();
+                    tick_loop(&theirs, &flag)
+                })
+                .ok()
+                .map(|handle| Ticker { stop, handle })
+        });
+        (shared, ticker.flatten())
     }
 
     /// Take a batch (emptied), then what the writer thread does between messages: the status
-    /// line, held records let out, lines handed to the output thread.
-    fn take(&mut self, batch: &mut Vec<Event>) {
+    /// line, held records let out, lines handed to the output thread. `caught_up`: every
+    /// event up to now has been handed over, so the clock may be looked at. Mid-backlog
+    /// (eBPF), the wall clock is ahead of the events, and records held for their FastCGI leg
+    /// would go out before the leg's events are read.
+    fn take(&mut self, batch: &mut Vec<Event>, caught_up: bool) {
+        self.taken = Instant::now();
         let Some(sink) = &self.lines else {
             batch.clear();
             return;
         };
-        // An empty hand-over: the source has caught up (the writer thread ticks only after
-        // a quiet spell too). Mid-backlog, the wall clock is ahead of the events, and records
-        // held for their FastCGI leg would go out before the leg's events are read.
-        let caught_up = batch.is_empty();
         let n = batch.len();
         // A bug in correlation or diagnosis must not end the trace (with the writer thread
         // it ended only that thread): the batch is lost, counted, said.
@@ -108,24 +152,63 @@ impl Inline {
     }
 }
 
+/// While the source blocks (no traced process has made a call for HOLD_TICK), take an empty
+/// batch now and then: records held for their FastCGI leg go out, the status line is kept
+/// fresh. A source that keeps handing batches over does that itself.
+fn tick_loop(shared: &Shared, stop: &AtomicBool) {
+    loop {
+        std::thread::park_timeout(HOLD_TICK);
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut inline = lock(shared);
+        if inline.lines.is_none() {
+            return;
+        }
+        if inline.taken.elapsed() >= HOLD_TICK {
+            inline.take(&mut Vec::new(), true);
+        }
+    }
+}
+
 /// A source's end of an inline pipeline: batches, then does the work itself. Never drops.
 pub(super) struct InlineSink {
-    pub shared: Shared,
-    pub batch: Vec<Event>,
+    shared: Shared,
+    batch: Vec<Event>,
+    clock: InlineClock,
+}
+
+impl InlineSink {
+    pub fn new(shared: &Shared) -> InlineSink {
+        let clock = lock(shared).clock;
+        InlineSink {
+            shared: shared.clone(),
+            batch: Vec::new(),
+            clock,
+        }
+    }
 }
 
 impl EventSink for InlineSink {
+    /// A full batch is taken at once (a blocking source in the middle of a round: the stops
+    /// still pending wait for it, so the batch is kept smaller).
     fn send(&mut self, ev: Event) {
         self.batch.push(ev);
-        if self.batch.len() >= REPLAY_BATCH {
-            self.flush();
+        let full = match self.clock {
+            InlineClock::Polling => REPLAY_BATCH,
+            InlineClock::Blocking => BATCH,
+        };
+        if self.batch.len() >= full {
+            lock(&self.shared).take(&mut self.batch, false);
         }
     }
 
-    /// Called by the source at least at each of its polls, even with nothing batched: the
-    /// status line and held records are looked at then.
+    /// Called by a polling source at each of its polls, even with nothing batched (an empty
+    /// hand-over: it has caught up), and by a blocking one whenever it goes idle (caught up
+    /// whatever it hands over): the status line and held records are looked at then.
     fn flush(&mut self) {
-        lock(&self.shared).take(&mut self.batch);
+        let caught_up = self.batch.is_empty() || self.clock == InlineClock::Blocking;
+        lock(&self.shared).take(&mut self.batch, caught_up);
     }
 }
 

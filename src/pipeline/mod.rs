@@ -4,8 +4,8 @@
 //! the sources' [`Hub`]: a live source's sink never blocks (a full queue drops the events and
 //! counts them, reported as `Event::Lost`), a replay's sink waits. A closed pipe (`| head`)
 //! asks the sources to stop (`attach`; `run` traces on, unprinted: signals::output_closed).
-//! A source that never makes a traced process wait does that work on its own thread
-//! instead ([`Pipeline::start_inline`], inline.rs).
+//! A source with one thread (eBPF's reader, a single ptrace tracer thread) does that work
+//! on its own thread instead ([`Pipeline::start_inline`], inline.rs).
 
 mod inline;
 mod records;
@@ -17,6 +17,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use crate::diagnose::Offline;
+use crate::event::source::InlineClock;
 use crate::event::{Event, EventSink, Hub};
 use crate::http::urlmatch::UrlFilter;
 use crate::output::lines::{Kind, Lines};
@@ -117,7 +118,7 @@ enum Run {
         queued: Arc<AtomicUsize>,
         handle: Option<JoinHandle<Summary>>,
     },
-    Inline(inline::Shared),
+    Inline(inline::Shared, Option<inline::Ticker>),
 }
 
 /// A live source thread's end of the queue: batches events, never blocks, and counts what
@@ -221,10 +222,7 @@ impl Hub for Pipeline {
                 batch: Vec::new(),
                 lost: 0,
             }),
-            Run::Inline(shared) => Box::new(inline::InlineSink {
-                shared: shared.clone(),
-                batch: Vec::new(),
-            }),
+            Run::Inline(shared, _) => Box::new(inline::InlineSink::new(shared)),
         }
     }
 
@@ -235,10 +233,7 @@ impl Hub for Pipeline {
                 queued: queued.clone(),
                 batch: Vec::new(),
             }),
-            Run::Inline(shared) => Box::new(inline::InlineSink {
-                shared: shared.clone(),
-                batch: Vec::new(),
-            }),
+            Run::Inline(shared, _) => Box::new(inline::InlineSink::new(shared)),
         }
     }
 }
@@ -266,11 +261,16 @@ impl Pipeline {
     }
 
     /// No writer thread: each source's sink correlates, diagnoses and formats on the
-    /// source's thread as it hands a batch over (inline.rs). Only for a source that never
-    /// makes a traced process wait.
-    pub fn start_inline(out: Box<dyn Write + Send>, settings: Settings) -> Pipeline {
+    /// source's thread as it hands a batch over (inline.rs); `clock` says when that thread
+    /// may look at the clock.
+    pub fn start_inline(
+        out: Box<dyn Write + Send>,
+        settings: Settings,
+        clock: InlineClock,
+    ) -> Pipeline {
+        let (shared, ticker) = inline::Inline::start(out, settings, clock);
         Pipeline {
-            run: Run::Inline(inline::Inline::start(out, settings)),
+            run: Run::Inline(shared, ticker),
         }
     }
 
@@ -280,7 +280,7 @@ impl Pipeline {
             Run::Writer { tx, .. } => {
                 let _ = tx.send(Msg::Raw(s));
             }
-            Run::Inline(shared) => inline::lock(shared).line(s),
+            Run::Inline(shared, _) => inline::lock(shared).line(s),
         }
     }
 
@@ -293,7 +293,10 @@ impl Pipeline {
                     let _ = h.join();
                 }
             }
-            Run::Inline(shared) => inline::lock(shared).abort(),
+            Run::Inline(shared, ticker) => {
+                inline::stop(ticker.take());
+                inline::lock(shared).abort()
+            }
         }
     }
 
@@ -308,7 +311,10 @@ impl Pipeline {
                     _ => Summary::default(),
                 }
             }
-            Run::Inline(shared) => inline::lock(shared).finish(closing),
+            Run::Inline(shared, ticker) => {
+                inline::stop(ticker.take());
+                inline::lock(shared).finish(closing)
+            }
         }
     }
 }

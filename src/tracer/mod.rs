@@ -171,8 +171,10 @@ impl<'a> Tracer<'a> {
                 }
             }
             if self.stops.is_empty() && waited.is_ok() {
-                // Nothing pending: hand the batch to the writer, then block. Under load that
-                // batches events; when idle, they go out at once.
+                // Nothing pending: hand the batch over (with one tracer thread the pipeline's
+                // work is done here and now, in the time the tracer would otherwise sleep;
+                // with several, a writer thread takes it), then block. Under load that batches
+                // events; when idle, they go out at once.
                 self.sink.flush();
                 match sys::wait_any(false) {
                     Ok(Some(stop)) => self.stops.push(stop),

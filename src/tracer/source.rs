@@ -450,6 +450,16 @@ fn plan(t: &Targets, backends: &[i32], follow: bool) -> Vec<Job> {
 }
 
 impl Source for Ptrace {
+    /// One tracer thread does the pipeline's work itself, when no stop is pending: on a
+    /// machine the traced server keeps busy, a writer thread cost as much again in being
+    /// woken, preempted and switched as in its work, and freed every event on another
+    /// thread than the one that made it (docs/performance.md, issue 15). The traced
+    /// processes wait for that work only when a stop comes in the middle of it. Several
+    /// tracer threads (`--threads`) keep the writer thread rather than take turns at a lock.
+    fn pipeline_inline(&self) -> Option<crate::event::source::InlineClock> {
+        (self.threads <= 1).then_some(crate::event::source::InlineClock::Blocking)
+    }
+
     fn start(&mut self, hub: &dyn Hub) -> Result<Vec<i32>, Error> {
         let jobs = match &self.targets {
             None => vec![Job::Launch(self.argv.clone())],
