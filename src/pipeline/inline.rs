@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::event::source::InlineClock;
 use crate::event::{Event, EventSink};
@@ -21,7 +21,14 @@ use crate::output::lines::{Kind, Lines};
 use crate::signals;
 
 use super::records::State;
-use super::{BATCH, Closing, HOLD_TICK, REPLAY_BATCH, Settings};
+use super::{BATCH, BATCH_LINES, Closing, HOLD_TICK, REPLAY_BATCH, Settings};
+
+/// Lines are handed to the output thread at most this often (or when BATCH_LINES wait): a
+/// hand-over wakes that thread, and a tracer goes idle thousands of times a second.
+const PUSH_EVERY: Duration = Duration::from_millis(25);
+/// How often the ticker looks (lines waiting longer than PUSH_EVERY go out; the clock is
+/// looked at after HOLD_TICK without a batch).
+const TICK: Duration = Duration::from_millis(50);
 
 pub(super) struct Inline {
     st: State,
@@ -31,6 +38,8 @@ pub(super) struct Inline {
     ticked: Instant,
     /// When a batch was last taken (the ticker looks at the clock only after a quiet spell).
     taken: Instant,
+    /// When lines were last handed to the output thread.
+    pushed: Instant,
     clock: InlineClock,
 }
 
@@ -70,6 +79,7 @@ impl Inline {
             status_at: Instant::now(),
             ticked: Instant::now(),
             taken: Instant::now(),
+            pushed: Instant::now(),
             clock,
         }));
         let ticker = (clock == InlineClock::Blocking).then(|| {
@@ -123,7 +133,22 @@ impl Inline {
             self.ticked = Instant::now();
             self.st.tick(crate::event::now());
         }
-        sink.push_all(&mut self.st.lines);
+        self.push(false);
+    }
+
+    /// Hand the lines to the output thread if they have waited PUSH_EVERY, fill a batch, or
+    /// `now`.
+    fn push(&mut self, now: bool) {
+        let Some(sink) = &self.lines else {
+            return;
+        };
+        if self.st.lines.is_empty() {
+            return;
+        }
+        if now || self.st.lines.len() >= BATCH_LINES || self.pushed.elapsed() >= PUSH_EVERY {
+            sink.push_all(&mut self.st.lines);
+            self.pushed = Instant::now();
+        }
     }
 
     pub fn line(&mut self, s: String) {
@@ -152,12 +177,13 @@ impl Inline {
     }
 }
 
-/// While the source blocks (no traced process has made a call for HOLD_TICK), take an empty
-/// batch now and then: records held for their FastCGI leg go out, the status line is kept
-/// fresh. A source that keeps handing batches over does that itself.
+/// While the source blocks: lines that waited PUSH_EVERY go to the output thread, and once
+/// no batch came for HOLD_TICK an empty one is taken now and then, so records held for their
+/// FastCGI leg go out and the status line is kept fresh. A source that keeps handing batches
+/// over does that itself.
 fn tick_loop(shared: &Shared, stop: &AtomicBool) {
     loop {
-        std::thread::park_timeout(HOLD_TICK);
+        std::thread::park_timeout(TICK);
         if stop.load(Ordering::SeqCst) {
             return;
         }
@@ -167,6 +193,8 @@ fn tick_loop(shared: &Shared, stop: &AtomicBool) {
         }
         if inline.taken.elapsed() >= HOLD_TICK {
             inline.take(&mut Vec::new(), true);
+        } else {
+            inline.push(false);
         }
     }
 }
