@@ -367,6 +367,7 @@ impl<'a> Tracer<'a> {
         let Some(t) = self.tracees.remove(&tid) else {
             return;
         };
+        self.mem.forget(tid);
         self.drop_thread(t.tgid);
         self.note_main_exit(tid, how);
         self.sink.send(Event::Exited {
@@ -390,6 +391,9 @@ impl<'a> Tracer<'a> {
         {
             self.drop_thread(old.tgid);
         }
+        // A new address space: a /proc/TID/mem opened before reads the old one.
+        self.mem.forget(tid);
+        self.mem.forget(former);
         let Some(t) = self.tracees.get_mut(&tid) else {
             return;
         };
@@ -579,6 +583,7 @@ impl<'a> Tracer<'a> {
     }
 
     fn forget(&mut self, tid: i32) {
+        self.mem.forget(tid);
         if let Some(t) = self.tracees.remove(&tid) {
             self.drop_thread(t.tgid);
         }
