@@ -319,6 +319,15 @@ impl Pipeline {
     }
 }
 
+/// A pipeline dropped without `finish` or `abort` (an error path) still ends its ticker.
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Run::Inline(_, ticker) = &mut self.run {
+            inline::stop(ticker.take());
+        }
+    }
+}
+
 /// How often an idle live pipeline looks at records held for their FastCGI leg.
 const HOLD_TICK: std::time::Duration = std::time::Duration::from_millis(500);
 
