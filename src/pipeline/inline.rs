@@ -41,6 +41,10 @@ pub(super) struct Inline {
     /// When lines were last handed to the output thread.
     pushed: Instant,
     clock: InlineClock,
+    /// A ticker thread runs: it writes the status line (outside the lock: a terminal that
+    /// stalls, Ctrl-S or a stuck ssh session, then blocks the ticker and not a tracer that
+    /// traced processes wait for) and hands over lines that waited.
+    ticking: bool,
 }
 
 pub(super) type Shared = Arc<Mutex<Inline>>;
@@ -81,6 +85,7 @@ impl Inline {
             taken: Instant::now(),
             pushed: Instant::now(),
             clock,
+            ticking: false,
         }));
         let ticker = (clock == InlineClock::Blocking).then(|| {
             let stop = Arc::new(AtomicBool::new(false));
@@ -95,7 +100,9 @@ impl Inline {
                 .ok()
                 .map(|handle| Ticker { stop, handle })
         });
-        (shared, ticker.flatten())
+        let ticker = ticker.flatten();
+        lock(&shared).ticking = ticker.is_some();
+        (shared, ticker)
     }
 
     /// Take a batch (emptied), then what the writer thread does between messages: the status
@@ -122,7 +129,7 @@ impl Inline {
             crate::say!("reqtrace: internal error in the pipeline: a batch of {n} events lost");
             self.st.event(Event::Lost { count: n as u64 });
         }
-        if self.st.settings.status_line {
+        if self.st.settings.status_line && !self.ticking {
             self.st.status(sink, &mut self.status_at);
         }
         if caught_up
@@ -145,7 +152,14 @@ impl Inline {
         if self.st.lines.is_empty() {
             return;
         }
-        if now || self.st.lines.len() >= BATCH_LINES || self.pushed.elapsed() >= PUSH_EVERY {
+        // A blocking source without its ticker (it could not be started) hands over at once:
+        // nothing else would hand over lines left after a burst.
+        let unticked = self.clock == InlineClock::Blocking && !self.ticking;
+        if now
+            || unticked
+            || self.st.lines.len() >= BATCH_LINES
+            || self.pushed.elapsed() >= PUSH_EVERY
+        {
             sink.push_all(&mut self.st.lines);
             self.pushed = Instant::now();
         }
@@ -177,24 +191,37 @@ impl Inline {
     }
 }
 
-/// While the source blocks: lines that waited PUSH_EVERY go to the output thread, and once
-/// no batch came for HOLD_TICK an empty one is taken now and then, so records held for their
-/// FastCGI leg go out and the status line is kept fresh. A source that keeps handing batches
-/// over does that itself.
+/// Lines that waited PUSH_EVERY go to the output thread, and once no batch came for
+/// HOLD_TICK an empty one is taken now and then, so records held for their FastCGI leg go
+/// out while the source blocks. The status line is written here, for a blocking source
+/// always (never on its thread).
 fn tick_loop(shared: &Shared, stop: &AtomicBool) {
     loop {
         std::thread::park_timeout(TICK);
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let mut inline = lock(shared);
-        if inline.lines.is_none() {
-            return;
-        }
-        if inline.taken.elapsed() >= HOLD_TICK {
-            inline.take(&mut Vec::new(), true);
-        } else {
-            inline.push(false);
+        let status = {
+            let mut guard = lock(shared);
+            let inline = &mut *guard;
+            if inline.lines.is_none() {
+                return;
+            }
+            if inline.taken.elapsed() >= HOLD_TICK {
+                inline.take(&mut Vec::new(), true);
+            } else {
+                inline.push(false);
+            }
+            match &inline.lines {
+                Some(sink) if inline.st.settings.status_line => {
+                    inline.st.status_due(sink, &mut inline.status_at)
+                }
+                _ => None,
+            }
+        };
+        // Written with the lock released: a stalled terminal holds only this thread.
+        if let Some(line) = status {
+            crate::stderr::raw(&line);
         }
     }
 }

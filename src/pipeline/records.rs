@@ -131,17 +131,25 @@ impl State {
 
     /// Refresh the status line on stderr, at most once per STATUS_EVERY.
     pub fn status(&self, sink: &Lines, at: &mut std::time::Instant) {
+        if let Some(line) = self.status_due(sink, at) {
+            crate::stderr::raw(&line);
+        }
+    }
+
+    /// The status line when it is due (at most once per STATUS_EVERY), for a caller that
+    /// writes it where a stalled terminal blocks nobody else.
+    pub fn status_due(&self, sink: &Lines, at: &mut std::time::Instant) -> Option<String> {
         if at.elapsed() < STATUS_EVERY {
-            return;
+            return None;
         }
         *at = std::time::Instant::now();
-        crate::stderr::raw(&format!(
+        Some(format!(
             "\r\x1b[Kreqtrace: {} processes traced, {} requests ({} needing attention), {} dropped",
             self.live.len(),
             self.sum.requests,
             self.sum.requests_failed,
             self.lost + sink.dropped()
-        ));
+        ))
     }
 
     /// Whether finished requests wait for their FastCGI leg (a live source then ticks).

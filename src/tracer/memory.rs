@@ -5,15 +5,45 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::event::fds::IntMap;
 
 /// Longest string read from a tracee: PATH_MAX, the longest path the kernel accepts.
 pub const MAX_STR: usize = 4096;
 const PAGE: u64 = 4096;
-/// Threads whose /proc/TID/mem is kept open, at most: 512, and never more than a quarter of
-/// our file descriptor limit (the rest is for the output and the /proc look-ups).
+/// Threads whose /proc/TID/mem is kept open, at most, over every tracer thread: 512, and
+/// never more than a quarter of our file descriptor limit (the rest is for the output, the
+/// probes and the /proc look-ups, which must not fail with EMFILE).
 const MAX_FILES: usize = 512;
+/// The files open now, in the whole process (each tracer thread has its own reader).
+static OPEN_FILES: AtomicUsize = AtomicUsize::new(0);
+
+/// An open /proc/TID/mem, counted in OPEN_FILES while it is open.
+struct MemFd(File);
+
+impl MemFd {
+    /// Open the thread's file if the process-wide bound allows one more.
+    fn open(tid: i32, max: usize) -> Option<MemFd> {
+        if OPEN_FILES.fetch_add(1, Ordering::Relaxed) >= max {
+            OPEN_FILES.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        match File::open(format!("/proc/{tid}/mem")) {
+            Ok(f) => Some(MemFd(f)),
+            Err(_) => {
+                OPEN_FILES.fetch_sub(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for MemFd {
+    fn drop(&mut self) {
+        OPEN_FILES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 fn max_files() -> usize {
     // SAFETY: getrlimit fills the struct it is given.
@@ -30,7 +60,8 @@ pub struct MemReader {
     /// Per thread, where its reads go. Why a file at all: process_vm_readv checks ptrace
     /// access to the process at every call, a pread of an open /proc/TID/mem only at the
     /// open (examples/ptrace_costs.rs: 1.4 against 0.9 µs a read on the benchmark's machine,
-    /// about 11 reads a request). Opened at a thread's second read, so a process that
+    /// about 11 reads a request). Opened at a thread's second read (a thread gone is
+    /// forgotten, so this map holds the traced threads at most), so a process that
     /// lives for one read (an exec'd helper) costs no open. One difference: the file reads
     /// a page mapped without read permission (PROT_NONE), as ptrace's PEEKDATA and
     /// debuggers do; process_vm_readv stops there. Unmapped memory stops both.
@@ -41,8 +72,8 @@ pub struct MemReader {
 enum MemFile {
     /// Read once, with process_vm_readv.
     Seen,
-    Open(File),
-    /// Could not be opened: process_vm_readv only.
+    Open(MemFd),
+    /// Could not be opened (or the bound is reached): process_vm_readv only.
     Refused,
 }
 
@@ -104,18 +135,15 @@ impl MemReader {
             Some(MemFile::Open(_)) => {}
             Some(MemFile::Refused) => return None,
             Some(MemFile::Seen) => {
-                let f =
-                    File::open(format!("/proc/{tid}/mem")).map_or(MemFile::Refused, MemFile::Open);
+                let f = MemFd::open(tid, self.max_files).map_or(MemFile::Refused, MemFile::Open);
                 self.files.insert(tid, f);
             }
             None => {
-                if self.files.len() < self.max_files {
-                    self.files.insert(tid, MemFile::Seen);
-                }
+                self.files.insert(tid, MemFile::Seen);
                 return None;
             }
         }
-        let Some(MemFile::Open(f)) = self.files.get(&tid) else {
+        let Some(MemFile::Open(MemFd(f))) = self.files.get(&tid) else {
             return None;
         };
         match f.read_at(&mut self.buf[..len], addr) {
