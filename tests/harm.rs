@@ -487,3 +487,83 @@ fn a_command_keeps_the_signals_reqtrace_inherited_ignored() {
         "SIGHUP not ignored under nohup: {text:?}"
     );
 }
+
+/// A terminal that stops taking output (Ctrl-S suspends a tty's output; a stuck ssh session
+/// fills it) must not stop the traced process. reqtrace's status line goes to that terminal
+/// every second; it is written by the ticker thread, with the pipeline's lock released,
+/// never by the tracer thread the traced process waits for: the trace, and the process, go
+/// on while the terminal is stopped, and the line comes when it starts again.
+#[test]
+fn a_stopped_terminal_on_stderr_does_not_stop_the_traced_process() {
+    use std::os::fd::FromRawFd;
+    let dir = TempDir::new("stopped-tty");
+    let fx = start_fixture("fx_fileops", &dir, &["--loop"]);
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty fills the two descriptors; no name, termios or window size wanted.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: `slave` is the pty's slave, open. TCOOFF suspends its output, as Ctrl-S does.
+    assert_eq!(unsafe { libc::tcflow(slave, libc::TCOOFF) }, 0);
+    let out = dir.join("out.json");
+    // SAFETY: a duplicate of our open slave descriptor, owned by the Stdio from here on.
+    let err = unsafe { Stdio::from_raw_fd(libc::dup(slave)) };
+    let mut child = Command::new(reqtrace())
+        .args(["attach", "--json", "-o", &out, &fx.pid().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let lines = || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    // The status line is due after 1 s and 2 s: both writes wait for the terminal.
+    std::thread::sleep(Duration::from_millis(2500));
+    let before = lines();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = lines();
+    // SAFETY: as above; the terminal takes output again.
+    unsafe { libc::tcflow(slave, libc::TCOON) };
+    // SAFETY: `master` is open and owned by this File from here on.
+    let mut m = unsafe { std::fs::File::from_raw_fd(master) };
+    let drain = std::thread::spawn(move || {
+        let mut shown = Vec::new();
+        // EIO once every slave descriptor is closed: what was read is kept.
+        let _ = m.read_to_end(&mut shown);
+        String::from_utf8_lossy(&shown).into_owned()
+    });
+    send_signal(child.id() as i32, libc::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("reqtrace did not end within 10 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SAFETY: our own descriptor, closed once.
+    unsafe { libc::close(slave) };
+    let shown = drain.join().unwrap();
+    assert!(
+        before > 0 && after > before + 20,
+        "the trace stopped while the terminal was stopped: {before} lines at 2.5 s, {after} \
+         at 4 s (the fixture makes about 150 calls a second)"
+    );
+    assert!(status.success(), "{status:?}: {shown}");
+    assert!(shown.contains("processes traced"), "{shown}");
+    assert_untraced_and_running(fx.pid());
+}
