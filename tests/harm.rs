@@ -515,7 +515,7 @@ fn a_stopped_terminal_on_stderr_does_not_stop_the_traced_process() {
     let out = dir.join("out.json");
     // SAFETY: a duplicate of our open slave descriptor, owned by the Stdio from here on.
     let err = unsafe { Stdio::from_raw_fd(libc::dup(slave)) };
-    let mut child = Command::new(reqtrace())
+    let child = Command::new(reqtrace())
         .args(["attach", "--json", "-o", &out, &fx.pid().to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -544,17 +544,7 @@ fn a_stopped_terminal_on_stderr_does_not_stop_the_traced_process() {
         String::from_utf8_lossy(&shown).into_owned()
     });
     send_signal(child.id() as i32, libc::SIGINT);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("reqtrace did not end within 10 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_output(child, Duration::from_secs(10)).status;
     // SAFETY: our own descriptor, closed once.
     unsafe { libc::close(slave) };
     let shown = drain.join().unwrap();

@@ -3,6 +3,7 @@
 //! first read and whenever the file cannot be used. A pointer that cannot be read is
 //! reported as such, never a crash.
 
+use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -131,25 +132,23 @@ impl MemReader {
     /// (an unmapped address, or a file left from before an exec or from a reused tid, whose
     /// address space is gone) closes the file; process_vm_readv then tells which it was.
     fn read_file(&mut self, tid: i32, addr: u64, len: usize) -> Option<usize> {
-        match self.files.get(&tid) {
-            Some(MemFile::Open(_)) => {}
-            Some(MemFile::Refused) => return None,
-            Some(MemFile::Seen) => {
-                let f = MemFd::open(tid, self.max_files).map_or(MemFile::Refused, MemFile::Open);
-                self.files.insert(tid, f);
-            }
-            None => {
-                self.files.insert(tid, MemFile::Seen);
+        let slot = match self.files.entry(tid) {
+            Entry::Vacant(v) => {
+                v.insert(MemFile::Seen);
                 return None;
             }
+            Entry::Occupied(o) => o.into_mut(),
+        };
+        if matches!(slot, MemFile::Seen) {
+            *slot = MemFd::open(tid, self.max_files).map_or(MemFile::Refused, MemFile::Open);
         }
-        let Some(MemFile::Open(MemFd(f))) = self.files.get(&tid) else {
+        let MemFile::Open(MemFd(f)) = slot else {
             return None;
         };
         match f.read_at(&mut self.buf[..len], addr) {
             Ok(n) if n > 0 => Some(n),
             _ => {
-                self.files.insert(tid, MemFile::Seen);
+                *slot = MemFile::Seen;
                 None
             }
         }
