@@ -178,29 +178,23 @@ fn live(
     let (out, printer, tty) = printer(shown)?;
     signals::install_handlers(launch);
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
-    let inline = source.pipeline_inline();
-    let start = move |out, settings| match inline {
+    let settings = Settings {
+        printer,
+        show_syscalls: !report_mode || shown.syscalls,
+        url: shown.url.as_deref().map(UrlFilter::new),
+        show_noise: shown.all,
+        summary: shown.summary,
+        // Only when it cannot mix into the output: stderr a terminal, stdout not, and
+        // not where the command writes its stdout (`run --json`).
+        status_line: std::io::stderr().is_terminal() && !tty && !(launch && json_on_stdout(shown)),
+        count: common.count,
+        seen: (!probes.is_empty()).then_some(seen_tx),
+        offline: None,
+    };
+    let pipeline = match source.pipeline_inline() {
         Some(clock) => Pipeline::start_inline(out, settings, clock),
         None => Pipeline::start(out, settings),
     };
-    let pipeline = start(
-        out,
-        Settings {
-            printer,
-            show_syscalls: !report_mode || shown.syscalls,
-            url: shown.url.as_deref().map(UrlFilter::new),
-            show_noise: shown.all,
-            summary: shown.summary,
-            // Only when it cannot mix into the output: stderr a terminal, stdout not, and
-            // not where the command writes its stdout (`run --json`).
-            status_line: std::io::stderr().is_terminal()
-                && !tty
-                && !(launch && json_on_stdout(shown)),
-            count: common.count,
-            seen: (!probes.is_empty()).then_some(seen_tx),
-            offline: None,
-        },
-    );
     let started = now();
     let attached_to = match source.start(&pipeline) {
         Ok(pids) => pids,

@@ -140,12 +140,11 @@ impl Inline {
             self.ticked = Instant::now();
             self.st.tick(crate::event::now());
         }
-        self.push(false);
+        self.push();
     }
 
-    /// Hand the lines to the output thread if they have waited PUSH_EVERY, fill a batch, or
-    /// `now`.
-    fn push(&mut self, now: bool) {
+    /// Hand the lines to the output thread if they have waited PUSH_EVERY or fill a batch.
+    fn push(&mut self) {
         let Some(sink) = &self.lines else {
             return;
         };
@@ -155,11 +154,7 @@ impl Inline {
         // A blocking source without its ticker (it could not be started) hands over at once:
         // nothing else would hand over lines left after a burst.
         let unticked = self.clock == InlineClock::Blocking && !self.ticking;
-        if now
-            || unticked
-            || self.st.lines.len() >= BATCH_LINES
-            || self.pushed.elapsed() >= PUSH_EVERY
-        {
+        if unticked || self.st.lines.len() >= BATCH_LINES || self.pushed.elapsed() >= PUSH_EVERY {
             sink.push_all(&mut self.st.lines);
             self.pushed = Instant::now();
         }
@@ -210,7 +205,7 @@ fn tick_loop(shared: &Shared, stop: &AtomicBool) {
             if inline.taken.elapsed() >= HOLD_TICK {
                 inline.take(&mut Vec::new(), true);
             } else {
-                inline.push(false);
+                inline.push();
             }
             match &inline.lines {
                 Some(sink) if inline.st.settings.status_line => {

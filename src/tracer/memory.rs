@@ -156,9 +156,10 @@ impl MemReader {
 
     /// Read up to `len` bytes at `addr`; returns how many bytes were readable (0 if none).
     /// From the thread's open /proc/TID/mem when there is one (a pread stops at the first
-    /// unmapped page too); otherwise with process_vm_readv, whose remote range is split at page boundaries so a partial read stops at the first
-    /// unmapped page instead of failing whole: process_vm_readv(2) "won't perform a partial
-    /// transfer that splits a single iovec element".
+    /// unmapped page too); otherwise with process_vm_readv, whose remote range is split at
+    /// page boundaries so a partial read stops at the first unmapped page instead of failing
+    /// whole: process_vm_readv(2) "won't perform a partial transfer that splits a single
+    /// iovec element".
     fn read_into(&mut self, tid: i32, addr: u64, len: usize) -> usize {
         let len = len.min(self.buf.len());
         if len == 0 || addr == 0 {
