@@ -333,6 +333,58 @@ fn attach_follows_forks_and_execs_unless_no_follow() {
     assert_untraced_and_running(fx.pid());
 }
 
+/// A non-leader thread's exec while every thread, the leader included, makes calls without
+/// pause: the exec'ing thread takes the leader's tid. Stops read in one round are resumed
+/// together at its end, so the leader's last stop and the exec can be in the same round:
+/// the leader's stale resume must not resume the new image twice (it would run past a stop
+/// unseen) nor lose it. With and without the seccomp filter (without it: attach's stops).
+#[test]
+fn a_threads_exec_while_every_thread_makes_calls() {
+    for extra in [&[][..], &["--no-seccomp"][..]] {
+        for _ in 0..3 {
+            let dir = TempDir::new("thread-exec");
+            let trace = dir.join("trace.jsonl");
+            let fx = fixture("fx_threads");
+            let mut args = vec!["run", "--json", "-o", &trace];
+            args.extend_from_slice(extra);
+            let d = dir.path().to_str().unwrap().to_string();
+            args.extend_from_slice(&["--", fx.to_str().unwrap(), &d, "--exec", "3"]);
+            let out = run_reqtrace(&args, T);
+            let lines = json_lines(&std::fs::read(&trace).unwrap_or_default());
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{extra:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let evs = syscalls(&lines);
+            let execs: Vec<_> = evs
+                .iter()
+                .filter(|e| e["syscall"] == "execve" && e["ret"] == 0)
+                .collect();
+            assert_eq!(
+                execs.len(),
+                2,
+                "{extra:?}: the launch and the thread's exec"
+            );
+            let exec = execs[1];
+            assert_eq!(exec["path"], "/proc/self/exe");
+            // Reported on the leader's tid, which the exec'ing thread took.
+            assert_eq!(exec["tid"], exec["pid"], "{extra:?}: {exec}");
+            let after: Vec<_> = find(&evs, &["newfstatat", "stat"], &dir.join("thread-0-missing"))
+                .into_iter()
+                .filter(|e| e["ts"].as_f64() > exec["ts"].as_f64())
+                .collect();
+            assert_eq!(after.len(), 1, "{extra:?}: the new image's one call");
+            assert_eq!(after[0]["errno"], "ENOENT");
+            assert_ne!(after[0]["tid"], after[0]["pid"]);
+            let summary = lines.last().unwrap();
+            assert_eq!(summary["type"], "summary");
+            assert_eq!(summary["dropped"], 0);
+        }
+    }
+}
+
 #[test]
 fn odd_paths_give_valid_json_and_safe_text() {
     let dir = TempDir::new("odd");
