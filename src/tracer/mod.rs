@@ -201,7 +201,8 @@ impl<'a> Tracer<'a> {
             // loaded server (the tracer the bottleneck, several tracees stopped at once) the
             // woken tracee could take the tracer's CPU before the next read, and each wake-up
             // crossed CPUs alone. Sent together, the wake-ups come back to back. Measured
-            // +5-7% requests a second (docs/performance.md, "Resumes sent together").
+            // +3-10% requests a second in paired rounds (docs/performance.md, "Resumes sent
+            // together").
             let round = std::mem::take(&mut self.stops);
             for &(tid, stop) in &round {
                 self.handle(tid, stop);
