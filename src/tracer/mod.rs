@@ -573,6 +573,13 @@ impl<'a> Tracer<'a> {
         if self.seccomp {
             self.signal_all(libc::SIGKILL);
         }
+        // A stop already read but not yet resumed will not be reported again: detach it now
+        // (its signal passed on). `run` sends each round's resumes before it can get here,
+        // so this is a guard for a future caller.
+        for r in std::mem::take(&mut self.resumes) {
+            let _ = sys::detach(r.tid, r.sig);
+            self.forget(r.tid);
+        }
         for &tid in self.tracees.keys() {
             let _ = sys::interrupt(tid);
         }
