@@ -15,7 +15,8 @@
 //! pause. Each thread and the main thread stat their path in a loop; after 200 of its calls
 //! thread 0 execs this program as `fx_threads DIR --once 1` (exit status 0 when its one
 //! thread got ENOENT). The exec kills the other threads, and the exec'ing thread takes the
-//! main thread's tid (ptrace(2), "execve(2) under ptrace").
+//! main thread's tid (ptrace(2), "execve(2) under ptrace"); the new program prints its own
+//! `ready`.
 //!
 //! Nothing but `ready\n` is ever printed on stdout; diagnostics go to stderr.
 
@@ -39,7 +40,7 @@ fn ready() {
 
 /// `--exec`: stat without pause; thread 0 execs this program after 200 calls.
 /// `barrier`: a spawned thread's, waited for as in `worker`; none for the main thread.
-fn exec_worker(i: usize, path: CString, dir: OsString, barrier: Option<Arc<Barrier>>) {
+fn exec_worker(i: usize, path: CString, dir: OsString, barrier: Option<Arc<Barrier>>) -> ! {
     if let Some(b) = barrier {
         b.wait();
         b.wait();
@@ -86,7 +87,7 @@ fn worker(i: usize, path: CString, looping: bool, start: Instant, barrier: Arc<B
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     let Some(dir) = args.get(1) else {
-        eprintln!("usage: fx_threads DIR [--loop|--once] [N]");
+        eprintln!("usage: fx_threads DIR [--loop|--once|--exec] [N]");
         std::process::exit(2);
     };
     let mut exec = false;

@@ -363,6 +363,11 @@ impl Table {
         }
     }
 
+    /// How many traced threads `tgid` has (0 for a process not in the table).
+    pub fn threads(&self, tgid: i32) -> u32 {
+        self.procs.get(&tgid).map_or(0, |p| p.threads)
+    }
+
     /// A thread of `tgid` is gone; the process goes with its last thread.
     pub fn thread_gone(&mut self, tgid: i32) {
         if let Some(p) = self.procs.get_mut(&tgid) {

@@ -1,8 +1,9 @@
 //! The ptrace engine: one loop that waits for stops of every traced thread, classifies each
 //! (syscall entry/exit, fork/clone/exec event, group-stop, signal delivery, exit), decodes the
 //! syscalls that were asked for, and hands `Event`s to a sink. It knows nothing of HTTP,
-//! colours or JSON. It never leaves a tracee stopped: every stop is resumed before the next
-//! wait, signals are passed on unchanged, and `detach_all` lets everything go.
+//! colours or JSON. It never leaves a tracee stopped: every stop of a round (the stops pending
+//! together) is resumed at the round's end, before the next round's wait; signals are passed
+//! on unchanged, and `detach_all` lets everything go.
 
 pub mod attach;
 pub mod decode;
@@ -59,6 +60,15 @@ pub enum Outcome {
     Detached(i32),
 }
 
+/// Send a resume. ESRCH: the tracee was killed meanwhile; its exit status comes with a wait.
+fn send(r: &Resume) {
+    let _ = if r.to_next_syscall {
+        sys::syscall(r.tid, r.sig)
+    } else {
+        sys::cont(r.tid, r.sig)
+    };
+}
+
 /// A stopped tracee's queued resume.
 struct Resume {
     tid: i32,
@@ -89,7 +99,7 @@ pub struct Tracer<'a> {
     /// The stops gathered in one round (kept to reuse its allocation).
     stops: Vec<(i32, Stop)>,
     /// The resumes of one round, sent together once every stop of the round is read (kept
-    /// to reuse its allocation). See `run`.
+    /// to reuse its allocation). See `run` and `resume`.
     resumes: Vec<Resume>,
     /// Distinct thread groups and threads ever traced.
     pub processes_seen: u64,
@@ -208,7 +218,7 @@ impl<'a> Tracer<'a> {
                 self.handle(tid, stop);
             }
             self.stops = round;
-            self.resume_round();
+            self.send_resumes();
             match waited {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
@@ -283,32 +293,39 @@ impl<'a> Tracer<'a> {
         }
     }
 
-    /// Queue a stopped tracee's resume, delivering `sig` (0 for none); sent by `resume_round`.
+    /// Resume a stopped tracee, delivering `sig` (0 for none): queued for `send_resumes` at
+    /// the round's end, except a thread-group leader with other traced threads, resumed now.
+    /// Why the exception: one of those threads may exec meanwhile, which kills the leader
+    /// even though it is stopped and gives its tid to the exec'ing thread, stopped at its
+    /// exec event and not yet waited for. A resume queued for the leader would then resume
+    /// that thread instead, and its exec would never be reported. A non-leader's tid is
+    /// never taken over.
     fn resume(&mut self, tid: i32, sig: i32) {
         // Under the seccomp filter, run freely unless a traced syscall awaits its exit.
         let in_syscall = self.tracees.get(&tid).is_some_and(|t| t.pending.is_some());
-        let to_next_syscall = !self.seccomp || in_syscall;
-        self.resumes.push(Resume {
+        let r = Resume {
             tid,
             sig,
-            to_next_syscall,
-        });
+            to_next_syscall: !self.seccomp || in_syscall,
+        };
+        let leader = self.tracees.get(&tid).is_some_and(|t| t.tgid == tid);
+        if leader && self.procs.threads(tid) > 1 {
+            send(&r);
+        } else {
+            self.resumes.push(r);
+        }
     }
 
     /// Send the round's queued resumes.
-    fn resume_round(&mut self) {
+    fn send_resumes(&mut self) {
         for r in self.resumes.drain(..) {
-            // ESRCH: the tracee was killed meanwhile; its exit status arrives with a wait.
-            let _ = if r.to_next_syscall {
-                sys::syscall(r.tid, r.sig)
-            } else {
-                sys::cont(r.tid, r.sig)
-            };
+            send(&r);
         }
     }
 
     /// Drop a queued resume of `tid`: the thread is gone, or its tid now names another
-    /// thread (a non-leader's exec takes the leader's tid), which must not be resumed twice.
+    /// thread (a non-leader's exec took the leader's tid; `resume` queues nothing for a
+    /// leader with other threads, so this is a guard).
     fn unqueue(&mut self, tid: i32) {
         self.resumes.retain(|r| r.tid != tid);
     }
@@ -355,6 +372,7 @@ impl<'a> Tracer<'a> {
                     if let Some(t) = self.tracees.get_mut(&tid) {
                         t.group_stopped = true;
                     }
+                    // Not queued: the tracee stays stopped, nothing runs that could wait.
                     let _ = sys::listen(tid);
                 }
                 _ => {
@@ -562,7 +580,7 @@ impl<'a> Tracer<'a> {
     }
 
     /// Let every tracee go: PTRACE_INTERRUPT each (they are all running: every stop is
-    /// resumed at once), wait for each to stop, and PTRACE_DETACH it, delivering the signal
+    /// resumed at the end of its round), wait for each to stop, and PTRACE_DETACH it, delivering the signal
     /// of a signal-delivery stop so nothing is swallowed. A child forked meanwhile is traced
     /// already and is detached too. Bounded in time: if a tracee never reports, our own exit
     /// detaches it (the kernel detaches all tracees of an exiting tracer).
