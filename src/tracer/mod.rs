@@ -301,14 +301,16 @@ impl<'a> Tracer<'a> {
     /// that thread instead, and its exec would never be reported. A non-leader's tid is
     /// never taken over.
     fn resume(&mut self, tid: i32, sig: i32) {
-        // Under the seccomp filter, run freely unless a traced syscall awaits its exit.
-        let in_syscall = self.tracees.get(&tid).is_some_and(|t| t.pending.is_some());
+        let (in_syscall, leader) = self
+            .tracees
+            .get(&tid)
+            .map_or((false, false), |t| (t.pending.is_some(), t.tgid == tid));
         let r = Resume {
             tid,
             sig,
+            // Under the seccomp filter, run freely unless a traced syscall awaits its exit.
             to_next_syscall: !self.seccomp || in_syscall,
         };
-        let leader = self.tracees.get(&tid).is_some_and(|t| t.tgid == tid);
         if leader && self.procs.threads(tid) > 1 {
             send(&r);
         } else {
