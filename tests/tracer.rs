@@ -16,6 +16,16 @@ fn run_json(
     dir: &TempDir,
     extra: &[&str],
 ) -> (Vec<Value>, std::process::Output) {
+    run_json_with(fixture_name, dir, extra, &[])
+}
+
+/// `run_json`, with `fx_args` given to the fixture after DIR.
+fn run_json_with(
+    fixture_name: &str,
+    dir: &TempDir,
+    extra: &[&str],
+    fx_args: &[&str],
+) -> (Vec<Value>, std::process::Output) {
     let fx = fixture(fixture_name);
     // The trace goes to a file: the fixture's own stdout ("ready") shares ours.
     let trace = dir.join("trace.jsonl");
@@ -25,6 +35,7 @@ fn run_json(
     args.push(fx.to_str().unwrap());
     let d = dir.path().to_str().unwrap().to_string();
     args.push(&d);
+    args.extend_from_slice(fx_args);
     let out = run_reqtrace(&args, T);
     let text = std::fs::read(&trace).unwrap_or_default();
     (json_lines(&text), out)
@@ -345,14 +356,7 @@ fn a_threads_exec_while_every_thread_makes_calls() {
     for extra in [&[][..], &["--no-seccomp"][..]] {
         for _ in 0..3 {
             let dir = TempDir::new("thread-exec");
-            let trace = dir.join("trace.jsonl");
-            let fx = fixture("fx_threads");
-            let mut args = vec!["run", "--json", "-o", &trace];
-            args.extend_from_slice(extra);
-            let d = dir.path().to_str().unwrap().to_string();
-            args.extend_from_slice(&["--", fx.to_str().unwrap(), &d, "--exec", "3"]);
-            let out = run_reqtrace(&args, T);
-            let lines = json_lines(&std::fs::read(&trace).unwrap_or_default());
+            let (lines, out) = run_json_with("fx_threads", &dir, extra, &["--exec", "3"]);
             assert_eq!(
                 out.status.code(),
                 Some(0),
