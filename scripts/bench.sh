@@ -32,12 +32,13 @@
 #   baseline-json   with --baseline BIN: BIN attach --json -o /dev/null MASTER, another build
 #                   of reqtrace (say, the commit before a change) in the same interleaved run
 #
-# --arms LIST runs only those arms (untraced always runs first): more rounds of an A/B in the
+# --arms LIST runs only those arms (untraced always runs too): more rounds of an A/B in the
 # same time.
 #
-# Every round runs every arm in this order (interleaved, so slow drifts of a shared machine
-# hit all arms alike). A traced arm starts the tracer, waits until every Apache thread shows
-# TracerPid != 0 (an eBPF arm: until its start line is written), runs wrk, stops the tracer with SIGINT and waits for it; /usr/bin/time gives
+# Every round runs every arm (interleaved, so slow drifts of a shared machine hit all arms
+# alike), in this order rotated by one more place each round (round 2 starts with the second
+# arm, ...): no arm always runs right after the untraced one, or always last. A traced arm
+# starts the tracer, waits until every Apache thread shows TracerPid != 0 (an eBPF arm: until its start line is written), runs wrk, stops the tracer with SIGINT and waits for it; /usr/bin/time gives
 # its CPU time and peak RSS. After each arm every Apache thread must be in state S or R with
 # TracerPid 0 (detached cleanly, nothing left stopped).
 #
@@ -421,8 +422,11 @@ say "arms: ${arms[*]}"
 # Warm-up, not recorded: page cache, Apache's first requests.
 timeout 30 wrk -t1 -c8 -d"$(( quick ? 1 : 2 ))s" "$url" >/dev/null 2>&1 || true
 for r in $(seq "$rounds"); do
-  for arm in "${arms[@]}"; do
-    run_arm "$arm" "$r" || true
+  # Rotated a place each round: an arm's position in the round (after which arm, how long
+  # since the warm-up) is not the same in every round, so it cannot favour one arm.
+  n=${#arms[@]}
+  for i in $(seq 0 $((n - 1))); do
+    run_arm "${arms[$(( (i + r - 1) % n ))]}" "$r" || true
     sleep 1
   done
 done

@@ -333,11 +333,24 @@ fn score(g: &mut Group, paths: &[(Vec<u8>, u64)], ctx: &Ctx) {
         .filter(|(_, _, t)| paths.iter().any(|(p, _)| p == t))
     {
         s += 55;
-        g.reasons.push(format!(
-            "the URL was rewritten by {} to {}, which does not exist",
-            lossy(file),
-            lossy(target)
-        ));
+        // A per-directory file sends a URL naming that directory to a file in it through
+        // its DirectoryIndex as often as through a rewrite; the trace cannot tell which
+        // directive did it (the config line shown with the suspect does), so the reason
+        // names both rather than call an index lookup a rewrite.
+        let trimmed = url.strip_suffix(b"/").unwrap_or(url);
+        if url_dir && dirname(target).ends_with(trimmed) {
+            g.reasons.push(format!(
+                "the index file looked up for the directory the URL names, after {} was read \
+                 (its DirectoryIndex or a rewrite there); it does not exist",
+                lossy(file)
+            ));
+        } else {
+            g.reasons.push(format!(
+                "the URL was rewritten by {} to {}, which does not exist",
+                lossy(file),
+                lossy(target)
+            ));
+        }
     } else if let Some((file, _, _)) = ctx.per_dir.filter(|(_, at, _)| mapped_before_rewrite(*at)) {
         g.reasons.push(format!(
             "the path the URL maps to, before {} rewrote the URL",
@@ -750,6 +763,26 @@ mod tests {
             "{g:#?}"
         );
         assert!(g[0].score > g[1].score);
+    }
+
+    /// DirectoryIndex set in a per-directory file is not a rewrite: the reason says the index
+    /// file was looked up for the directory, and names the file that was read before.
+    #[test]
+    fn an_index_named_by_a_per_directory_file_is_not_called_a_rewrite() {
+        let r = timed(
+            "/docs/",
+            404,
+            &[("/srv/www/docs/home.htm", 3.0)],
+            &[("/srv/www/docs", 1.0), ("/srv/www/docs/.htaccess", 2.0)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g[0].path, b"/srv/www/docs/home.htm", "{g:#?}");
+        let why = &g[0].reasons[0];
+        assert!(
+            why.contains("index file") && why.contains(", after /srv/www/docs/.htaccess was read"),
+            "{g:#?}"
+        );
+        assert!(!why.contains("rewritten by"), "{g:#?}");
     }
 
     #[test]
