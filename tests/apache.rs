@@ -476,6 +476,43 @@ fn a_refused_symlink_is_noted() {
     );
 }
 
+/// A dangling symlink whose target is misspelt: Apache refuses it with a 403 (AH00037, "link
+/// target not accessible"). The suspect names the link and its target, did you mean names
+/// the file the target meant (for a file, and under a directory link), and the record
+/// carries no "the server refused by itself" note: the link explains the 403.
+#[test]
+fn a_dangling_symlink_names_the_target_meant() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start("prefork");
+    let root = a.root.path();
+    std::fs::create_dir_all(root.join("pages")).unwrap();
+    std::fs::create_dir_all(root.join("assets")).unwrap();
+    std::fs::write(root.join("pages/guide.html"), "guide\n").unwrap();
+    std::fs::write(root.join("assets/logo.png"), "png\n").unwrap();
+    std::os::unix::fs::symlink("../pages/guid.html", root.join("www/guide.html")).unwrap();
+    std::os::unix::fs::symlink(root.join("asets"), root.join("www/media")).unwrap();
+    for (url, link, meant) in [
+        ("/guide.html", "www/guide.html", "pages/guide.html"),
+        ("/media/logo.png", "www/media", "assets/logo.png"),
+    ] {
+        let (out, lines) = probe(&a, url, &[]);
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        let r = requests(&lines)[0];
+        assert_eq!(r["status"], 403, "{r:#}");
+        assert!(r["notes"].is_null(), "{r:#}");
+        let s = &r["suspects"][0];
+        let meant = root.join(meant);
+        assert_eq!(s["did_you_mean"], meant.to_str().unwrap(), "{r:#}");
+        let hint = s["hints"][0].as_str().unwrap_or_default();
+        let link = root.join(link);
+        assert!(
+            hint.contains(&format!("{} is a symlink to", link.display()))
+                && hint.contains("which does not exist"),
+            "{r:#}"
+        );
+    }
+}
+
 /// Probe `path`, which must fail with a 403 whose record carries exactly one note: that note.
 fn the_403_note(a: &Apache, path: &str) -> String {
     let (out, lines) = probe(a, path, &[]);

@@ -517,6 +517,16 @@ impl Diagnoser {
                             let (master, cfg) = self.server_config(&mut config, request.pid);
                             self.lines(master, &cfg, notes::SYMLINK_DIRECTIVES)
                         });
+                        // Through a dangling symlink every name of the path exists (the
+                        // link's too): the name meant is the target's.
+                        let did_you_mean = did_you_mean.or_else(|| {
+                            hints.iter().find_map(|h| match h {
+                                Hint::DanglingLink { link, target, .. } => {
+                                    nearmiss::through_link(&here, link, target)
+                                }
+                                _ => None,
+                            })
+                        });
                         let did_you_mean = did_you_mean.map(|p| root.remote(&p));
                         let mut hints: Vec<Hint> = hints
                             .into_iter()

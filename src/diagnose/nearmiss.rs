@@ -20,7 +20,7 @@ use std::path::PathBuf;
 /// glue a path when they lack a trailing slash.
 pub const ALIASES: &[&str] = &["Alias", "ScriptAlias", "AliasMatch", "ScriptAliasMatch"];
 
-use crate::syscalls::path::{as_path, join};
+use crate::syscalls::path::{as_path, join, normalize};
 use std::os::unix::ffi::OsStrExt;
 
 /// At most this many entries of the parent directory are read.
@@ -121,6 +121,31 @@ fn max_edits(len: usize) -> usize {
         3..=5 => 1,
         _ => 2,
     }
+}
+
+/// For `path`, which failed through the dangling symlink `link` (its `target` as written in
+/// it): the existing path most likely meant by the target. [`did_you_mean`] gives nothing
+/// for `path` itself, whose names all exist (the link's among them); the typo is in the
+/// target. What `path` has after the link is joined to the target, so a link to a misspelt
+/// directory (`media` → `asets`, for `media/logo.png`) is answered with the file under the
+/// directory meant (`assets/logo.png`). A relative target is taken from the link's directory.
+pub fn through_link(path: &[u8], link: &[u8], target: &[u8]) -> Option<Vec<u8>> {
+    if target.is_empty() || link.first() != Some(&b'/') {
+        return None;
+    }
+    let mut meant = if target.first() == Some(&b'/') {
+        target.to_vec()
+    } else {
+        let dir = match link.iter().rposition(|&b| b == b'/') {
+            Some(0) | None => &b"/"[..],
+            Some(i) => &link[..i],
+        };
+        join(dir, target)
+    };
+    if let Some(rest) = path.strip_prefix(link).filter(|r| r.first() == Some(&b'/')) {
+        meant.extend_from_slice(rest);
+    }
+    did_you_mean(&normalize(&meant))
 }
 
 /// [`did_you_mean`] with the server's configuration: else the same tail under another of its
@@ -746,6 +771,41 @@ mod tests {
         let mut long = b"/".to_vec();
         long.extend(std::iter::repeat_n(b'a', 10_000));
         assert_eq!(did_you_mean(&long), None);
+    }
+
+    /// A dangling symlink whose target is misspelt: the target's near miss, relative or
+    /// absolute, with the rest of the path after a link to a directory.
+    #[test]
+    fn the_target_of_a_dangling_link() {
+        let t = TempDir::new("link");
+        t.touch("pages/guide.html");
+        t.touch("assets/logo.png");
+        t.touch("www/index.html");
+        use std::os::unix::fs::symlink;
+        symlink("../pages/guid.html", t.path().join("www/guide.html")).unwrap();
+        symlink(t.path().join("asets"), t.path().join("www/media")).unwrap();
+        symlink("../pages/nothing.txt", t.path().join("www/gone")).unwrap();
+        // The path itself has no near miss: every name in it exists.
+        assert_eq!(did_you_mean(&t.b("www/guide.html")), None);
+        assert_eq!(
+            through_link(
+                &t.b("www/guide.html"),
+                &t.b("www/guide.html"),
+                b"../pages/guid.html"
+            ),
+            Some(t.b("pages/guide.html"))
+        );
+        let asets = t.b("asets");
+        assert_eq!(
+            through_link(&t.b("www/media/logo.png"), &t.b("www/media"), &asets),
+            Some(t.b("assets/logo.png"))
+        );
+        // Nothing near the target's name.
+        assert_eq!(
+            through_link(&t.b("www/gone"), &t.b("www/gone"), b"../pages/nothing.txt"),
+            None
+        );
+        assert_eq!(through_link(b"/x", b"/x", b""), None);
     }
 
     #[test]

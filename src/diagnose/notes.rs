@@ -31,15 +31,16 @@ pub(super) fn notes(
     };
     // A 403 that no refused file call explains: the server refused by itself. Missing files
     // are no reason for a 403 unless the URL named a directory none of whose index files
-    // exist. A refused symlink is one (nginx answers an ELOOP under disable_symlinks with 403).
+    // exist. A refused symlink is one (nginx answers an ELOOP under disable_symlinks with 403),
+    // and so is a dangling one (Apache's AH00037, "link target not accessible", is a 403).
     if request.status == Some(403)
         && notes.is_empty()
         && !suspects.iter().any(|s| {
             !s.noise
                 && (matches!(s.errno, libc::EACCES | libc::EPERM)
-                    || s.hints
-                        .iter()
-                        .any(|h| matches!(h, Hint::SymlinkRefused { .. })))
+                    || s.hints.iter().any(|h| {
+                        matches!(h, Hint::SymlinkRefused { .. } | Hint::DanglingLink { .. })
+                    }))
         })
     {
         notes.push(Note::ForbiddenByServer);
