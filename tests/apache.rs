@@ -513,6 +513,68 @@ fn a_dangling_symlink_names_the_target_meant() {
     }
 }
 
+/// A FallbackResource naming a missing file, in the server's configuration and in an
+/// .htaccess: every pretty URL loops through internal redirects to a 500 (AH00125). The
+/// fallback's target is the first suspect, with its near miss and the line naming it; the
+/// URL's own missing file (normal for a pretty URL) comes after it.
+#[test]
+fn a_fallback_resource_typo_is_named_before_the_pretty_urls_own_path() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start_with(
+        "prefork",
+        "<Directory \"@ROOT@/www/shop\">\n    FallbackResource /shop/front.phpp\n</Directory>\n",
+    );
+    let www = a.root.path().join("www");
+    for d in ["shop", "app"] {
+        std::fs::create_dir_all(www.join(d)).unwrap();
+    }
+    std::fs::write(www.join("shop/front.php"), "front\n").unwrap();
+    std::fs::write(www.join("app/router.html"), "router\n").unwrap();
+    std::fs::write(
+        www.join("app/.htaccess"),
+        "FallbackResource /app/router.htm\n",
+    )
+    .unwrap();
+    for (url, target, meant, file, directive) in [
+        (
+            "/shop/products/shoes",
+            "shop/front.phpp",
+            "shop/front.php",
+            "httpd.conf",
+            "FallbackResource /shop/front.phpp",
+        ),
+        (
+            "/app/users/42",
+            "app/router.htm",
+            "app/router.html",
+            "app/.htaccess",
+            "FallbackResource /app/router.htm",
+        ),
+    ] {
+        let (out, lines) = probe(&a, url, &[]);
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        let r = requests(&lines)[0];
+        assert_eq!(r["status"], 500, "{r:#}");
+        let s = &r["suspects"][0];
+        assert_eq!(s["path"], www.join(target).to_str().unwrap(), "{r:#}");
+        assert_eq!(
+            s["did_you_mean"],
+            www.join(meant).to_str().unwrap(),
+            "{r:#}"
+        );
+        let refs = s["references"].as_array().expect("references");
+        assert!(
+            refs.iter().any(|x| {
+                x["file"].as_str().unwrap_or_default().ends_with(file)
+                    && x["text"].as_str().unwrap_or_default() == directive
+            }),
+            "{r:#}"
+        );
+        let second = r["suspects"][1]["path"].as_str().unwrap_or_default();
+        assert!(second.ends_with(url.rsplit('/').next().unwrap()), "{r:#}");
+    }
+}
+
 /// Probe `path`, which must fail with a 403 whose record carries exactly one note: that note.
 fn the_403_note(a: &Apache, path: &str) -> String {
     let (out, lines) = probe(a, path, &[]);

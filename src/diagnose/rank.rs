@@ -179,7 +179,7 @@ pub fn rank(req: &Request, exists: &dyn Fn(&[u8]) -> bool) -> Vec<Group> {
 pub fn rank_with(req: &Request, exists: &dyn Fn(&[u8]) -> bool, access: &[Vec<u8>]) -> Vec<Group> {
     let url = req.target.as_deref().map(url_path).unwrap_or_default();
     let url_last = basename(&url).to_vec();
-    let per_dir = forms::per_dir_rewrite(req, &url_last, access);
+    let per_dir = forms::per_dir_rewrite(req, &url, &url_last, access);
     // Each group with the distinct paths it was seen under, and how often.
     let mut groups: Vec<(Group, PathCounts)> = Vec::new();
     for f in &req.failures {
@@ -229,6 +229,7 @@ pub fn rank_with(req: &Request, exists: &dyn Fn(&[u8]) -> bool, access: &[Vec<u8
                 url: &url,
                 url_last: &url_last,
                 per_dir: per_dir.as_ref(),
+                access,
             };
             score(&mut g, &paths, &ctx);
         }
@@ -311,6 +312,8 @@ struct Ctx<'a> {
     url_last: &'a [u8],
     /// A rewrite made by a per-directory file: (that file, when it was read, the target).
     per_dir: Option<&'a (Vec<u8>, f64, Vec<u8>)>,
+    /// The per-directory file names (`AccessFileName`).
+    access: &'a [Vec<u8>],
 }
 
 fn score(g: &mut Group, paths: &[(Vec<u8>, u64)], ctx: &Ctx) {
@@ -345,20 +348,31 @@ fn score(g: &mut Group, paths: &[(Vec<u8>, u64)], ctx: &Ctx) {
                 lossy(file)
             ));
         } else {
+            // A RewriteRule, a FallbackResource or an ErrorDocument there: the config line
+            // shown with the suspect names which.
             g.reasons.push(format!(
-                "the URL was rewritten by {} to {}, which does not exist",
+                "{} sent the request to {}, which does not exist",
                 lossy(file),
                 lossy(target)
             ));
         }
     } else if let Some((file, _, _)) = ctx.per_dir.filter(|(_, at, _)| mapped_before_rewrite(*at)) {
         g.reasons.push(format!(
-            "the path the URL maps to, before {} rewrote the URL",
+            "the path the URL maps to, before {} sent the request elsewhere",
             lossy(file)
         ));
     } else if !url_is_root && paths.iter().any(|(p, _)| p.ends_with(url)) {
-        s += 50;
-        g.reasons.push("the file the URL maps to".into());
+        if status.is_some_and(|s| s >= 500) {
+            // A missing file is answered with a 404: a 5xx came from something else (the
+            // fallback the server tried next, a backend); this is only where it started.
+            s += 15;
+            g.reasons.push(
+                "the file the URL maps to (a missing file gives a 404, not this error)".into(),
+            );
+        } else {
+            s += 50;
+            g.reasons.push("the file the URL maps to".into());
+        }
     } else if !url_last.is_empty() && name == url_last {
         // Same file name, another directory: an Alias or a DocumentRoot that points
         // somewhere else.
@@ -387,6 +401,21 @@ fn score(g: &mut Group, paths: &[(Vec<u8>, u64)], ctx: &Ctx) {
                 "the URL was rewritten to {}, which does not exist",
                 String::from_utf8_lossy(p)
             ));
+        } else if forms::server_fallback(ctx.req, url, &g.path, g.first_ts, ctx.access) {
+            // Below the URL's own file for a 404 (an ErrorDocument that is missing too is a
+            // second problem), above it for a 5xx (a FallbackResource or rewrite to a missing
+            // file loops through internal redirects until the server gives up: AH00124/5).
+            s += if status.is_some_and(|s| s >= 500) {
+                70
+            } else {
+                40
+            };
+            g.reasons.push(
+                "where the server went when the file the URL maps to was missing \
+                 (FallbackResource, ErrorDocument, a rewrite; nginx's try_files, error_page), \
+                 and it does not exist either"
+                    .into(),
+            );
         }
     }
     if !url_last.is_empty() && name != url_last {
@@ -759,7 +788,7 @@ mod tests {
         let g = rank(&r, &no_fs);
         assert_eq!(g[0].path, b"/srv/app/index.phpp", "{g:#?}");
         assert!(
-            g[0].reasons[0].contains("rewritten by /srv/app/.htaccess"),
+            g[0].reasons[0].contains("/srv/app/.htaccess sent the request to"),
             "{g:#?}"
         );
         assert!(g[0].score > g[1].score);
@@ -783,6 +812,86 @@ mod tests {
             "{g:#?}"
         );
         assert!(!why.contains("rewritten by"), "{g:#?}");
+    }
+
+    /// A FallbackResource (or rewrite) to a missing file loops through internal redirects
+    /// to a 500: the fallback's target is first, the URL's own missing file (a pretty URL)
+    /// after it.
+    #[test]
+    fn a_missing_fallback_in_a_500_comes_before_the_urls_own_file() {
+        let mut fails = vec![("/srv/www/products/shoes", 1.0), ("/srv/www/products", 1.5)];
+        for i in 0..10 {
+            fails.push(("/srv/www/front.phpp", 3.0 + i as f64));
+        }
+        let r = timed("/products/shoes", 500, &fails, &[("/srv/www", 2.0)]);
+        let g = rank(&r, &no_fs);
+        assert_eq!(g[0].path, b"/srv/www/front.phpp", "{g:#?}");
+        assert!(reasons(&g[..1]).contains("where the server went"), "{g:#?}");
+        assert!(g[0].score > g[1].score, "{g:#?}");
+    }
+
+    /// The same shape in a 404 (an ErrorDocument that is missing too): the URL's own file
+    /// explains the 404 and stays first; the ErrorDocument comes next, said so.
+    #[test]
+    fn a_missing_error_document_in_a_404_comes_after_the_urls_own_file() {
+        let r = timed(
+            "/blog/nothing.html",
+            404,
+            &[
+                ("/srv/www/blog/nothing.html", 1.0),
+                ("/srv/www/errors/nf.html", 3.0),
+            ],
+            &[("/srv/www/blog", 0.5)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g[0].path, b"/srv/www/blog/nothing.html", "{g:#?}");
+        assert_eq!(g[1].path, b"/srv/www/errors/nf.html", "{g:#?}");
+        assert!(
+            reasons(&g[1..2]).contains("where the server went"),
+            "{g:#?}"
+        );
+    }
+
+    /// A front controller found after the URL's file was missing ran: what fails after it is
+    /// the application's, not where the server went.
+    #[test]
+    fn a_failure_after_a_front_controller_ran_is_not_the_servers_fallback() {
+        let r = timed(
+            "/products/shoes",
+            500,
+            &[
+                ("/srv/www/products/shoes", 1.0),
+                ("/srv/www/cache/page.tpl", 3.0),
+            ],
+            &[("/srv/www/index.php", 2.0)],
+        );
+        let g = rank(&r, &no_fs);
+        assert!(!reasons(&g).contains("where the server went"), "{g:#?}");
+    }
+
+    /// A per-directory file read while the server walks to the URL's own path: a directory
+    /// on that path failing after it is not the target of a rewrite; the fallback named by
+    /// the per-directory file is.
+    #[test]
+    fn a_directory_on_the_urls_way_is_not_a_per_directory_rewrite_target() {
+        let r = timed(
+            "/app/users/42",
+            500,
+            &[
+                ("/srv/app/users/42", 1.0),
+                ("/srv/app/users", 2.5),
+                ("/srv/app/router.htm", 4.0),
+                ("/srv/app/router.htm", 5.0),
+            ],
+            &[("/srv/app", 1.5), ("/srv/app/.htaccess", 2.0)],
+        );
+        let g = rank(&r, &no_fs);
+        assert_eq!(g[0].path, b"/srv/app/router.htm", "{g:#?}");
+        assert!(
+            g[0].reasons[0].contains("/srv/app/.htaccess sent the request to /srv/app/router.htm"),
+            "{g:#?}"
+        );
+        assert!(!reasons(&g[1..]).contains("sent the request"), "{g:#?}");
     }
 
     #[test]

@@ -158,14 +158,28 @@ pub fn rewritten<'a>(req: &Request, paths: &'a [(Vec<u8>, u64)]) -> Option<&'a [
 
 /// A rewrite made by a per-directory file: the per-directory file of a directory D was read
 /// (a successful open), and afterwards a path under D failed before anything else under D
-/// was found (the server's look at the rewritten path, before any handler ran). Returns
-/// (the per-directory file, when it was read, the failed target).
+/// was found (the server's look at the rewritten path, before any handler ran), other than
+/// the URL's own path and the directories on the way to it. Returns (the per-directory file,
+/// when it was read, the failed target). "Rewrite" in the wide sense: a RewriteRule, a
+/// FallbackResource, an ErrorDocument or a DirectoryIndex there all look alike.
 pub fn per_dir_rewrite(
     req: &Request,
+    url: &[u8],
     url_last: &[u8],
     access: &[Vec<u8>],
 ) -> Option<(Vec<u8>, f64, Vec<u8>)> {
     let is_access = |p: &[u8]| access.iter().any(|a| a.as_slice() == basename(p));
+    // A directory on the way to the URL's own path (`app/users` for `/app/users/42`): the
+    // server's walk of the URL it was asked for, not a target it was sent to.
+    let on_url_path = |p: &[u8]| {
+        url.len() > 1
+            && req
+                .failures
+                .iter()
+                .map(|f| &f.path)
+                .chain(req.lookups.iter().map(|l| &l.path))
+                .any(|q| q.ends_with(url) && under(p, q))
+    };
     for a in req.lookups.iter().filter(|l| is_access(&l.path)) {
         let dir = dirname(&a.path);
         let target = req.failures.iter().find(|f| {
@@ -174,6 +188,7 @@ pub fn per_dir_rewrite(
                 && under(dir, &f.path)
                 && basename(&f.path) != url_last
                 && !is_access(&f.path)
+                && !on_url_path(&f.path)
                 // Nothing under D found in between but the target's own directories (the
                 // walk to it): a found file means a handler ran, and what fails after is
                 // the application's.
@@ -190,4 +205,55 @@ pub fn per_dir_rewrite(
         }
     }
     None
+}
+
+/// When the file the URL maps to first failed (ENOENT or ENOTDIR), and under which path: the
+/// earliest failure of a path ending with the URL's path. `None` for `/`.
+pub fn url_file_failed<'a>(req: &'a Request, url: &[u8]) -> Option<(f64, &'a [u8])> {
+    if url.len() < 2 {
+        return None;
+    }
+    req.failures
+        .iter()
+        .filter(|f| matches!(f.errno, libc::ENOENT | libc::ENOTDIR) && f.path.ends_with(url))
+        .min_by(|a, b| a.ts.total_cmp(&b.ts))
+        .map(|f| (f.ts, f.path.as_slice()))
+}
+
+/// Whether `path`, first failing at `at`, is where the server went next when the file the URL
+/// maps to was missing (a FallbackResource, an ErrorDocument, a rewrite in the server's
+/// configuration): it failed after that file did, is not on that file's own path (the file,
+/// a directory on the way to it, or under it), lies under the same document root, and nothing
+/// else under that root was found in between but directories on `path`'s way and
+/// per-directory files. A file found in between is a handler that ran (a front controller):
+/// what fails after it is the application's.
+pub fn server_fallback(
+    req: &Request,
+    url: &[u8],
+    path: &[u8],
+    at: f64,
+    access: &[Vec<u8>],
+) -> bool {
+    let Some((missing_at, mapped)) = url_file_failed(req, url) else {
+        return false;
+    };
+    let root = &mapped[..mapped.len() - url.len()];
+    if at <= missing_at
+        || path == mapped
+        || under(path, mapped)
+        || under(mapped, path)
+        || root.is_empty()
+        || !under(root, path)
+    {
+        return false;
+    }
+    let is_access = |p: &[u8]| access.iter().any(|a| a.as_slice() == basename(p));
+    !req.lookups.iter().any(|l| {
+        l.ts > missing_at
+            && l.ts < at
+            && under(root, &l.path)
+            && !under(&l.path, path)
+            && !under(&l.path, mapped)
+            && !is_access(&l.path)
+    })
 }
