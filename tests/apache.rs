@@ -575,6 +575,93 @@ fn a_fallback_resource_typo_is_named_before_the_pretty_urls_own_path() {
     }
 }
 
+/// CGI scripts that fail in the child mod_cgi forks, not in the worker: an interpreter
+/// misspelt on the `#!` line (the exec of a script that is there fails with ENOENT), Windows
+/// line endings (the `\r` is part of the interpreter's name), no execute bit, and a script
+/// whose shell cannot open the file it sources. Each is the request's first suspect, made
+/// by the child (another pid than the worker), with what explains it.
+#[test]
+fn cgi_scripts_failing_in_the_forked_child_are_explained() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let a = Apache::start_with(
+        "prefork",
+        "LoadModule cgi_module /usr/lib/apache2/modules/mod_cgi.so\n\
+         LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n\
+         ScriptAlias /cgi-bin/ \"@ROOT@/cgi/\"\n\
+         <Directory \"@ROOT@/cgi\">\n    Options +ExecCGI\n    Require all granted\n</Directory>\n",
+    );
+    let cgi = a.root.path().join("cgi");
+    std::fs::create_dir_all(&cgi).unwrap();
+    let script = |name: &str, body: &str, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = cgi.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let print = "echo 'Content-type: text/plain'; echo; echo hi";
+    script("typo.cgi", &format!("#!/bin/shh\n{print}\n"), 0o755);
+    script("win.cgi", &format!("#!/bin/sh\r\n{print}\r\n"), 0o755);
+    script("noexec.cgi", &format!("#!/bin/sh\n{print}\n"), 0o644);
+    let settings = cgi.join("settings.sh");
+    std::fs::write(&settings, "X=1\n").unwrap();
+    let sources = cgi.join("setings.sh");
+    script(
+        "conf.cgi",
+        &format!("#!/bin/sh\n. {} || exit 1\n{print}\n", sources.display()),
+        0o755,
+    );
+    let cgi_path = |n: &str| cgi.join(n).to_str().unwrap().to_string();
+    for (name, syscall, errno, path, hint) in [
+        (
+            "typo.cgi",
+            "execve",
+            "ENOENT",
+            cgi_path("typo.cgi"),
+            "#! line names /bin/shh, which does not exist",
+        ),
+        (
+            "win.cgi",
+            "execve",
+            "ENOENT",
+            cgi_path("win.cgi"),
+            "ends with a carriage return",
+        ),
+        (
+            "noexec.cgi",
+            "execve",
+            "EACCES",
+            cgi_path("noexec.cgi"),
+            "no execute bit is set",
+        ),
+        (
+            "conf.cgi",
+            "",
+            "ENOENT",
+            sources.to_str().unwrap().to_string(),
+            "",
+        ),
+    ] {
+        let (out, lines) = probe(&a, &format!("/cgi-bin/{name}"), &[]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let r = requests(&lines)[0];
+        assert_eq!(r["status"], 500, "{r:#}");
+        let s = &r["suspects"][0];
+        assert_eq!(s["path"], path.as_str(), "{r:#}");
+        assert_eq!(s["errno"], errno, "{r:#}");
+        assert!(s["pid"].is_number(), "{r:#}");
+        assert_ne!(s["pid"], r["pid"], "made by the forked child: {r:#}");
+        if !syscall.is_empty() {
+            assert_eq!(s["syscall"], syscall, "{r:#}");
+        }
+        if hint.is_empty() {
+            assert_eq!(s["did_you_mean"], settings.to_str().unwrap(), "{r:#}");
+        } else {
+            let hints = s["hints"].to_string();
+            assert!(hints.contains(hint), "{name}: {r:#}");
+        }
+    }
+}
+
 /// Probe `path`, which must fail with a 403 whose record carries exactly one note: that note.
 fn the_403_note(a: &Apache, path: &str) -> String {
     let (out, lines) = probe(a, path, &[]);

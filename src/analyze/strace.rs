@@ -200,8 +200,14 @@ impl Reader {
         let errno = res.and_then(|r| r.1).and_then(errno::by_name);
         let ok = res.is_some() && errno.is_none();
         self.decorations(pid, &texts);
-        if ok {
-            self.processes(pid, name, &texts, ret);
+        if ok && let Some(child) = self.processes(pid, name, &texts, ret) {
+            // A new process: the correlator gives it its parent's request (a CGI child).
+            out.push(Event::Started {
+                ts,
+                pid: child,
+                tid: child,
+                parent: Some(tid),
+            });
         }
         let Some(spec) = table::by_name(name) else {
             return;
@@ -277,16 +283,18 @@ impl Reader {
     }
 
     /// Processes and threads a successful clone/fork made: a thread joins its parent's
-    /// group; a new process starts with its parent's fds and cwd.
-    fn processes(&mut self, pid: i32, name: &str, texts: &[&str], ret: i64) {
+    /// group; a new process starts with its parent's fds and cwd, and is returned.
+    fn processes(&mut self, pid: i32, name: &str, texts: &[&str], ret: i64) -> Option<i32> {
         if !matches!(name, "clone" | "clone3" | "fork" | "vfork") {
-            return;
+            return None;
         }
         let child = ret as i32;
         if texts.iter().any(|t| t.contains("CLONE_THREAD")) {
             self.groups.insert(child, pid);
+            None
         } else {
             self.files.inherit(pid, child);
+            Some(child)
         }
     }
 
@@ -473,6 +481,34 @@ mod tests {
             })
             .collect();
         (r, evs)
+    }
+
+    /// A fork (mod_cgi's child) is announced with its parent, so the correlator gives it
+    /// the request its parent serves; a thread is not (it is its process's).
+    #[test]
+    fn a_new_process_is_announced_with_its_parent() {
+        let mut r = Reader::new(shows());
+        let mut out = Vec::new();
+        for (i, l) in [
+            "4711 00:00:01.000000 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f1c) = 5001",
+            "4711 00:00:01.100000 clone(child_stack=0x1, flags=CLONE_VM|CLONE_FS|CLONE_THREAD|CLONE_SYSVSEM) = 4712",
+            "4711 00:00:01.200000 vfork() = -1 EAGAIN (Resource temporarily unavailable)",
+        ]
+        .iter()
+        .enumerate()
+        {
+            r.line(i + 1, l, None, &mut out);
+        }
+        let started: Vec<(i32, i32, Option<i32>)> = out
+            .iter()
+            .filter_map(|e| match e {
+                Event::Started {
+                    pid, tid, parent, ..
+                } => Some((*pid, *tid, *parent)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started, [(5001, 5001, Some(4711))]);
     }
 
     #[test]

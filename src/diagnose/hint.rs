@@ -165,6 +165,18 @@ pub enum Hint {
     NotExecutable { path: Vec<u8>, kind: FileKind },
     /// A file without any execute bit: not even root may execute it.
     NoExecuteBit { path: Vec<u8>, mode: Mode },
+    /// An exec of an existing file failed with ENOENT: the interpreter it names is missing.
+    /// `shebang`: named on its `#!` line, else the ELF program interpreter (PT_INTERP, the
+    /// dynamic loader); `crlf`: the `#!` line ends with a carriage return, which the kernel
+    /// takes as part of the name (Windows line endings; `interpreter` is without it);
+    /// `meant`: an existing interpreter near that name.
+    MissingInterpreter {
+        path: Vec<u8>,
+        interpreter: Vec<u8>,
+        shebang: bool,
+        crlf: bool,
+        meant: Option<Vec<u8>>,
+    },
     /// The mode bits (and the POSIX ACL, with `acl`) allow what the call wanted.
     ModeAllows {
         path: Vec<u8>,
@@ -299,6 +311,18 @@ impl Hint {
                 }
                 if let Some(by) = by {
                     map(&mut by.file);
+                }
+            }
+            Hint::MissingInterpreter {
+                path,
+                interpreter,
+                meant,
+                ..
+            } => {
+                map(path);
+                map(interpreter);
+                if let Some(m) = meant {
+                    map(m);
                 }
             }
             Hint::GluedTarget { target, path, by } => {

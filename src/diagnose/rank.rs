@@ -108,6 +108,14 @@ fn noise_reason(
     {
         return Some(".htaccess probe");
     }
+    // What the dynamic loader looks for in every program a request runs (a CGI script's
+    // interpreter, a command a PHP page runs): /etc/ld.so.preload, which few systems have,
+    // and each library in the glibc-hwcaps subdirectories before the plain directory.
+    if matches!(f.errno, libc::ENOENT | libc::ENOTDIR)
+        && (f.path == b"/etc/ld.so.preload" || contains(&f.path, b"/glibc-hwcaps/"))
+    {
+        return Some("the dynamic loader's probe");
+    }
     // The URL-path looked up as if it were a file (mod_rewrite does this for a rewrite
     // target) before being mapped under the DocumentRoot, where it was found.
     if f.errno == libc::ENOENT

@@ -225,6 +225,9 @@ pub struct Correlator {
     backends_seen: bool,
     /// Processes seen writing to their error log.
     log_writers: FastMap<i32, ()>,
+    /// Processes forked while their parent served a request (a CGI script, a PHP exec()),
+    /// and their descendants: the request their file calls belong to, until they exit.
+    spawned: FastMap<i32, u64>,
 }
 
 /// Legs kept that ended before the request that sent them was seen (the two processes'
@@ -273,7 +276,29 @@ impl Correlator {
                 self.announced(a, done);
                 None
             }
+            Event::Started {
+                pid,
+                tid,
+                parent: Some(parent),
+                ..
+            } if pid == tid => {
+                // A new process (not a thread) forked by a thread serving a request, or by
+                // a process forked for one: mod_cgi's child that execs the script, a shell
+                // a script runs. What it opens or fails to exec is that request's.
+                let id = self
+                    .current
+                    .get(parent)
+                    .or_else(|| self.spawned.get(parent))
+                    .copied();
+                if let Some(id) = id.filter(|id| self.open.contains_key(id)) {
+                    self.spawned.insert(*pid, id);
+                }
+                None
+            }
             Event::Exited { pid, tid, ts, .. } => {
+                if pid == tid {
+                    self.spawned.remove(pid);
+                }
                 if let Some(id) = self.current.remove(tid) {
                     self.finish(id, *ts, RequestEnd::WorkerExited, done);
                 }
@@ -355,6 +380,7 @@ impl Correlator {
             self.finish(id, ts, RequestEnd::Detached, done);
         }
         self.current.clear();
+        self.spawned.clear();
         self.conns.clear();
         done.append(&mut self.held);
         self.legs.clear();
@@ -410,7 +436,18 @@ impl Correlator {
                 self.open.get_mut(&id)?.file_call(ev);
                 Some(id)
             }
-            None => self.leg_call(ev, done),
+            None => match self.spawned.get(&ev.pid) {
+                Some(&id) => {
+                    let Some(r) = self.open.get_mut(&id) else {
+                        // Its request is over (the child outlived it): its calls are its own.
+                        self.spawned.remove(&ev.pid);
+                        return None;
+                    };
+                    r.file_call(ev);
+                    Some(id)
+                }
+                None => self.leg_call(ev, done),
+            },
         }
     }
 

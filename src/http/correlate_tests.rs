@@ -1655,3 +1655,58 @@ fn unanswered_text_that_is_not_http_makes_no_record() {
         run.done
     );
 }
+
+/// mod_cgi forks a child that execs the script, and the script's shell runs its own
+/// children: their file calls are the request's (the exec that failed, the file the script
+/// could not open). A child that outlives the request, and the worker's other children, are
+/// not tied to it.
+#[test]
+fn a_process_forked_while_serving_a_request_is_that_requests() {
+    let w = prefork(4711);
+    let cgi = prefork(5001);
+    let shell_child = prefork(5002);
+    let stray = prefork(5003);
+    let started = |t: Thread, parent: i32| Event::Started {
+        ts: tick(),
+        pid: t.pid,
+        tid: t.tid,
+        parent: Some(parent),
+    };
+    let mut run = Run::default();
+    // Forked before any request: not the request's.
+    run.feed(started(stray, w.pid));
+    run.feed(w.accept4(13));
+    let id = run.feed(w.recv(13, &get("/cgi-bin/conf.cgi"))).unwrap();
+    run.feed(started(cgi, w.pid));
+    run.feed(started(shell_child, cgi.pid));
+    let calls = run.feed_all([
+        cgi.openat("/srv/cgi/setings.sh", "O_RDONLY", Err(libc::ENOENT)),
+        shell_child.stat("/usr/bin/convert", StatKind::Stat, Err(libc::ENOENT)),
+        stray.stat("/tmp/stray", StatKind::Stat, Err(libc::ENOENT)),
+    ]);
+    assert_eq!(calls, [Some(id), Some(id), None]);
+    run.feed(shell_child.exited(ExitKind::Code(0)));
+    run.feed(cgi.exited(ExitKind::Code(1)));
+    // The child's exit does not end the request: the worker answers it.
+    assert!(run.done.is_empty(), "{:#?}", run.done);
+    run.feed(w.send(13, &response("500 Internal Server Error", "")));
+    run.feed(w.recv_eof(13));
+    let r = run.only();
+    assert_eq!(
+        failure_paths(r),
+        ["/srv/cgi/setings.sh", "/usr/bin/convert"],
+        "{r:#?}"
+    );
+    assert!(r.processes.contains(&cgi.pid), "{r:#?}");
+
+    // A child still running after its request ended: its calls are its own again.
+    let late = prefork(5004);
+    run.feed(w.recv(13, &get("/cgi-bin/slow.cgi")));
+    run.feed(started(late, w.pid));
+    run.feed(w.send(13, &response("200 OK", "")));
+    run.feed(w.recv_eof(13));
+    assert_eq!(
+        run.feed(late.stat("/tmp/after", StatKind::Stat, Err(libc::ENOENT))),
+        None
+    );
+}

@@ -218,6 +218,41 @@ pub fn hint(h: &Hint) -> String {
         Hint::NotExecutable { path, kind: k } => {
             format!("{} is {}, which cannot be executed", show(path), kind(*k))
         }
+        Hint::MissingInterpreter {
+            path,
+            interpreter,
+            shebang,
+            crlf,
+            meant,
+        } => {
+            let mut s = if *crlf {
+                format!(
+                    "{}'s #! line ends with a carriage return (Windows line endings): the \
+                     kernel looks for the interpreter \"{}\\r\", which does not exist; remove \
+                     the \\r (dos2unix, or sed -i 's/\\r$//')",
+                    show(path),
+                    show(interpreter)
+                )
+            } else if *shebang {
+                format!(
+                    "{}'s #! line names {}, which does not exist (the exec of a script whose \
+                     interpreter is missing fails with ENOENT)",
+                    show(path),
+                    show(interpreter)
+                )
+            } else {
+                format!(
+                    "{} needs the program interpreter {}, which does not exist (a program \
+                     built for another C library or system)",
+                    show(path),
+                    show(interpreter)
+                )
+            };
+            if let Some(m) = meant.as_ref().filter(|_| !*crlf) {
+                s.push_str(&format!("; did you mean {}?", show(m)));
+            }
+            s
+        }
         Hint::NoExecuteBit { path, mode } => format!(
             "{} is {}: no execute bit is set, so not even root may execute it",
             show(path),

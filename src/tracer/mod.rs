@@ -337,10 +337,17 @@ impl<'a> Tracer<'a> {
             match stop {
                 Stop::Exited(c) => return self.note_main_exit(tid, ExitKind::Code(c)),
                 Stop::Signaled(s) => return self.note_main_exit(tid, ExitKind::Signal(s)),
-                // A new child whose first stop came before its parent's fork event.
+                // A new child whose first stop came before its parent's fork event. A new
+                // process names its parent in /proc (the correlator gives a process forked
+                // while its parent serves a request that request); a new thread does not
+                // name the thread that cloned it.
                 _ => {
-                    let tgid = crate::procinfo::tgid(tid).unwrap_or(tid);
-                    self.adopt(tid, tgid, None);
+                    let st = crate::procinfo::status(tid);
+                    let tgid = st.as_ref().map_or(tid, |s| s.tgid);
+                    let parent = st
+                        .map(|s| s.ppid)
+                        .filter(|p| tgid == tid && self.tracees.contains_key(p));
+                    self.adopt(tid, tgid, parent);
                 }
             }
         }

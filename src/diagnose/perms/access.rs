@@ -116,6 +116,18 @@ pub(super) fn explain_denied(
 ) -> Vec<Hint> {
     let w = walk(path);
     let Some(c) = creds else {
+        // No execute bit at all refuses everyone, root too: no credentials needed to say so
+        // (a CGI child that failed its exec is gone before its credentials can be read).
+        if want == Want::Exec
+            && let End::Found { path: real, meta } = &w.end
+            && meta.is_file()
+            && meta.mode() & 0o111 == 0
+        {
+            return vec![Hint::NoExecuteBit {
+                path: real.clone(),
+                mode: creds::mode(meta),
+            }];
+        }
         return denied_without_creds(&w);
     };
     for (dir, meta) in &w.searched {

@@ -3,11 +3,13 @@
 //! entry point ([`explain`], dispatching on the errno), the access wanted ([`Want`]) and the
 //! small readers the others share; the worker's identity is in creds.rs, the bounded path
 //! walk in walk.rs, mode bits and ACLs in access.rs, the other gatekeepers (SELinux, AppArmor,
-//! systemd sandboxing, immutable files, noexec mounts) in sandbox.rs. Reads the file system
+//! systemd sandboxing, immutable files, noexec mounts) in sandbox.rs, the interpreter an exec
+//! needs (ENOENT for a file that is there) in interp.rs. Reads the file system
 //! (and, through procinfo, /proc), never writes; paths are bytes throughout.
 
 pub(crate) mod access;
 pub(crate) mod creds;
+mod interp;
 mod sandbox;
 mod walk;
 
@@ -108,6 +110,12 @@ fn explain_missing(path: &[u8], want: Want, pid: Option<i32>) -> Vec<Hint> {
     let w = walk(path);
     match &w.end {
         End::Found { path: real, .. } => {
+            // An exec of a file that is there: the interpreter it needs is not.
+            if want == Want::Exec
+                && let Some(h) = interp::missing_interpreter(real)
+            {
+                return vec![h];
+            }
             let mut out = vec![Hint::ExistsNow {
                 path: path.to_vec(),
             }];
