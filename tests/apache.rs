@@ -575,20 +575,40 @@ fn a_fallback_resource_typo_is_named_before_the_pretty_urls_own_path() {
     }
 }
 
-/// CGI scripts that fail in the child mod_cgi forks, not in the worker: an interpreter
-/// misspelt on the `#!` line (the exec of a script that is there fails with ENOENT), Windows
-/// line endings (the `\r` is part of the interpreter's name), no execute bit, and a script
-/// whose shell cannot open the file it sources. Each is the request's first suspect, made
-/// by the child (another pid than the worker), with what explains it.
+/// CGI scripts that fail in the process forked to run them, not in the worker: an
+/// interpreter misspelt on the `#!` line (the exec of a script that is there fails with
+/// ENOENT), Windows line endings (the `\r` is part of the interpreter's name), no execute
+/// bit, and a script whose shell cannot open the file it sources. Each is the request's
+/// first suspect, made by the child (another pid than the worker), with what explains it.
+/// prefork's mod_cgi forks the child from the worker serving the request.
 #[test]
 fn cgi_scripts_failing_in_the_forked_child_are_explained() {
+    check_cgi(
+        "prefork",
+        "LoadModule cgi_module /usr/lib/apache2/modules/mod_cgi.so\n",
+    );
+}
+
+/// The event MPM's mod_cgid (Debian's default CGI) forks the child from its own daemon,
+/// which serves no request: the child is tied to the request whose script it execs.
+#[test]
+fn cgid_scripts_failing_in_the_daemons_child_are_explained() {
+    check_cgi(
+        "event",
+        "LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so\n\
+         ScriptSock \"@ROOT@/run/cgisock\"\n",
+    );
+}
+
+fn check_cgi(mpm: &str, module: &str) {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let a = Apache::start_with(
-        "prefork",
-        "LoadModule cgi_module /usr/lib/apache2/modules/mod_cgi.so\n\
-         LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n\
-         ScriptAlias /cgi-bin/ \"@ROOT@/cgi/\"\n\
-         <Directory \"@ROOT@/cgi\">\n    Options +ExecCGI\n    Require all granted\n</Directory>\n",
+        mpm,
+        &format!(
+            "{module}LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n\
+             ScriptAlias /cgi-bin/ \"@ROOT@/cgi/\"\n\
+             <Directory \"@ROOT@/cgi\">\n    Options +ExecCGI\n    Require all granted\n</Directory>\n"
+        ),
     );
     let cgi = a.root.path().join("cgi");
     std::fs::create_dir_all(&cgi).unwrap();

@@ -116,6 +116,17 @@ fn noise_reason(
     {
         return Some("the dynamic loader's probe");
     }
+    // A shared library looked for along a search path (LD_LIBRARY_PATH, RUNPATH, their
+    // hardware subdirectories) and found later in another directory: the loader's search.
+    if matches!(f.errno, libc::ENOENT | libc::ENOTDIR | libc::EACCES)
+        && is_shared_library(name)
+        && req
+            .lookups
+            .iter()
+            .any(|l| l.ts > f.ts && basename(&l.path) == name)
+    {
+        return Some("the dynamic loader's probe");
+    }
     // The URL-path looked up as if it were a file (mod_rewrite does this for a rewrite
     // target) before being mapped under the DocumentRoot, where it was found.
     if f.errno == libc::ENOENT
@@ -144,6 +155,15 @@ fn noise_reason(
         }
     }
     None
+}
+
+/// `libc.so.6`, `libfoo.so`, `libfoo-1.2.so.3.4`: a name the dynamic loader opens.
+fn is_shared_library(name: &[u8]) -> bool {
+    let Some(at) = name.windows(3).rposition(|w| w == b".so") else {
+        return false;
+    };
+    let rest = &name[at + 3..];
+    at > 0 && rest.iter().all(|&b| b == b'.' || b.is_ascii_digit()) && !rest.ends_with(b".")
 }
 
 /// Distinct paths of a group and how often each was seen.
@@ -900,6 +920,44 @@ mod tests {
             "{g:#?}"
         );
         assert!(!reasons(&g[1..]).contains("sent the request"), "{g:#?}");
+    }
+
+    #[test]
+    fn shared_library_names() {
+        for n in ["libc.so.6", "libfoo.so", "libssl.so.3", "libx-1.2.so.3.4"] {
+            assert!(is_shared_library(n.as_bytes()), "{n}");
+        }
+        for n in [
+            ".so",
+            "notes.sock",
+            "index.php",
+            "libc.so.",
+            "lib.soap",
+            "x.so.6a",
+        ] {
+            assert!(!is_shared_library(n.as_bytes()), "{n}");
+        }
+    }
+
+    /// The loader's search along LD_LIBRARY_PATH before it finds the library: noise; a
+    /// library never found is not.
+    #[test]
+    fn a_library_found_later_elsewhere_is_the_loaders_search() {
+        let mut r = timed(
+            "/cgi-bin/x.cgi",
+            500,
+            &[
+                ("/opt/app/lib/x86_64/libc.so.6", 1.0),
+                ("/opt/app/lib/libc.so.6", 2.0),
+                ("/opt/app/lib/libgone.so.1", 3.5),
+            ],
+            &[("/lib/x86_64-linux-gnu/libc.so.6", 3.0)],
+        );
+        r.failures[0].errno = libc::EACCES;
+        let g = rank(&r, &no_fs);
+        let real: Vec<_> = g.iter().filter(|g| g.noise.is_none()).collect();
+        assert_eq!(real.len(), 1, "{g:#?}");
+        assert_eq!(real[0].path, b"/opt/app/lib/libgone.so.1");
     }
 
     #[test]

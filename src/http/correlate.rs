@@ -285,11 +285,11 @@ impl Correlator {
                 // A new process (not a thread) forked by a thread serving a request, or by
                 // a process forked for one: mod_cgi's child that execs the script, a shell
                 // a script runs. What it opens or fails to exec is that request's.
+                // The parent's request: the one it serves, its FastCGI leg's (PHP's exec()
+                // in a php-fpm worker), or the one it was itself started for.
                 let id = self
-                    .current
-                    .get(parent)
-                    .or_else(|| self.spawned.get(parent))
-                    .copied();
+                    .serving(*parent)
+                    .or_else(|| self.spawned.get(parent).copied());
                 if let Some(id) = id.filter(|id| self.open.contains_key(id)) {
                     self.spawned.insert(*pid, id);
                 }
@@ -446,9 +446,33 @@ impl Correlator {
                     r.file_call(ev);
                     Some(id)
                 }
-                None => self.leg_call(ev, done),
+                None => match self.exec_for_request(ev) {
+                    Some(id) => {
+                        self.spawned.insert(ev.pid, id);
+                        self.open.get_mut(&id)?.file_call(ev);
+                        Some(id)
+                    }
+                    None => self.leg_call(ev, done),
+                },
             },
         }
+    }
+
+    /// The open request whose file a process that serves none execs: mod_cgid's daemon (the
+    /// event and worker MPMs' CGI) forks the script's process itself, not the worker thread
+    /// that serves the request, so no fork ties them; the worker looked the script up, and
+    /// the child execs that same path. The oldest such request (two requests for one script
+    /// at once are told apart by nothing in the trace; either is the right script).
+    fn exec_for_request(&self, ev: &SyscallEvent) -> Option<u64> {
+        if !matches!(ev.name, "execve" | "execveat") || self.legs.contains_key(&ev.tid) {
+            return None;
+        }
+        let path = ev.path.as_ref()?;
+        self.open
+            .values()
+            .filter(|r| r.lookups.iter().any(|l| l.path == *path))
+            .map(|r| r.id)
+            .min()
     }
 
     /// The request a thread's calls belong to: the one it serves, or the one its FastCGI
@@ -671,8 +695,15 @@ impl Correlator {
             // kept only when it is the process's one open request.
             let guess_ok = !errlog::is_nginx_line(&line)
                 || self.open.values().filter(|r| r.pid == ev.pid).count() <= 1;
+            // A process started for a request (a CGI script under mod_cgid) writes to the
+            // error log as its stderr: its lines are that request's.
             let fallback = guess_ok
-                .then(|| self.current.get(&ev.tid).copied())
+                .then(|| {
+                    self.current
+                        .get(&ev.tid)
+                        .or_else(|| self.spawned.get(&ev.pid))
+                        .copied()
+                })
                 .flatten();
             let Some(id) = named.or(fallback) else {
                 continue;

@@ -1710,3 +1710,83 @@ fn a_process_forked_while_serving_a_request_is_that_requests() {
         None
     );
 }
+
+/// mod_cgid: the daemon, which serves no request, forks the script's process; the worker
+/// thread serving the request looked the script up. The child that execs that path is the
+/// request's from then on (its calls, and its stderr, which is the error log); a process
+/// that execs a path no open request looked up is nobody's.
+#[test]
+fn a_process_that_execs_a_requests_script_is_that_requests() {
+    let w = thread(4711, 4720);
+    let daemon = prefork(4700);
+    let child = prefork(5001);
+    let other = prefork(5002);
+    let script = "/srv/cgi/conf.cgi";
+    let exec = |t: Thread, path: &str, res: Result<i64, i32>| {
+        let s = t.sys("execve", vec![str_arg(path.as_bytes())], 0);
+        t.file(s, path, res)
+    };
+    let started = |t: Thread| Event::Started {
+        ts: tick(),
+        pid: t.pid,
+        tid: t.tid,
+        parent: Some(daemon.pid),
+    };
+    let mut run = Run::default();
+    run.feed(w.accept4(13));
+    let id = run.feed(w.recv(13, &get("/cgi-bin/conf.cgi"))).unwrap();
+    run.feed(w.stat(script, StatKind::Stat, Ok(())));
+    run.feed(started(child));
+    run.feed(started(other));
+    // Forked by a process serving nothing: not the request's yet.
+    assert_eq!(
+        run.feed(child.stat("/srv/cgi", StatKind::Stat, Ok(()))),
+        None
+    );
+    assert_eq!(run.feed(exec(other, "/usr/sbin/sendmail", Ok(0))), None);
+    assert_eq!(run.feed(exec(child, script, Ok(0))), Some(id));
+    assert_eq!(
+        run.feed(child.openat("/srv/cgi/setings.sh", "O_RDONLY", Err(libc::ENOENT))),
+        Some(id)
+    );
+    run.feed(
+        child.errlog(b"/srv/cgi/conf.cgi: 2: .: cannot open /srv/cgi/setings.sh: No such file"),
+    );
+    run.feed(child.exited(ExitKind::Code(2)));
+    run.feed(w.send(13, &response("500 Internal Server Error", "")));
+    run.feed(w.recv_eof(13));
+    let r = run.only();
+    assert_eq!(failure_paths(r), ["/srv/cgi/setings.sh"], "{r:#?}");
+    assert_eq!(r.logged.len(), 1, "{r:#?}");
+    assert!(r.processes.contains(&child.pid), "{r:#?}");
+}
+
+/// A command PHP's exec() runs in a php-fpm worker serving a FastCGI leg: its calls are the
+/// web server's request's, as the worker's are.
+#[test]
+fn a_process_a_backend_worker_forks_is_the_web_servers_requests() {
+    let (n, f) = (prefork(1610), prefork(1710));
+    let cmd = prefork(1810);
+    let mut run = Run::default();
+    run.feed_all([n.accept4(3), n.recv(3, &get("/thumb.php"))]);
+    run.feed(n.fcgi_send_all(11, "/thumb.php", "/srv/www/thumb.php"));
+    run.feed_all(f.fcgi_serve(5, "/thumb.php", "/srv/www/thumb.php"));
+    let id = run.feed(f.stat("/srv/www/thumb.php", StatKind::Stat, Ok(())));
+    assert!(id.is_some());
+    run.feed(Event::Started {
+        ts: tick(),
+        pid: cmd.pid,
+        tid: cmd.tid,
+        parent: Some(f.tid),
+    });
+    assert_eq!(
+        run.feed(cmd.openat("/srv/www/img/logo.pgn", "O_RDONLY", Err(libc::ENOENT))),
+        id
+    );
+    run.feed(cmd.exited(ExitKind::Code(1)));
+    run.feed_all(f.fcgi_answer(5));
+    run.feed(n.send(3, &response("500 Internal Server Error", "")));
+    run.feed(n.close(3));
+    let r = run.only();
+    assert_eq!(failure_paths(r), ["/srv/www/img/logo.pgn"], "{r:#?}");
+}
