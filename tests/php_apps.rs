@@ -35,10 +35,17 @@ fn probe(app: &PhpApache, paths: &[&str]) -> (std::process::Output, Vec<Value>) 
 /// it has its record; nothing else asks these servers anything).
 fn records<'a>(lines: &'a [Value], paths: &[&str], stderr: &str) -> Vec<&'a Value> {
     let reqs = requests(lines);
+    // Everything else reqtrace wrote (its start and summary lines: processes traced,
+    // dropped, why it ended), to tell a request never seen from one never finished.
+    let others: Vec<String> = lines
+        .iter()
+        .filter(|l| l["type"] != "request")
+        .map(|l| l.to_string())
+        .collect();
     assert_eq!(
         reqs.len(),
         paths.len(),
-        "one record per probe {paths:?}: {reqs:#?}\n{stderr}"
+        "one record per probe {paths:?}: {reqs:#?}\n{stderr}\n{others:#?}"
     );
     for (r, p) in reqs.iter().zip(paths) {
         let want = p.split('?').next().unwrap();
