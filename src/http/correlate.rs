@@ -282,15 +282,18 @@ impl Correlator {
                 parent: Some(parent),
                 ..
             } if pid == tid => {
-                // A new process (not a thread) forked by a thread serving a request, or by
-                // a process forked for one: mod_cgi's child that execs the script, a shell
-                // a script runs. What it opens or fails to exec is that request's.
-                // The parent's request: the one it serves, its FastCGI leg's (PHP's exec()
-                // in a php-fpm worker), or the one it was itself started for.
+                // A new process (not a thread) forked while its parent works for a request:
+                // mod_cgi's child that execs the script, a shell a script runs, PHP's exec()
+                // in a php-fpm worker. What it opens or fails to exec is that request's. The
+                // parent's request: the one it serves, its FastCGI leg's, or the one it was
+                // itself started for. Bounded as the open requests are; an entry goes when
+                // its process exits.
                 let id = self
                     .serving(*parent)
                     .or_else(|| self.spawned.get(parent).copied());
-                if let Some(id) = id.filter(|id| self.open.contains_key(id)) {
+                if let Some(id) = id.filter(|id| self.open.contains_key(id))
+                    && self.spawned.len() < MAX_OPEN
+                {
                     self.spawned.insert(*pid, id);
                 }
                 None
@@ -447,12 +450,12 @@ impl Correlator {
                     Some(id)
                 }
                 None => match self.exec_for_request(ev) {
-                    Some(id) => {
+                    Some(id) if self.spawned.len() < MAX_OPEN => {
                         self.spawned.insert(ev.pid, id);
                         self.open.get_mut(&id)?.file_call(ev);
                         Some(id)
                     }
-                    None => self.leg_call(ev, done),
+                    _ => self.leg_call(ev, done),
                 },
             },
         }
