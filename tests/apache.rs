@@ -630,6 +630,24 @@ fn check_cgi(mpm: &str, module: &str) {
         &format!("#!/bin/sh\n. {} || exit 1\n{print}\n", sources.display()),
         0o755,
     );
+    // `env` looks its misspelt interpreter up along PATH: one name, several directories; the
+    // near miss is next to one of them.
+    script(
+        "envtypo.cgi",
+        &format!("#!/usr/bin/env shh\n{print}\n"),
+        0o755,
+    );
+    let (_, lines) = probe(&a, "/cgi-bin/envtypo.cgi", &[]);
+    let r = requests(&lines)[0];
+    let env_searched = r["suspects"].as_array().unwrap().iter().any(|s| {
+        s["syscall"] == "execve"
+            && s["path"].as_str().unwrap_or_default().ends_with("/shh")
+            && s["did_you_mean"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("/sh")
+    });
+    assert!(env_searched, "{r:#}");
     let cgi_path = |n: &str| cgi.join(n).to_str().unwrap().to_string();
     for (name, syscall, errno, path, hint) in [
         (

@@ -38,6 +38,8 @@ pub use config::ServerConfig;
 pub use hint::{Hint, Note};
 pub use search::Reference;
 
+/// A suspect's other paths (the same name in other directories) tried for a near miss.
+const MAX_OTHER_PATHS: usize = 8;
 /// At most this many suspects are explained per request.
 const MAX_SUSPECTS: usize = 10;
 /// References are searched for the first few suspects only, each within this budget.
@@ -485,6 +487,16 @@ impl Diagnoser {
                                 nearmiss::near_miss(&here, &cfg.document_roots, &mut lines, &local);
                             // The URL's file under another root (a SCRIPT_FILENAME on a wrong
                             // prefix): what a person sees first.
+                            // One name looked for along a search path (`env pyhton3` trying
+                            // each PATH directory, an include_path): the near miss may be
+                            // next to another of its paths than the one shown.
+                            let dym = dym.or_else(|| {
+                                g.paths
+                                    .iter()
+                                    .filter(|p| **p != s.path)
+                                    .take(MAX_OTHER_PATHS)
+                                    .find_map(|p| nearmiss::did_you_mean(&root.local(p)))
+                            });
                             let dym = dym.or_else(|| {
                                 let url = rank::url_path(request.target.as_deref()?);
                                 let exists =
