@@ -66,14 +66,11 @@ pub fn attach_process(tracer: &mut Tracer, pid: i32) -> Result<(), Error> {
                     seized.push(tid)
                 }
                 // Auto-attached already, its first stop not yet seen (the master forked
-                // while we attached): it is ours. TracerPid names the tracing *thread* (a
-                // tracer thread of ours, not our main thread): compared by its process.
+                // while we attached): it is ours.
                 Err(e)
                     if e.raw_os_error() == Some(libc::EPERM)
-                        && procinfo::status(tid).is_some_and(|s| {
-                            s.tracer_pid != 0
-                                && procinfo::tgid(s.tracer_pid) == Some(std::process::id() as i32)
-                        }) =>
+                        && procinfo::status(tid)
+                            .is_some_and(|s| s.tracer_pid == std::process::id() as i32) =>
                 {
                     seized.push(tid)
                 }
@@ -86,39 +83,6 @@ pub fn attach_process(tracer: &mut Tracer, pid: i32) -> Result<(), Error> {
         return Err(Error::NoSuchProcess(pid));
     }
     Ok(())
-}
-
-/// How long [`wait_stopped`] waits at most, in all.
-pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Wait (at most `within`) until every thread of the processes `pids` shows a tracing stop
-/// ('t' in /proc), or is gone. Why: a process seized in the middle of fork() has its child
-/// neither traced nor yet in /proc. The kernel decides whether a child is auto-attached
-/// (`ptrace_event_enabled` in kernel_clone) before copy_process, so a fork begun before the
-/// PTRACE_SEIZE makes an untraced child, which /proc lists only once copy_process is done.
-/// A rescan made too soon (on a loaded machine the fork can take milliseconds) misses it,
-/// and it runs untraced for good: an Apache master forking its first workers while
-/// reqtrace attached left one out, and the requests it served were never seen. A seized
-/// thread stops on our PTRACE_INTERRUPT on its way back to user space, after the fork
-/// returns: once all are stopped, every child they forked is in /proc or traced. Reading
-/// the state does not take the stop from the trace loop, which resumes it.
-pub fn wait_stopped(pids: &[i32], within: std::time::Duration) {
-    let deadline = std::time::Instant::now() + within;
-    for &pid in pids {
-        for tid in procinfo::threads(pid) {
-            loop {
-                let stopped = procinfo::status(tid).is_none_or(|s| {
-                    !s.state.starts_with('R')
-                        && !s.state.starts_with('S')
-                        && !s.state.starts_with('D')
-                });
-                if stopped || std::time::Instant::now() >= deadline {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_micros(200));
-            }
-        }
-    }
 }
 
 /// Why the kernel refused PTRACE_SEIZE of thread `tid` of `pid`, in words that say what to

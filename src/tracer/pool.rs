@@ -153,13 +153,10 @@ pub fn start(
         }
     }
     // Processes born while we attached: attach them now (round-robin), until none is new.
-    // Each rescan waits until what was attached has stopped: a fork it had begun before it
-    // was seized is then complete, and its child in /proc (see attach::wait_stopped).
     for _ in 0..5 {
         if fatal.is_some() {
             break;
         }
-        attach::wait_stopped(&pids, attach::SETTLE);
         let new: Vec<i32> = rescan()
             .into_iter()
             .filter(|p| !pids.contains(p))
