@@ -23,6 +23,7 @@ use super::fastcgi::{self, Leg};
 use super::{errlog, parse};
 
 mod hop;
+mod spawn;
 
 /// At most this many failures and successful lookups are kept per request: a runaway
 /// request must not eat the tracer's memory.
@@ -282,20 +283,7 @@ impl Correlator {
                 parent: Some(parent),
                 ..
             } if pid == tid => {
-                // A new process (not a thread) forked while its parent works for a request:
-                // mod_cgi's child that execs the script, a shell a script runs, PHP's exec()
-                // in a php-fpm worker. What it opens or fails to exec is that request's. The
-                // parent's request: the one it serves, its FastCGI leg's, or the one it was
-                // itself started for. Bounded as the open requests are; an entry goes when
-                // its process exits.
-                let id = self
-                    .serving(*parent)
-                    .or_else(|| self.spawned.get(parent).copied());
-                if let Some(id) = id.filter(|id| self.open.contains_key(id))
-                    && self.spawned.len() < MAX_OPEN
-                {
-                    self.spawned.insert(*pid, id);
-                }
+                self.process_started(*pid, *parent);
                 None
             }
             Event::Exited { pid, tid, ts, .. } => {
@@ -439,43 +427,11 @@ impl Correlator {
                 self.open.get_mut(&id)?.file_call(ev);
                 Some(id)
             }
-            None => match self.spawned.get(&ev.pid) {
-                Some(&id) => {
-                    let Some(r) = self.open.get_mut(&id) else {
-                        // Its request is over (the child outlived it): its calls are its own.
-                        self.spawned.remove(&ev.pid);
-                        return None;
-                    };
-                    r.file_call(ev);
-                    Some(id)
-                }
-                None => match self.exec_for_request(ev) {
-                    Some(id) if self.spawned.len() < MAX_OPEN => {
-                        self.spawned.insert(ev.pid, id);
-                        self.open.get_mut(&id)?.file_call(ev);
-                        Some(id)
-                    }
-                    _ => self.leg_call(ev, done),
-                },
+            None => match self.spawned_call(ev) {
+                Some(id) => Some(id),
+                None => self.leg_call(ev, done),
             },
         }
-    }
-
-    /// The open request whose file a process that serves none execs: mod_cgid's daemon (the
-    /// event and worker MPMs' CGI) forks the script's process itself, not the worker thread
-    /// that serves the request, so no fork ties them; the worker looked the script up, and
-    /// the child execs that same path. The oldest such request (two requests for one script
-    /// at once are told apart by nothing in the trace; either is the right script).
-    fn exec_for_request(&self, ev: &SyscallEvent) -> Option<u64> {
-        if !matches!(ev.name, "execve" | "execveat") || self.legs.contains_key(&ev.tid) {
-            return None;
-        }
-        let path = ev.path.as_ref()?;
-        self.open
-            .values()
-            .filter(|r| r.lookups.iter().any(|l| l.path == *path))
-            .map(|r| r.id)
-            .min()
     }
 
     /// The request a thread's calls belong to: the one it serves, or the one its FastCGI
