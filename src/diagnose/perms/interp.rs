@@ -99,23 +99,16 @@ fn elf_interpreter(head: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::testdir::TempDir;
 
-    fn tmp(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("rt-interp-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    fn hint(dir: &std::path::Path, name: &str, body: &[u8]) -> Option<Hint> {
-        let p = dir.join(name);
-        std::fs::write(&p, body).unwrap();
-        missing_interpreter(p.as_os_str().as_encoded_bytes())
+    fn hint(dir: &TempDir, name: &str, body: &[u8]) -> Option<Hint> {
+        std::fs::write(dir.p(name), body).unwrap();
+        missing_interpreter(&dir.b(name))
     }
 
     #[test]
     fn a_shebang_naming_a_missing_interpreter() {
-        let d = tmp("shebang");
+        let d = TempDir::new("interp");
         // Present: no hint.
         assert_eq!(hint(&d, "ok.sh", b"#!/bin/sh\necho\n"), None);
         assert_eq!(hint(&d, "ok2.sh", b"#! /bin/sh -e\necho\n"), None);
@@ -146,12 +139,11 @@ mod tests {
         assert_eq!(hint(&d, "rel.sh", b"#!sh\n"), None);
         assert_eq!(hint(&d, "empty.sh", b"#!\n"), None);
         assert_eq!(hint(&d, "text", b"hello\n"), None);
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn an_elf_program_whose_loader_is_missing() {
-        let d = tmp("elf");
+        let d = TempDir::new("interp-elf");
         // This test's own binary: a real ELF whose loader exists.
         let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         let head = &me[..me.len().min(HEAD as usize)];
@@ -181,6 +173,5 @@ mod tests {
         big[0x36] = 56;
         big[0x38] = 3;
         assert_eq!(hint(&d, "huge.bin", &big), None);
-        let _ = std::fs::remove_dir_all(&d);
     }
 }
